@@ -1,0 +1,63 @@
+# The verbs people use. Every target sets itself up: a fresh clone needs nothing else.
+SHELL := /bin/bash
+PY_VERSION ?= 3.12.1
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FN ?=
+EVENT ?=
+
+.PHONY: dev test test-unit test-integration test-e2e test-infra lint format typecheck bench build validate invoke deploy clean setup
+
+$(STAMP): requirements-dev.txt layers/shared/requirements.txt
+	@bash infra/scripts/setup.sh $(PY_VERSION) $(VENV)
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+dev: $(STAMP)  ## run the local runtime: API on :3000 over emulated AWS
+	$(PY) -m infra.local
+
+test: $(STAMP)  ## every tier: unit, integration, infra, e2e, plus lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest tests
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+test-e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+test-infra: $(STAMP)
+	$(PY) -m pytest tests/infra
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)  ## figures: cold init, warm time, AWS calls per request, gateway req/s
+	$(PY) -m bench
+
+validate: $(STAMP)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH sam validate --lint
+
+build: $(STAMP)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH sam build
+
+invoke: $(STAMP)  ## make invoke FN=<logical id> EVENT=events/...json
+	$(PY) -m infra.local.invoke $(FN) $(EVENT)
+
+deploy: build  ## make deploy ENV=dev|prod (needs AWS credentials)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH sam deploy --config-env $${ENV:-dev}
+
+clean:
+	rm -rf $(VENV) .aws-sam .local artifacts

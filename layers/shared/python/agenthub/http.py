@@ -1,0 +1,264 @@
+"""The REST API kernel: one resolver factory, the caller's identity, roles, the error envelope,
+body limits, ETag / If-None-Match, ``fields=`` selection and JSON responses.
+
+Handlers stay thin: they read the caller with ``caller()``, call one logic function and return
+``json_response(...)``. Every error, whoever raises it, leaves through ``_error_response``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+
+from agenthub.errors import (
+    AppError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    OriginNotAllowed,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from agenthub.observability import logger
+
+JSON = "application/json"
+
+ROLES = ("owner", "admin", "member", "viewer")
+ALL_ROLES = frozenset(ROLES)
+WRITERS = frozenset({"owner", "admin", "member"})
+MANAGERS = frozenset({"owner", "admin"})
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the authorizer established it (see identity.handlers.authorizer)."""
+
+    tenant_id: str
+    key_id: str
+    key_type: str  # "secret" | "publishable"
+    role: str | None = None
+    agent_id: str | None = None
+    allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def actor(self) -> dict[str, Any]:
+        kind = "api_key" if self.key_type == "secret" else "publishable_key"
+        return {"kind": kind, "key_id": self.key_id, "role": self.role}
+
+
+def make_resolver(*, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> APIGatewayRestResolver:
+    """A REST (payload 1.0) resolver with pydantic validation and our error envelope."""
+    app = APIGatewayRestResolver(enable_validation=True)
+    app.use([_body_guard(max_body_bytes)])
+
+    @app.exception_handler(AppError)
+    def _app_error(exc: AppError) -> Response:
+        if exc.status >= 500:
+            logger.exception("request failed", extra={"error_code": exc.code})
+        if exc.status == 500:  # a fault of ours: say nothing about it to the client
+            return _error_response(AppError("internal error"))
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error_response(BadRequest("request body is not valid JSON"))
+        return _error_response(ValidationFailed("request is invalid", details=_clean(errors)))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _media(exc: RequestUnsupportedContentType) -> Response:
+        return _error_response(UnsupportedMediaType("send application/json"))
+
+    @app.not_found
+    def _not_found(exc: NotFoundError) -> Response:
+        return _error_response(NotFound("no such route"))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # Never leak internals: the envelope says nothing, the log has the traceback.
+        logger.exception("unhandled error")
+        return _error_response(AppError("internal error"))
+
+    return app
+
+
+def _clean(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Validation details a client can act on: where and what, never the raw input."""
+    return [
+        {
+            "loc": [str(part) for part in e.get("loc", ())],
+            "type": e.get("type"),
+            "msg": e.get("msg"),
+        }
+        for e in errors
+    ]
+
+
+def _error_response(exc: AppError) -> Response:
+    headers = {"Cache-Control": "no-store", **exc.headers}
+    return Response(
+        status_code=exc.status,
+        content_type=JSON,
+        body=json.dumps(exc.envelope(), separators=(",", ":")),
+        headers=headers,
+    )
+
+
+def _body_guard(max_body_bytes: int) -> Callable[..., Response]:
+    """Reject oversized bodies (413) and non-JSON bodies (415) before validation runs."""
+
+    def middleware(
+        app: APIGatewayRestResolver, next_middleware: Callable[..., Response]
+    ) -> Response:
+        event = app.current_event
+        if event.http_method in BODY_METHODS:
+            raw = event.body or ""
+            size = len(raw) * 3 // 4 if event.is_base64_encoded else len(raw.encode())
+            if size > max_body_bytes:
+                raise PayloadTooLarge(
+                    f"request body exceeds {max_body_bytes} bytes",
+                    details={"limit_bytes": max_body_bytes},
+                )
+            content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+            if raw and content_type and content_type != JSON:
+                raise UnsupportedMediaType("send application/json")
+        return next_middleware(app)
+
+    return middleware
+
+
+def caller(app: APIGatewayRestResolver, roles: frozenset[str] | None = None) -> Caller:
+    """The authenticated secret-key caller, with its role checked against ``roles``."""
+    found = _caller_from_context(app)
+    if found.key_type != "secret":
+        raise Forbidden("this route needs a secret key")
+    if roles is not None and found.role not in roles:
+        raise Forbidden(f"role '{found.role}' may not do this", details={"allowed": sorted(roles)})
+    return found
+
+
+def publishable_caller(app: APIGatewayRestResolver, agent_id: str) -> Caller:
+    """A widget caller: a publishable key for ``agent_id`` used from one of its origins.
+
+    The authorizer checks the Origin too, but its result is cached per key, so the origin is
+    checked again here on every request. Another agent's id is a 404, like another tenant's.
+    """
+    found = _caller_from_context(app)
+    if found.key_type != "publishable":
+        raise Forbidden("this route needs a publishable key")
+    if found.agent_id != agent_id:
+        raise NotFound("agent not found")
+    origin = app.current_event.headers.get("origin")
+    if not origin or not origin_allowed(origin, found.allowed_origins):
+        raise OriginNotAllowed("this origin may not use this key")
+    return found
+
+
+def _caller_from_context(app: APIGatewayRestResolver) -> Caller:
+    context = app.current_event.request_context.authorizer.raw_event or {}
+    tenant_id = context.get("tenantId")
+    key_id = context.get("keyId")
+    if not tenant_id or not key_id:
+        raise Unauthorized("missing or invalid API key")
+    origins = tuple(o for o in (context.get("allowedOrigins") or "").split(" ") if o)
+    return Caller(
+        tenant_id=tenant_id,
+        key_id=key_id,
+        key_type=context.get("keyType", "secret"),
+        role=context.get("role") or None,
+        agent_id=context.get("agentId") or None,
+        allowed_origins=origins,
+    )
+
+
+def origin_allowed(origin: str, allowed: Iterable[str]) -> bool:
+    """Exact match, or a wildcard subdomain pattern ``https://*.example.com`` (which matches
+    ``https://a.example.com`` and ``https://a.b.example.com`` but not ``https://example.com``)."""
+    origin = origin.rstrip("/").lower()
+    for candidate in allowed:
+        pattern = candidate.lower()
+        if pattern == origin:
+            return True
+        if "://*." in pattern:
+            scheme, rest = pattern.split("://*.", 1)
+            if origin.startswith(scheme + "://") and origin.endswith("." + rest):
+                host = origin[len(scheme) + 3 : -len(rest) - 1]
+                if host and "/" not in host and ":" not in host:
+                    return True
+    return False
+
+
+def etag_for(body: str) -> str:
+    return '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+
+
+def json_response(
+    app: APIGatewayRestResolver,
+    data: Any,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    conditional: bool = False,
+) -> Response:
+    """Serialize ``data``; with ``conditional`` add an ETag and answer 304 to If-None-Match."""
+    body = json.dumps(data, separators=(",", ":"), default=str)
+    out = {"Cache-Control": "no-store", **(headers or {})}
+    if conditional:
+        tag = etag_for(body)
+        out["ETag"] = tag
+        if tag in _if_none_match(app):
+            return Response(status_code=304, body="", headers=out)
+    return Response(status_code=status, content_type=JSON, body=body, headers=out)
+
+
+def _if_none_match(app: APIGatewayRestResolver) -> set[str]:
+    raw = app.current_event.headers.get("if-none-match") or ""
+    return {part.strip().removeprefix("W/") for part in raw.split(",") if part.strip()}
+
+
+def no_content() -> Response:
+    return Response(status_code=204, body="", headers={"Cache-Control": "no-store"})
+
+
+def select_fields(
+    app: APIGatewayRestResolver, data: dict[str, Any], allowed: Iterable[str]
+) -> dict[str, Any]:
+    """Apply ``?fields=a,b`` (top-level names); an unknown name is a 400 naming it."""
+    raw = app.current_event.get_query_string_value("fields")
+    if not raw:
+        return data
+    wanted = [name.strip() for name in raw.split(",") if name.strip()]
+    allowed_set = set(allowed)
+    unknown = sorted(set(wanted) - allowed_set)
+    if unknown:
+        raise BadRequest("unknown fields requested", details={"unknown": unknown})
+    return {name: data[name] for name in wanted if name in data}
+
+
+def query_int(app: APIGatewayRestResolver, name: str, default: int, *, low: int, high: int) -> int:
+    raw = app.current_event.get_query_string_value(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"'{name}' must be an integer") from None
+    if not low <= value <= high:
+        raise BadRequest(f"'{name}' must be between {low} and {high}")
+    return value

@@ -1,0 +1,61 @@
+"""Every key format of the single table, in one place.
+
+Every partition key starts with the tenant (``TENANT#<id>``): tenant isolation, and DynamoDB
+spreads customers across partitions. The README's access-pattern table mirrors this module.
+"""
+
+from __future__ import annotations
+
+TENANT_PREFIX = "TENANT#"
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}"
+
+
+# identity
+TENANT_SK = "TENANT"
+
+
+def api_key_sk(key_id: str) -> str:
+    return f"KEY#{key_id}"
+
+
+API_KEY_SK_PREFIX = "KEY#"
+
+
+# agents
+def agent_sk(agent_id: str) -> str:
+    return f"AGENT#{agent_id}"
+
+
+AGENT_SK_PREFIX = "AGENT#"
+
+
+# audit log: its own partition per tenant so listing newest first is one query; the day
+# index (gsi1) lets the archive job find old entries of every tenant without a scan.
+def audit_pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#AUDIT"
+
+
+def audit_sk(occurred_at: str, event_id: str) -> str:
+    return f"{occurred_at}#{event_id}"
+
+
+def audit_day_gsi1pk(day: str) -> str:
+    return f"AUDITDAY#{day}"
+
+
+def audit_day_gsi1sk(tenant_id: str, occurred_at: str, event_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#{occurred_at}#{event_id}"
+
+
+# platform-level bookkeeping (not tenant data): markers of finished scheduled jobs
+def job_marker_pk(job: str) -> str:
+    return f"JOB#{job}"
+
+
+def belongs_to_tenant(pk: str, tenant_id: str) -> bool:
+    """True when a partition key lies inside the tenant's key space (used to check cursors)."""
+    own = tenant_pk(tenant_id)
+    return pk == own or pk.startswith(own + "#")
