@@ -128,3 +128,14 @@ class EventPublisher:
             "events could not be published",
             details={"failed": len(pending), "errors": last_errors},
         )
+
+
+_publishers: dict[str, EventPublisher] = {}
+
+
+def publisher(bus_name: str) -> EventPublisher:
+    """The environment's publisher for ``bus_name`` (one client, reused)."""
+    found = _publishers.get(bus_name)
+    if found is None:
+        found = _publishers[bus_name] = EventPublisher(bus_name)
+    return found

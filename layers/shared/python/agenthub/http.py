@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from agenthub.errors import (
     ValidationFailed,
 )
 from agenthub.observability import logger
+from agenthub.origins import origin_allowed
 
 JSON = "application/json"
 
@@ -61,10 +62,10 @@ class Caller:
         return {"kind": kind, "key_id": self.key_id, "role": self.role}
 
 
-def make_resolver(*, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> APIGatewayRestResolver:
-    """A REST (payload 1.0) resolver with pydantic validation and our error envelope."""
+def make_resolver() -> APIGatewayRestResolver:
+    """A REST (payload 1.0) resolver with pydantic validation and our error envelope.
+    Handlers enter it through ``resolve()``, which guards body size and type first."""
     app = APIGatewayRestResolver(enable_validation=True)
-    app.use([_body_guard(max_body_bytes)])
 
     @app.exception_handler(AppError)
     def _app_error(exc: AppError) -> Response:
@@ -120,27 +121,41 @@ def _error_response(exc: AppError) -> Response:
     )
 
 
-def _body_guard(max_body_bytes: int) -> Callable[..., Response]:
-    """Reject oversized bodies (413) and non-JSON bodies (415) before validation runs."""
+def resolve(
+    app: APIGatewayRestResolver,
+    event: dict[str, Any],
+    context: Any,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> dict[str, Any]:
+    """Entry point of every API handler: reject oversized (413) and non-JSON (415) bodies
+    before anything parses them, then route. (Powertools validates bodies before its
+    middlewares run, so this check cannot be a middleware.)"""
+    refused = _check_body(event, max_body_bytes)
+    if refused is not None:
+        return {
+            "statusCode": refused.status,
+            "headers": {"Content-Type": JSON, "Cache-Control": "no-store"},
+            "body": json.dumps(refused.envelope(), separators=(",", ":")),
+            "isBase64Encoded": False,
+        }
+    return app.resolve(event, context)
 
-    def middleware(
-        app: APIGatewayRestResolver, next_middleware: Callable[..., Response]
-    ) -> Response:
-        event = app.current_event
-        if event.http_method in BODY_METHODS:
-            raw = event.body or ""
-            size = len(raw) * 3 // 4 if event.is_base64_encoded else len(raw.encode())
-            if size > max_body_bytes:
-                raise PayloadTooLarge(
-                    f"request body exceeds {max_body_bytes} bytes",
-                    details={"limit_bytes": max_body_bytes},
-                )
-            content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
-            if raw and content_type and content_type != JSON:
-                raise UnsupportedMediaType("send application/json")
-        return next_middleware(app)
 
-    return middleware
+def _check_body(event: Mapping[str, Any], max_body_bytes: int) -> AppError | None:
+    if event.get("httpMethod") not in BODY_METHODS:
+        return None
+    raw = event.get("body") or ""
+    size = len(raw) * 3 // 4 if event.get("isBase64Encoded") else len(raw.encode())
+    if size > max_body_bytes:
+        return PayloadTooLarge(
+            f"request body exceeds {max_body_bytes} bytes", details={"limit_bytes": max_body_bytes}
+        )
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if raw and content_type and content_type != JSON:
+        return UnsupportedMediaType("send application/json")
+    return None
 
 
 def caller(app: APIGatewayRestResolver, roles: frozenset[str] | None = None) -> Caller:
@@ -187,23 +202,6 @@ def _caller_from_context(app: APIGatewayRestResolver) -> Caller:
     )
 
 
-def origin_allowed(origin: str, allowed: Iterable[str]) -> bool:
-    """Exact match, or a wildcard subdomain pattern ``https://*.example.com`` (which matches
-    ``https://a.example.com`` and ``https://a.b.example.com`` but not ``https://example.com``)."""
-    origin = origin.rstrip("/").lower()
-    for candidate in allowed:
-        pattern = candidate.lower()
-        if pattern == origin:
-            return True
-        if "://*." in pattern:
-            scheme, rest = pattern.split("://*.", 1)
-            if origin.startswith(scheme + "://") and origin.endswith("." + rest):
-                host = origin[len(scheme) + 3 : -len(rest) - 1]
-                if host and "/" not in host and ":" not in host:
-                    return True
-    return False
-
-
 def etag_for(body: str) -> str:
     return '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
 
@@ -215,12 +213,14 @@ def json_response(
     status: int = 200,
     headers: Mapping[str, str] | None = None,
     conditional: bool = False,
+    etag: str | None = None,
 ) -> Response:
-    """Serialize ``data``; with ``conditional`` add an ETag and answer 304 to If-None-Match."""
+    """Serialize ``data``; with ``conditional`` add an ETag (``etag``, or a hash of the body)
+    and answer 304 Not Modified when If-None-Match names it."""
     body = json.dumps(data, separators=(",", ":"), default=str)
     out = {"Cache-Control": "no-store", **(headers or {})}
     if conditional:
-        tag = etag_for(body)
+        tag = etag or etag_for(body)
         out["ETag"] = tag
         if tag in _if_none_match(app):
             return Response(status_code=304, body="", headers=out)

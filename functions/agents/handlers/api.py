@@ -1,0 +1,149 @@
+"""Agents REST API, and the widget's public config."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from agenthub.clients import secret_json
+from agenthub.errors import BadRequest
+from agenthub.events import Actor, DomainEvent, publisher
+from agenthub.http import (
+    ALL_ROLES,
+    MANAGERS,
+    WRITERS,
+    caller,
+    json_response,
+    make_resolver,
+    no_content,
+    publishable_caller,
+    query_int,
+    resolve,
+    select_fields,
+)
+from agenthub.keys import tenant_pk
+from agenthub.pagination import CursorCodec
+from agenthub.runtime import init_function
+from agenthub.settings import ApiSettings
+from agents.logic import service
+from agents.models import AGENT_FIELDS, Agent, AgentCreate, AgentUpdate
+
+app = make_resolver()
+AgentId = Annotated[str, Path(min_length=1, max_length=64)]
+
+# The CDN (CloudFront) may keep the public config 15 minutes, browsers 5; Vary: Origin because
+# the CORS answer names the caller's origin.
+PUBLIC_CACHE_CONTROL = "public, max-age=300, s-maxage=900"
+_IF_MATCH = re.compile(r'^(?:W/)?"v(\d+)"$')
+
+
+def _settings() -> ApiSettings:
+    return init_function(ApiSettings)
+
+
+def _publish(events: list[DomainEvent]) -> None:
+    publisher(_settings().event_bus_name).publish(events)
+
+
+def _cursors() -> CursorCodec:
+    key = str(secret_json(_settings().signing_secret_arn)["key"])
+    return CursorCodec(key.encode())
+
+
+def _etag(agent: Agent, fields: str | None) -> str:
+    suffix = "-" + hashlib.sha256(fields.encode()).hexdigest()[:8] if fields else ""
+    return f'"v{agent.version}{suffix}"'
+
+
+def _view(agent: Agent) -> dict[str, Any]:
+    return agent.model_dump(mode="json", exclude={"tenant_id"})
+
+
+def _use_cache() -> bool:
+    # A client that must read its own writes from any environment says so.
+    return "no-cache" not in (app.current_event.headers.get("cache-control") or "")
+
+
+@app.post("/v1/agents", summary="Create an agent", tags=["agents"])
+def create_agent(body: AgentCreate):
+    who = caller(app, WRITERS)
+    agent = service.create_agent(who.tenant_id, body, Actor(**who.actor), _publish)
+    return json_response(app, _view(agent), status=201, headers={"ETag": _etag(agent, None)})
+
+
+@app.get("/v1/agents", summary="List agents (cursor pagination)", tags=["agents"])
+def list_agents():
+    who = caller(app, ALL_ROLES)
+    limit = query_int(app, "limit", 20, low=1, high=100)
+    scope = f"agents:{tenant_pk(who.tenant_id)}"
+    cursor = app.current_event.get_query_string_value("cursor")
+    codec = _cursors() if cursor else None
+    start = codec.decode(cursor, scope=scope, tenant_id=who.tenant_id) if codec else None
+    agents, last_key = service.list_agents(who.tenant_id, limit, start)
+    next_cursor = _cursors().encode(last_key, scope=scope) if last_key else None
+    items = [select_fields(app, _view(agent), AGENT_FIELDS) for agent in agents]
+    return json_response(app, {"items": items, "next_cursor": next_cursor})
+
+
+@app.get("/v1/agents/<agentId>", summary="Get an agent", tags=["agents"])
+def get_agent(agentId: AgentId):
+    who = caller(app, ALL_ROLES)
+    agent = service.get_agent(who.tenant_id, agentId, use_cache=_use_cache())
+    fields = app.current_event.get_query_string_value("fields")
+    data = select_fields(app, _view(agent), AGENT_FIELDS)
+    return json_response(app, data, conditional=True, etag=_etag(agent, fields))
+
+
+@app.patch("/v1/agents/<agentId>", summary="Update an agent (If-Match)", tags=["agents"])
+def update_agent(agentId: AgentId, body: AgentUpdate):
+    who = caller(app, WRITERS)
+    agent = service.update_agent(
+        who.tenant_id,
+        agentId,
+        body,
+        if_match_version=_if_match_version(),
+        actor=Actor(**who.actor),
+        publish=_publish,
+    )
+    return json_response(app, _view(agent), headers={"ETag": _etag(agent, None)})
+
+
+@app.delete("/v1/agents/<agentId>", summary="Delete an agent", tags=["agents"])
+def delete_agent(agentId: AgentId):
+    who = caller(app, MANAGERS)
+    service.delete_agent(who.tenant_id, agentId, Actor(**who.actor), _publish)
+    return no_content()
+
+
+@app.get(
+    "/v1/public/agents/<agentId>/config",
+    summary="Public widget config (publishable key, allowed Origin)",
+    tags=["widget"],
+)
+def get_public_config(agentId: AgentId):
+    who = publishable_caller(app, agentId)
+    agent = service.get_agent(who.tenant_id, agentId)
+    origin = app.current_event.headers.get("origin") or ""
+    headers = {
+        "Cache-Control": PUBLIC_CACHE_CONTROL,
+        "Vary": "Origin",
+        "Access-Control-Allow-Origin": origin,
+    }
+    return json_response(app, agent.public_config(), headers=headers, conditional=True)
+
+
+def _if_match_version() -> int | None:
+    raw = app.current_event.headers.get("if-match")
+    if raw is None:
+        return None
+    match = _IF_MATCH.match(raw.strip())
+    if not match:
+        raise BadRequest('If-Match must be an ETag of this API, like "v3"')
+    return int(match.group(1))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return resolve(app, event, context, max_body_bytes=_settings().max_body_bytes)

@@ -1,0 +1,104 @@
+"""Agents behaviour: CRUD with optimistic concurrency, the L1-cached read path, events."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from agenthub.cache import TTLCache
+from agenthub.errors import PreconditionRequired, ValidationFailed
+from agenthub.events import Actor, DomainEvent, utc_now_iso
+from agents.dal import repository
+from agents.models import Agent, AgentCreate, AgentCreated, AgentDeleted, AgentUpdate, AgentUpdated
+
+Publish = Callable[[list[DomainEvent]], None]
+
+# L1: agent configuration per warm environment for 5 minutes (ARCHITECTURE.md, caching). The
+# environment that writes an agent drops its entry at once; others converge within the TTL.
+AGENT_CACHE_TTL = 300
+_cache: TTLCache[Agent] = TTLCache(AGENT_CACHE_TTL, max_entries=2048)
+
+
+def agent_cache() -> TTLCache[Agent]:
+    return _cache
+
+
+def new_agent_id() -> str:
+    return "ag_" + secrets.token_hex(8)
+
+
+def create_agent(tenant_id: str, data: AgentCreate, actor: Actor, publish: Publish) -> Agent:
+    now = utc_now_iso()
+    agent = Agent(
+        id=new_agent_id(),
+        tenant_id=tenant_id,
+        created_at=now,
+        updated_at=now,
+        **data.model_dump(mode="json", exclude_none=True),
+    )
+    repository.create(agent)
+    _cache.set((tenant_id, agent.id), agent)
+    publish([_event(AgentCreated, agent, actor, {"name": agent.name})])
+    return agent
+
+
+def get_agent(tenant_id: str, agent_id: str, *, use_cache: bool = True) -> Agent:
+    """The agent, from the L1 cache when warm (0 AWS calls) or one GetItem. Another tenant's
+    agent is a NotFound: the key includes the tenant, so it is never even read."""
+    key = (tenant_id, agent_id)
+    if use_cache:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+    agent = repository.get(tenant_id, agent_id)
+    _cache.set(key, agent)
+    return agent
+
+
+def list_agents(
+    tenant_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[Agent], dict[str, Any] | None]:
+    return repository.list_page(tenant_id, limit, start_key)
+
+
+def update_agent(
+    tenant_id: str,
+    agent_id: str,
+    data: AgentUpdate,
+    *,
+    if_match_version: int | None,
+    actor: Actor,
+    publish: Publish,
+) -> Agent:
+    """Apply a partial update against a known version (body ``version`` or If-Match)."""
+    expected = data.version if data.version is not None else if_match_version
+    if expected is None:
+        raise PreconditionRequired("send If-Match with the agent's ETag, or 'version' in the body")
+    changes = data.model_dump(mode="json", exclude_unset=True, exclude={"version"})
+    if not changes:
+        raise ValidationFailed("nothing to update")
+    nulls = sorted(name for name, value in changes.items() if value is None)
+    if nulls:
+        raise ValidationFailed("fields cannot be null", details={"fields": nulls})
+    agent = repository.update(tenant_id, agent_id, changes, expected, utc_now_iso())
+    _cache.set((tenant_id, agent_id), agent)
+    publish([_event(AgentUpdated, agent, actor, {"changed": sorted(changes)})])
+    return agent
+
+
+def delete_agent(tenant_id: str, agent_id: str, actor: Actor, publish: Publish) -> None:
+    repository.delete(tenant_id, agent_id)
+    _cache.invalidate((tenant_id, agent_id))
+    publish([AgentDeleted(tenant_id=tenant_id, actor=actor, subject=f"agent/{agent_id}", data={})])
+
+
+def _event(
+    kind: type[DomainEvent], agent: Agent, actor: Actor, data: dict[str, Any]
+) -> DomainEvent:
+    return kind(
+        tenant_id=agent.tenant_id,
+        actor=actor,
+        subject=f"agent/{agent.id}",
+        data={**data, "version": agent.version},
+    )

@@ -1,0 +1,147 @@
+"""Agents' API and domain models, with the limits the API enforces."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from agenthub.events import DomainEvent
+from agenthub.origins import normalize_origin
+
+NAME_MAX = 80
+INSTRUCTIONS_MAX = 8000
+GREETING_MAX = 500
+QUESTION_MAX = 150
+QUESTIONS_MAX = 6
+ORIGINS_MAX = 20
+
+# Bedrock model ids the platform supports, plus the offline extractive answerer.
+Model = Literal[
+    "extractive",
+    "amazon.nova-micro-v1:0",
+    "amazon.nova-lite-v1:0",
+    "amazon.nova-pro-v1:0",
+    "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "anthropic.claude-sonnet-4-20250514-v1:0",
+]
+MODELS = get_args(Model)
+Tool = Literal["knowledge", "booking", "payments", "lead_capture", "handoff"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Theme(Strict):
+    primary_color: str = Field(default="#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
+    position: Literal["bottom-right", "bottom-left"] = "bottom-right"
+    title: str = Field(default="", max_length=60)
+    avatar_url: HttpUrl | None = None
+
+    @field_validator("avatar_url")
+    @classmethod
+    def _https(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None and value.scheme != "https":
+            raise ValueError("avatar_url must use https")
+        return value
+
+
+def _origins(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return sorted({normalize_origin(origin) for origin in value})
+
+
+class AgentFields(Strict):
+    """Fields a client may set; each optional here so PATCH can reuse them."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    description: str | None = Field(default=None, max_length=500)
+    instructions: str | None = Field(default=None, max_length=INSTRUCTIONS_MAX)
+    model: Model | None = None
+    temperature: float | None = Field(default=None, ge=0.0, le=1.0)
+    greeting: str | None = Field(default=None, max_length=GREETING_MAX)
+    suggested_questions: list[str] | None = Field(default=None, max_length=QUESTIONS_MAX)
+    theme: Theme | None = None
+    allowed_origins: list[str] | None = Field(default=None, max_length=ORIGINS_MAX)
+    enabled_tools: list[Tool] | None = None
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str] | None) -> list[str] | None:
+        return _origins(value)
+
+    @field_validator("suggested_questions")
+    @classmethod
+    def _check_questions(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned = [q.strip() for q in value]
+        if any(not q or len(q) > QUESTION_MAX for q in cleaned):
+            raise ValueError(f"each question must have 1 to {QUESTION_MAX} characters")
+        return cleaned
+
+    @field_validator("enabled_tools")
+    @classmethod
+    def _unique_tools(cls, value: list[str] | None) -> list[str] | None:
+        return sorted(set(value)) if value is not None else None
+
+
+class AgentCreate(AgentFields):
+    name: str = Field(min_length=1, max_length=NAME_MAX)  # type: ignore[assignment]
+
+
+class AgentUpdate(AgentFields):
+    """PATCH body: only the fields to change, plus the version being updated (or If-Match)."""
+
+    version: int | None = Field(default=None, ge=1)
+
+
+class Agent(BaseModel):
+    id: str
+    tenant_id: str
+    name: str
+    description: str = ""
+    instructions: str = ""
+    model: str = "extractive"
+    temperature: float = 0.2
+    greeting: str = "Hi! How can I help?"
+    suggested_questions: list[str] = Field(default_factory=list)
+    theme: dict[str, object] = Field(default_factory=lambda: Theme().model_dump(mode="json"))
+    allowed_origins: list[str] = Field(default_factory=list)
+    enabled_tools: list[str] = Field(default_factory=lambda: ["knowledge"])
+    version: int = 1
+    created_at: str
+    updated_at: str
+
+    def public_config(self) -> dict[str, object]:
+        """What a website visitor's browser may see: no instructions, model or origins."""
+        return {
+            "agent_id": self.id,
+            "name": self.name,
+            "greeting": self.greeting,
+            "suggested_questions": self.suggested_questions,
+            "theme": self.theme,
+            "tools": [t for t in self.enabled_tools if t in ("lead_capture", "handoff", "booking")],
+            "version": self.version,
+        }
+
+
+AGENT_FIELDS = tuple(Agent.model_fields)
+
+
+class AgentEvent(DomainEvent):
+    source = "agenthub.agents"
+
+
+class AgentCreated(AgentEvent):
+    detail_type = "AgentCreated"
+
+
+class AgentUpdated(AgentEvent):
+    detail_type = "AgentUpdated"
+
+
+class AgentDeleted(AgentEvent):
+    detail_type = "AgentDeleted"

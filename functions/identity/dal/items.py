@@ -1,0 +1,32 @@
+"""pynamodb items of the identity domain (stay inside dal/)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import ListAttribute, UnicodeAttribute
+
+from agenthub.table import TableItem
+
+
+class TenantItem(TableItem, discriminator="tenant"):
+    tenant_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    plan = UnicodeAttribute(default="free")
+    created_at = UnicodeAttribute()
+
+
+class ApiKeyItem(TableItem, discriminator="api_key"):
+    """Secret and publishable keys. Only the SHA-256 of the key is stored."""
+
+    tenant_id = UnicodeAttribute()
+    key_id = UnicodeAttribute()
+    key_type = UnicodeAttribute()  # secret | publishable
+    key_hash = UnicodeAttribute()
+    name = UnicodeAttribute()
+    last4 = UnicodeAttribute()
+    role = UnicodeAttribute(null=True)
+    agent_id = UnicodeAttribute(null=True)
+    allowed_origins = ListAttribute(of=UnicodeAttribute, null=True)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    last_used_at = UnicodeAttribute(null=True)
+    revoked_at = UnicodeAttribute(null=True)

@@ -1,0 +1,134 @@
+"""Identity persistence: tenants and keys in the single table."""
+
+from __future__ import annotations
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from agenthub import keys
+from agenthub.errors import Conflict, NotFound
+from identity.dal.items import ApiKeyItem, TenantItem
+from identity.models import KeyRecord, Tenant
+
+
+def _tenant_model(item: TenantItem) -> Tenant:
+    return Tenant(id=item.tenant_id, name=item.name, plan=item.plan, created_at=item.created_at)
+
+
+def _key_model(item: ApiKeyItem) -> KeyRecord:
+    return KeyRecord(
+        id=item.key_id,
+        tenant_id=item.tenant_id,
+        type=item.key_type,  # type: ignore[arg-type]
+        name=item.name,
+        role=item.role,  # type: ignore[arg-type]
+        agent_id=item.agent_id,
+        allowed_origins=list(item.allowed_origins or []),
+        last4=item.last4,
+        key_hash=item.key_hash,
+        created_at=item.created_at,
+        created_by=item.created_by,
+        last_used_at=item.last_used_at,
+        revoked_at=item.revoked_at,
+    )
+
+
+def _key_item(record: KeyRecord) -> ApiKeyItem:
+    return ApiKeyItem(
+        pk=keys.tenant_pk(record.tenant_id),
+        sk=keys.api_key_sk(record.id),
+        tenant_id=record.tenant_id,
+        key_id=record.id,
+        key_type=record.type,
+        key_hash=record.key_hash,
+        name=record.name,
+        last4=record.last4,
+        role=record.role,
+        agent_id=record.agent_id,
+        allowed_origins=record.allowed_origins or None,
+        created_at=record.created_at,
+        created_by=record.created_by,
+    )
+
+
+def create_tenant_with_owner_key(tenant: Tenant, owner_key: KeyRecord) -> None:
+    """Tenant and its first key in one transaction: never a tenant nobody can use."""
+    tenant_item = TenantItem(
+        pk=keys.tenant_pk(tenant.id),
+        sk=keys.TENANT_SK,
+        tenant_id=tenant.id,
+        name=tenant.name,
+        plan=tenant.plan,
+        created_at=tenant.created_at,
+    )
+    try:
+        with TransactWrite(connection=Connection()) as transaction:
+            transaction.save(tenant_item, condition=TenantItem.pk.does_not_exist())
+            transaction.save(_key_item(owner_key), condition=ApiKeyItem.pk.does_not_exist())
+    except TransactWriteError as exc:
+        raise Conflict("tenant already exists") from exc
+
+
+def get_tenant(tenant_id: str) -> Tenant:
+    try:
+        item = TenantItem.get(keys.tenant_pk(tenant_id), keys.TENANT_SK)
+    except DoesNotExist:
+        raise NotFound("tenant not found") from None
+    return _tenant_model(item)
+
+
+def put_key(record: KeyRecord) -> None:
+    try:
+        _key_item(record).save(condition=ApiKeyItem.pk.does_not_exist())
+    except PutError as exc:
+        raise Conflict("key id collision, retry") from exc
+
+
+def get_key(tenant_id: str, key_id: str) -> KeyRecord | None:
+    """One GetItem. None when absent or not a key item."""
+    try:
+        item = ApiKeyItem.get(keys.tenant_pk(tenant_id), keys.api_key_sk(key_id))
+    except DoesNotExist:
+        return None
+    return _key_model(item)
+
+
+def list_keys(tenant_id: str) -> list[KeyRecord]:
+    """All keys of a tenant (a tenant has tens of keys, not thousands)."""
+    items = ApiKeyItem.query(
+        keys.tenant_pk(tenant_id),
+        ApiKeyItem.sk.startswith(keys.API_KEY_SK_PREFIX),
+    )
+    return [_key_model(item) for item in items]
+
+
+def revoke_key(tenant_id: str, key_id: str, key_type: str, revoked_at: str) -> None:
+    """Mark revoked once; revoking twice or another type's id is a 404/409, not a silent no-op."""
+    item = ApiKeyItem(pk=keys.tenant_pk(tenant_id), sk=keys.api_key_sk(key_id))
+    try:
+        item.update(
+            actions=[ApiKeyItem.revoked_at.set(revoked_at)],
+            condition=(
+                ApiKeyItem.pk.exists()
+                & (ApiKeyItem.key_type == key_type)
+                & ApiKeyItem.revoked_at.does_not_exist()
+            ),
+        )
+    except UpdateError as exc:
+        current = get_key(tenant_id, key_id)
+        if current is None or current.type != key_type:
+            raise NotFound("key not found") from exc
+        raise Conflict("key is already revoked") from exc
+
+
+def touch_key(tenant_id: str, key_id: str, used_at: str) -> None:
+    """Record last use; best effort and conditional so a revoked key is never resurrected."""
+    item = ApiKeyItem(pk=keys.tenant_pk(tenant_id), sk=keys.api_key_sk(key_id))
+    try:
+        item.update(
+            actions=[ApiKeyItem.last_used_at.set(used_at)],
+            condition=ApiKeyItem.pk.exists(),
+        )
+    except UpdateError:
+        return

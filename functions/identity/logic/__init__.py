@@ -1,0 +1,1 @@
+"""Identity's public logic functions (what other domains may call)."""

@@ -1,0 +1,221 @@
+"""Identity behaviour: tenants, secret keys, publishable keys and key verification."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from agenthub.errors import Conflict, Forbidden, NotFound
+from agenthub.events import Actor, DomainEvent, utc_now_iso
+from agents.logic import get_agent
+from identity.dal import repository
+from identity.logic import key_format
+from identity.models import (
+    ApiKey,
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    AuthContext,
+    CreatedKey,
+    KeyRecord,
+    PublishableKeyCreate,
+    SecretKeyCreate,
+    Tenant,
+    TenantCreate,
+    TenantCreated,
+)
+
+Publish = Callable[[list[DomainEvent]], None]
+
+# A key's last use is written at most this often (the authorizer runs on every cache miss).
+LAST_USED_RESOLUTION = timedelta(minutes=15)
+
+# Who may mint or revoke which role: an admin cannot create or revoke owners (no escalation).
+_GRANTABLE = {
+    "owner": {"owner", "admin", "member", "viewer"},
+    "admin": {"admin", "member", "viewer"},
+}
+
+
+def _public(record: KeyRecord) -> ApiKey:
+    return ApiKey.model_validate(record.model_dump(exclude={"tenant_id", "key_hash"}))
+
+
+def _new_record(
+    tenant_id: str, key_type: str, name: str, created_by: str | None, **extra: object
+) -> tuple[KeyRecord, str]:
+    key_id = key_format.new_key_id()
+    secret = key_format.new_key(key_type, tenant_id, key_id)
+    record = KeyRecord(
+        id=key_id,
+        tenant_id=tenant_id,
+        type=key_type,  # type: ignore[arg-type]
+        name=name,
+        last4=secret[-4:],
+        key_hash=key_format.hash_key(secret),
+        created_at=utc_now_iso(),
+        created_by=created_by,
+        **extra,  # type: ignore[arg-type]
+    )
+    return record, secret
+
+
+def create_tenant(data: TenantCreate, publish: Publish) -> tuple[Tenant, CreatedKey]:
+    """Create a tenant and its first owner key (shown once), atomically."""
+    tenant = Tenant(id=key_format.new_tenant_id(), name=data.name, created_at=utc_now_iso())
+    record, secret = _new_record(tenant.id, "secret", "owner (bootstrap)", None, role="owner")
+    repository.create_tenant_with_owner_key(tenant, record)
+    actor = Actor(kind="platform_admin")
+    publish(
+        [
+            TenantCreated(
+                tenant_id=tenant.id,
+                actor=actor,
+                subject=f"tenant/{tenant.id}",
+                data={"name": tenant.name},
+            ),
+            ApiKeyCreated(
+                tenant_id=tenant.id,
+                actor=actor,
+                subject=f"key/{record.id}",
+                data={"type": "secret", "role": "owner", "name": record.name},
+            ),
+        ]
+    )
+    return tenant, CreatedKey(**_public(record).model_dump(), secret=secret)
+
+
+def get_tenant(tenant_id: str) -> Tenant:
+    return repository.get_tenant(tenant_id)
+
+
+def create_secret_key(
+    tenant_id: str, data: SecretKeyCreate, actor: Actor, publish: Publish
+) -> CreatedKey:
+    if data.role not in _GRANTABLE.get(actor.role or "", set()):
+        raise Forbidden(f"role '{actor.role}' may not create '{data.role}' keys")
+    record, secret = _new_record(tenant_id, "secret", data.name, actor.key_id, role=data.role)
+    repository.put_key(record)
+    publish(
+        [
+            ApiKeyCreated(
+                tenant_id=tenant_id,
+                actor=actor,
+                subject=f"key/{record.id}",
+                data={"type": "secret", "role": data.role, "name": data.name},
+            )
+        ]
+    )
+    return CreatedKey(**_public(record).model_dump(), secret=secret)
+
+
+def create_publishable_key(
+    tenant_id: str, data: PublishableKeyCreate, actor: Actor, publish: Publish
+) -> CreatedKey:
+    """A widget key for one of the tenant's agents; another tenant's agent is a 404."""
+    get_agent(tenant_id, data.agent_id)
+    record, secret = _new_record(
+        tenant_id,
+        "publishable",
+        data.name,
+        actor.key_id,
+        agent_id=data.agent_id,
+        allowed_origins=data.allowed_origins,
+    )
+    repository.put_key(record)
+    publish(
+        [
+            ApiKeyCreated(
+                tenant_id=tenant_id,
+                actor=actor,
+                subject=f"key/{record.id}",
+                data={
+                    "type": "publishable",
+                    "agent_id": data.agent_id,
+                    "allowed_origins": data.allowed_origins,
+                },
+            )
+        ]
+    )
+    return CreatedKey(**_public(record).model_dump(), secret=secret)
+
+
+def list_keys(tenant_id: str, key_type: str) -> list[ApiKey]:
+    records = [r for r in repository.list_keys(tenant_id) if r.type == key_type]
+    records.sort(key=lambda r: r.created_at, reverse=True)
+    return [_public(r) for r in records]
+
+
+def revoke_key(
+    tenant_id: str, key_id: str, key_type: str, actor: Actor, publish: Publish
+) -> ApiKey:
+    current = repository.get_key(tenant_id, key_id)
+    if current is None or current.type != key_type:
+        raise NotFound("key not found")
+    if current.revoked_at:
+        raise Conflict("key is already revoked")
+    if key_type == "secret":
+        if current.role not in _GRANTABLE.get(actor.role or "", set()):
+            raise Forbidden(f"role '{actor.role}' may not revoke '{current.role}' keys")
+        if current.role == "owner" and _active_owner_count(tenant_id) <= 1:
+            raise Conflict("cannot revoke the last active owner key; create another first")
+    revoked_at = utc_now_iso()
+    repository.revoke_key(tenant_id, key_id, key_type, revoked_at)
+    publish(
+        [
+            ApiKeyRevoked(
+                tenant_id=tenant_id,
+                actor=actor,
+                subject=f"key/{key_id}",
+                data={"type": key_type},
+            )
+        ]
+    )
+    return _public(current.model_copy(update={"revoked_at": revoked_at}))
+
+
+def _active_owner_count(tenant_id: str) -> int:
+    return sum(
+        1
+        for r in repository.list_keys(tenant_id)
+        if r.type == "secret" and r.role == "owner" and not r.revoked_at
+    )
+
+
+def verify_key(presented: str, load: Callable[[str, str], KeyRecord | None]) -> AuthContext | None:
+    """The authorizer's check: a well-formed key whose hash matches a live stored key.
+
+    ``load`` fetches the stored key (through the authorizer's cache). Comparison is constant
+    time; every failure looks the same to the caller (None).
+    """
+    parsed = key_format.parse_key(presented)
+    if parsed is None:
+        return None
+    record = load(parsed.tenant_id, parsed.key_id)
+    if record is None or record.revoked_at or record.type != parsed.key_type:
+        return None
+    if not hmac.compare_digest(record.key_hash, key_format.hash_key(presented)):
+        return None
+    return AuthContext(
+        tenant_id=record.tenant_id,
+        key_id=record.id,
+        key_type=record.type,
+        role=record.role,
+        agent_id=record.agent_id,
+        allowed_origins=record.allowed_origins,
+    )
+
+
+def load_key(tenant_id: str, key_id: str) -> KeyRecord | None:
+    return repository.get_key(tenant_id, key_id)
+
+
+def record_use(record: KeyRecord, now: datetime | None = None) -> bool:
+    """Write last_used_at when the stored value is older than the resolution; True if written."""
+    now = now or datetime.now(UTC)
+    if record.last_used_at:
+        last = datetime.fromisoformat(record.last_used_at.replace("Z", "+00:00"))
+        if now - last < LAST_USED_RESOLUTION:
+            return False
+    repository.touch_key(record.tenant_id, record.id, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    return True

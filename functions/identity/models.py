@@ -1,0 +1,107 @@
+"""Identity's API and domain models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agenthub.events import DomainEvent
+from agenthub.origins import normalize_origin
+
+Role = Literal["owner", "admin", "member", "viewer"]
+KeyType = Literal["secret", "publishable"]
+
+MAX_ORIGINS = 20
+
+
+class StrictInput(BaseModel):
+    """API input: unknown fields are an error, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TenantCreate(StrictInput):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class Tenant(BaseModel):
+    id: str
+    name: str
+    plan: str = "free"
+    created_at: str
+
+
+class SecretKeyCreate(StrictInput):
+    name: str = Field(min_length=1, max_length=80)
+    role: Role
+
+
+class PublishableKeyCreate(StrictInput):
+    name: str = Field(default="widget", min_length=1, max_length=80)
+    agent_id: str = Field(min_length=1, max_length=64)
+    allowed_origins: list[str] = Field(min_length=1, max_length=MAX_ORIGINS)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return sorted({normalize_origin(origin) for origin in value})
+
+
+class ApiKey(BaseModel):
+    """A key as listed: never the secret, only its last four characters."""
+
+    id: str
+    type: KeyType
+    name: str
+    role: Role | None = None
+    agent_id: str | None = None
+    allowed_origins: list[str] = Field(default_factory=list)
+    last4: str
+    created_at: str
+    last_used_at: str | None = None
+    revoked_at: str | None = None
+    created_by: str | None = None
+
+
+class KeyRecord(ApiKey):
+    """What the authorizer needs: the stored hash and the tenant."""
+
+    tenant_id: str
+    key_hash: str
+
+
+class CreatedKey(ApiKey):
+    """Returned once at creation: the only time the full key is shown."""
+
+    secret: str
+
+
+class AuthContext(BaseModel):
+    """The authorizer's verdict, passed to handlers as API Gateway authorizer context."""
+
+    tenant_id: str
+    key_id: str
+    key_type: KeyType
+    role: Role | None = None
+    agent_id: str | None = None
+    allowed_origins: list[str] = Field(default_factory=list)
+
+
+# ---- domain events (contracts on the bus; versioned by schema_version) ----
+
+
+class IdentityEvent(DomainEvent):
+    source = "agenthub.identity"
+
+
+class TenantCreated(IdentityEvent):
+    detail_type = "TenantCreated"
+
+
+class ApiKeyCreated(IdentityEvent):
+    detail_type = "ApiKeyCreated"
+
+
+class ApiKeyRevoked(IdentityEvent):
+    detail_type = "ApiKeyRevoked"
