@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from agenthub.clients import secret_json
 from agenthub.errors import BadRequest
 from agenthub.events import Actor, DomainEvent, publisher
 from agenthub.http import (
@@ -25,7 +24,7 @@ from agenthub.http import (
     select_fields,
 )
 from agenthub.keys import tenant_pk
-from agenthub.pagination import CursorCodec
+from agenthub.pagination import CursorCodec, codec_from_secret
 from agenthub.runtime import init_function
 from agenthub.settings import ApiSettings
 from agents.logic import service
@@ -49,8 +48,7 @@ def _publish(events: list[DomainEvent]) -> None:
 
 
 def _cursors() -> CursorCodec:
-    key = str(secret_json(_settings().signing_secret_arn)["key"])
-    return CursorCodec(key.encode())
+    return codec_from_secret(_settings().signing_secret_arn)
 
 
 def _etag(agent: Agent, fields: str | None) -> str:

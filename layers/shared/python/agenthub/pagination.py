@@ -68,3 +68,10 @@ class CursorCodec:
             ):
                 raise invalid
         return last_key
+
+
+def codec_from_secret(secret_arn: str) -> CursorCodec:
+    """The codec keyed by the ``key`` field of the signing secret (cached by Parameters)."""
+    from agenthub.clients import secret_json
+
+    return CursorCodec(str(secret_json(secret_arn)["key"]).encode())

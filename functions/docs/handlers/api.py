@@ -1,0 +1,101 @@
+"""The API's documentation: one OpenAPI 3.1 document merged from every domain's resolver, and
+Swagger UI (assets bundled with Powertools, so it works offline). Public, no key needed.
+
+This is the one module allowed to import other domains' handlers: it only reads their route
+tables to describe them, it never calls them.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.models import (
+    APIKey,
+    APIKeyIn,
+    Server,
+)
+
+from agenthub.http import make_resolver, resolve
+
+app = make_resolver()
+
+TITLE = "AgentHub API"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "Serverless platform for website AI agents. Authenticate with `Authorization: Bearer sk_...`"
+    " (secret key, server side) or `Bearer pk_...` (publishable key, widget, from an allowed"
+    ' Origin). Errors are `{"error": {"code", "message", "details"}}`.'
+)
+
+
+def _domain_resolvers() -> list[APIGatewayRestResolver]:
+    from agents.handlers.api import app as agents_app
+    from audit.handlers.api import app as audit_app
+    from identity.handlers.api import app as identity_app
+
+    return [identity_app, agents_app, audit_app]
+
+
+@cache
+def openapi_json(base_path: str) -> str:
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+
+    merge = OpenAPIMerge(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        servers=[Server(url=base_path or "/")],
+        security_schemes={
+            "bearer": APIKey(name="Authorization", in_=APIKeyIn.header),  # type: ignore[call-arg]
+        },
+        security=[{"bearer": []}],
+        on_conflict="error",
+    )
+    for resolver in _domain_resolvers():
+        merge.add_schema(resolver.get_openapi_schema(title=TITLE, version=VERSION))
+    return merge.get_openapi_json_schema()
+
+
+def _base_path() -> str:
+    stage = app.current_event.request_context.stage
+    host = app.current_event.headers.get("host") or ""
+    # Behind API Gateway's default domain the stage is part of the path; locally it is not.
+    return f"/{stage}" if stage and "execute-api" in host else ""
+
+
+@app.get("/v1/openapi.json", summary="OpenAPI document", tags=["docs"])
+def get_openapi():
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=openapi_json(_base_path()),
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@app.get("/v1/docs", summary="Swagger UI", tags=["docs"])
+def get_swagger_ui():
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+
+    assets = Path(swagger_ui.__file__).parent
+    html = generate_swagger_html(
+        spec=openapi_json(_base_path()).replace("</", "<\\/"),
+        swagger_js=(assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        swagger_css=(assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        swagger_base_url="",
+        oauth2_config=None,
+    )
+    return Response(
+        status_code=200,
+        content_type="text/html",
+        body=html,
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return resolve(app, event, context)
