@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
-from identity.logic import key_format, service
+from identity.logic import authentication as service
+from identity.logic import key_format
 from identity.models import KeyRecord
 
 TENANT, KEY_ID = "0123456789abcdef", "abcdefabcdef"

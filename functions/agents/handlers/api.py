@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated, Any
-
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from typing import Any
 
 from agenthub.errors import BadRequest
 from agenthub.events import Actor, DomainEvent, publisher
@@ -14,7 +12,8 @@ from agenthub.http import (
     ALL_ROLES,
     MANAGERS,
     WRITERS,
-    caller,
+    Caller,
+    endpoint,
     json_response,
     make_resolver,
     no_content,
@@ -31,7 +30,6 @@ from agents.logic import service
 from agents.models import AGENT_FIELDS, Agent, AgentCreate, AgentUpdate
 
 app = make_resolver()
-AgentId = Annotated[str, Path(min_length=1, max_length=64)]
 
 # The CDN (CloudFront) may keep the public config 15 minutes, browsers 5; Vary: Origin because
 # the CORS answer names the caller's origin.
@@ -66,15 +64,15 @@ def _use_cache() -> bool:
 
 
 @app.post("/v1/agents", summary="Create an agent", tags=["agents"])
-def create_agent(body: AgentCreate):
-    who = caller(app, WRITERS)
+@endpoint(app, roles=WRITERS, body=AgentCreate)
+def create_agent(who: Caller, body: AgentCreate):
     agent = service.create_agent(who.tenant_id, body, Actor(**who.actor), _publish)
     return json_response(app, _view(agent), status=201, headers={"ETag": _etag(agent, None)})
 
 
 @app.get("/v1/agents", summary="List agents (cursor pagination)", tags=["agents"])
-def list_agents():
-    who = caller(app, ALL_ROLES)
+@endpoint(app, roles=ALL_ROLES)
+def list_agents(who: Caller):
     limit = query_int(app, "limit", 20, low=1, high=100)
     scope = f"agents:{tenant_pk(who.tenant_id)}"
     cursor = app.current_event.get_query_string_value("cursor")
@@ -87,8 +85,8 @@ def list_agents():
 
 
 @app.get("/v1/agents/<agentId>", summary="Get an agent", tags=["agents"])
-def get_agent(agentId: AgentId):
-    who = caller(app, ALL_ROLES)
+@endpoint(app, roles=ALL_ROLES)
+def get_agent(who: Caller, agentId: str):
     agent = service.get_agent(who.tenant_id, agentId, use_cache=_use_cache())
     fields = app.current_event.get_query_string_value("fields")
     data = select_fields(app, _view(agent), AGENT_FIELDS)
@@ -96,8 +94,8 @@ def get_agent(agentId: AgentId):
 
 
 @app.patch("/v1/agents/<agentId>", summary="Update an agent (If-Match)", tags=["agents"])
-def update_agent(agentId: AgentId, body: AgentUpdate):
-    who = caller(app, WRITERS)
+@endpoint(app, roles=WRITERS, body=AgentUpdate)
+def update_agent(who: Caller, body: AgentUpdate, agentId: str):
     agent = service.update_agent(
         who.tenant_id,
         agentId,
@@ -110,8 +108,8 @@ def update_agent(agentId: AgentId, body: AgentUpdate):
 
 
 @app.delete("/v1/agents/<agentId>", summary="Delete an agent", tags=["agents"])
-def delete_agent(agentId: AgentId):
-    who = caller(app, MANAGERS)
+@endpoint(app, roles=MANAGERS)
+def delete_agent(who: Caller, agentId: str):
     service.delete_agent(who.tenant_id, agentId, Actor(**who.actor), _publish)
     return no_content()
 
@@ -121,7 +119,7 @@ def delete_agent(agentId: AgentId):
     summary="Public widget config (publishable key, allowed Origin)",
     tags=["widget"],
 )
-def get_public_config(agentId: AgentId):
+def get_public_config(agentId: str):
     who = publishable_caller(app, agentId)
     agent = service.get_agent(who.tenant_id, agentId)
     origin = app.current_event.headers.get("origin") or ""

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from agenthub.http import MANAGERS, caller, json_response, make_resolver, query_int, resolve
+from agenthub.http import (
+    MANAGERS,
+    Caller,
+    endpoint,
+    json_response,
+    make_resolver,
+    query_int,
+    resolve,
+)
 from agenthub.keys import audit_pk
 from agenthub.pagination import CursorCodec, codec_from_secret
 from agenthub.runtime import init_function
@@ -23,8 +31,8 @@ def _cursors() -> CursorCodec:
 
 
 @app.get("/v1/audit-log", summary="The tenant's audit log, newest first", tags=["audit"])
-def list_audit_log():
-    who = caller(app, MANAGERS)
+@endpoint(app, roles=MANAGERS)
+def list_audit_log(who: Caller):
     limit = query_int(app, "limit", 50, low=1, high=200)
     scope = f"audit:{audit_pk(who.tenant_id)}"
     cursor = app.current_event.get_query_string_value("cursor")

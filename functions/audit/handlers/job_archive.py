@@ -27,5 +27,5 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     as_of = (event or {}).get("as_of")
     today = date.fromisoformat(as_of) if as_of else service.today_utc()
     result = service.archive(today, settings.audit_retention_days, settings.archive_bucket)
-    logger.info("audit archive finished", extra=result)
+    logger().info("audit archive finished", extra=result)
     return result

@@ -35,10 +35,10 @@ def record_handler(record: Any) -> None:
     entry = service.entry_from_event(event)
     written = service.record(entry, init_function(ConsumerSettings).audit_retention_days)
     if not written:
-        logger.info("duplicate delivery ignored", extra={"event_id": entry.event_id})
+        logger().info("duplicate delivery ignored", extra={"event_id": entry.event_id})
 
 
-@metrics.log_metrics
+@metrics().log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     init_function(ConsumerSettings)
     return process_partial_response(

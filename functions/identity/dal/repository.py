@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -63,7 +62,8 @@ def create_tenant_with_owner_key(tenant: Tenant, owner_key: KeyRecord) -> None:
         created_at=tenant.created_at,
     )
     try:
-        with TransactWrite(connection=Connection()) as transaction:
+        # The items' own connection: one botocore client per environment, not one per call.
+        with TransactWrite(connection=TenantItem._get_connection().connection) as transaction:
             transaction.save(tenant_item, condition=TenantItem.pk.does_not_exist())
             transaction.save(_key_item(owner_key), condition=ApiKeyItem.pk.does_not_exist())
     except TransactWriteError as exc:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import Field
 
 from agenthub.clients import secret_json
 from agenthub.errors import Unauthorized
 from agenthub.events import Actor, DomainEvent, publisher
-from agenthub.http import MANAGERS, caller, json_response, make_resolver, resolve
+from agenthub.http import (
+    ALL_ROLES,
+    MANAGERS,
+    Caller,
+    accepts,
+    endpoint,
+    json_response,
+    make_resolver,
+    parse_body,
+    resolve,
+)
 from agenthub.runtime import init_function
 from agenthub.settings import ApiSettings
 from identity.logic import key_format, service
@@ -23,7 +32,6 @@ class IdentitySettings(ApiSettings):
 
 
 app = make_resolver()
-KeyId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 def _settings() -> IdentitySettings:
@@ -34,64 +42,65 @@ def _publish(events: list[DomainEvent]) -> None:
     publisher(_settings().event_bus_name).publish(events)
 
 
-def _actor() -> tuple[str, Actor]:
-    who = caller(app, MANAGERS)
-    return who.tenant_id, Actor(kind="api_key", key_id=who.key_id, role=who.role)
+def _actor(who: Caller) -> Actor:
+    return Actor(kind="api_key", key_id=who.key_id, role=who.role)
 
 
 @app.post("/v1/tenants", summary="Create a tenant (platform admin)", tags=["identity"])
-def create_tenant(body: TenantCreate):
+@accepts(TenantCreate)
+def create_tenant():
     presented = key_format.bearer_token(app.current_event.headers.get("authorization")) or ""
     expected = str(secret_json(_settings().admin_secret_arn).get("token", ""))
     if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
         raise Unauthorized("platform admin token required")
+    body = parse_body(app, TenantCreate)
     tenant, key = service.create_tenant(body, _publish)
     return json_response(app, {"tenant": tenant.model_dump(), "key": key.model_dump()}, status=201)
 
 
 @app.get("/v1/tenant", summary="The caller's tenant", tags=["identity"])
-def get_tenant():
-    who = caller(app)
+@endpoint(app, roles=ALL_ROLES)
+def get_tenant(who: Caller):
     return json_response(app, service.get_tenant(who.tenant_id).model_dump(), conditional=True)
 
 
 @app.post("/v1/keys", summary="Create a secret key (shown once)", tags=["identity"])
-def create_key(body: SecretKeyCreate):
-    tenant_id, actor = _actor()
-    created = service.create_secret_key(tenant_id, body, actor, _publish)
+@endpoint(app, roles=MANAGERS, body=SecretKeyCreate)
+def create_key(who: Caller, body: SecretKeyCreate):
+    created = service.create_secret_key(who.tenant_id, body, _actor(who), _publish)
     return json_response(app, created.model_dump(), status=201)
 
 
 @app.get("/v1/keys", summary="List secret keys (masked)", tags=["identity"])
-def list_keys():
-    tenant_id, _ = _actor()
-    return json_response(app, _listing(service.list_keys(tenant_id, "secret")))
+@endpoint(app, roles=MANAGERS)
+def list_keys(who: Caller):
+    return json_response(app, _listing(service.list_keys(who.tenant_id, "secret")))
 
 
 @app.delete("/v1/keys/<keyId>", summary="Revoke a secret key", tags=["identity"])
-def revoke_key(keyId: KeyId):
-    tenant_id, actor = _actor()
-    revoked = service.revoke_key(tenant_id, keyId, "secret", actor, _publish)
+@endpoint(app, roles=MANAGERS)
+def revoke_key(who: Caller, keyId: str):
+    revoked = service.revoke_key(who.tenant_id, keyId, "secret", _actor(who), _publish)
     return json_response(app, revoked.model_dump())
 
 
 @app.post("/v1/publishable-keys", summary="Create a widget key", tags=["identity"])
-def create_publishable_key(body: PublishableKeyCreate):
-    tenant_id, actor = _actor()
-    created = service.create_publishable_key(tenant_id, body, actor, _publish)
+@endpoint(app, roles=MANAGERS, body=PublishableKeyCreate)
+def create_publishable_key(who: Caller, body: PublishableKeyCreate):
+    created = service.create_publishable_key(who.tenant_id, body, _actor(who), _publish)
     return json_response(app, created.model_dump(), status=201)
 
 
 @app.get("/v1/publishable-keys", summary="List widget keys", tags=["identity"])
-def list_publishable_keys():
-    tenant_id, _ = _actor()
-    return json_response(app, _listing(service.list_keys(tenant_id, "publishable")))
+@endpoint(app, roles=MANAGERS)
+def list_publishable_keys(who: Caller):
+    return json_response(app, _listing(service.list_keys(who.tenant_id, "publishable")))
 
 
 @app.delete("/v1/publishable-keys/<keyId>", summary="Revoke a widget key", tags=["identity"])
-def revoke_publishable_key(keyId: KeyId):
-    tenant_id, actor = _actor()
-    revoked = service.revoke_key(tenant_id, keyId, "publishable", actor, _publish)
+@endpoint(app, roles=MANAGERS)
+def revoke_publishable_key(who: Caller, keyId: str):
+    revoked = service.revoke_key(who.tenant_id, keyId, "publishable", _actor(who), _publish)
     return json_response(app, revoked.model_dump())
 
 

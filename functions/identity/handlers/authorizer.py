@@ -23,7 +23,7 @@ from agenthub.observability import logger
 from agenthub.origins import origin_allowed
 from agenthub.runtime import init_function
 from agenthub.settings import BaseSettings
-from identity.logic import key_format, service
+from identity.logic import authentication, key_format
 from identity.models import AuthContext, KeyRecord
 
 PUBLIC_PREFIX = "/v1/public/"
@@ -46,10 +46,10 @@ def _cached_load(settings: AuthorizerSettings) -> Any:
     def load(tenant_id: str, key_id: str) -> KeyRecord | None:
         cached = cache.get((tenant_id, key_id))
         if cached is None:
-            record = service.load_key(tenant_id, key_id)
+            record = authentication.load_key(tenant_id, key_id)
             cache.set((tenant_id, key_id), record or _MISSING)
             if record is not None and not record.revoked_at:
-                service.record_use(record)
+                authentication.record_use(record)
             return record
         return None if cached == _MISSING else cached  # type: ignore[return-value]
 
@@ -60,7 +60,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = init_function(AuthorizerSettings)
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     token = key_format.bearer_token(headers.get("authorization"))
-    verdict = service.verify_key(token, _cached_load(settings)) if token else None
+    verdict = authentication.verify_key(token, _cached_load(settings)) if token else None
     if verdict is None:
         # API Gateway turns exactly this message into a 401 (the UNAUTHORIZED gateway response).
         raise Exception("Unauthorized")
@@ -72,7 +72,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if not path.startswith(PUBLIC_PREFIX) or not origin_allowed(
             origin, verdict.allowed_origins
         ):
-            logger.info("publishable key refused", extra={"key_id": verdict.key_id})
+            logger().info("publishable key refused", extra={"key_id": verdict.key_id})
             return _policy("Deny", method_arn, verdict)
         return _policy("Allow", method_arn, verdict, resource_path=f"GET{PUBLIC_PREFIX}*")
     return _policy("Allow", method_arn, verdict)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 from agenthub.errors import Conflict, Forbidden, NotFound
 from agenthub.events import Actor, DomainEvent, utc_now_iso
@@ -15,7 +13,6 @@ from identity.models import (
     ApiKey,
     ApiKeyCreated,
     ApiKeyRevoked,
-    AuthContext,
     CreatedKey,
     KeyRecord,
     PublishableKeyCreate,
@@ -26,9 +23,6 @@ from identity.models import (
 )
 
 Publish = Callable[[list[DomainEvent]], None]
-
-# A key's last use is written at most this often (the authorizer runs on every cache miss).
-LAST_USED_RESOLUTION = timedelta(minutes=15)
 
 # Who may mint or revoke which role: an admin cannot create or revoke owners (no escalation).
 _GRANTABLE = {
@@ -180,42 +174,3 @@ def _active_owner_count(tenant_id: str) -> int:
         for r in repository.list_keys(tenant_id)
         if r.type == "secret" and r.role == "owner" and not r.revoked_at
     )
-
-
-def verify_key(presented: str, load: Callable[[str, str], KeyRecord | None]) -> AuthContext | None:
-    """The authorizer's check: a well-formed key whose hash matches a live stored key.
-
-    ``load`` fetches the stored key (through the authorizer's cache). Comparison is constant
-    time; every failure looks the same to the caller (None).
-    """
-    parsed = key_format.parse_key(presented)
-    if parsed is None:
-        return None
-    record = load(parsed.tenant_id, parsed.key_id)
-    if record is None or record.revoked_at or record.type != parsed.key_type:
-        return None
-    if not hmac.compare_digest(record.key_hash, key_format.hash_key(presented)):
-        return None
-    return AuthContext(
-        tenant_id=record.tenant_id,
-        key_id=record.id,
-        key_type=record.type,
-        role=record.role,
-        agent_id=record.agent_id,
-        allowed_origins=record.allowed_origins,
-    )
-
-
-def load_key(tenant_id: str, key_id: str) -> KeyRecord | None:
-    return repository.get_key(tenant_id, key_id)
-
-
-def record_use(record: KeyRecord, now: datetime | None = None) -> bool:
-    """Write last_used_at when the stored value is older than the resolution; True if written."""
-    now = now or datetime.now(UTC)
-    if record.last_used_at:
-        last = datetime.fromisoformat(record.last_used_at.replace("Z", "+00:00"))
-        if now - last < LAST_USED_RESOLUTION:
-            return False
-    repository.touch_key(record.tenant_id, record.id, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    return True

@@ -1,0 +1,1 @@
+"""Benchmarks: printed figures, never asserted as timings in tests (`make bench`)."""
