@@ -9,7 +9,7 @@ EVENT ?=
 
 .PHONY: dev test test-unit test-integration test-e2e test-infra lint format typecheck bench build validate invoke deploy clean setup
 
-$(STAMP): requirements-dev.txt layers/shared/requirements.txt
+$(STAMP): requirements-dev.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt
 	@bash infra/scripts/setup.sh $(PY_VERSION) $(VENV)
 	@touch $(STAMP)
 

@@ -59,3 +59,17 @@ def belongs_to_tenant(pk: str, tenant_id: str) -> bool:
     """True when a partition key lies inside the tenant's key space (used to check cursors)."""
     own = tenant_pk(tenant_id)
     return pk == own or pk.startswith(own + "#")
+
+
+# knowledge: an agent's documents and its index pointer share one partition, so listing the
+# documents and reading the live index version are single-partition operations.
+def knowledge_pk(tenant_id: str, agent_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#KB#{agent_id}"
+
+
+def document_sk(document_id: str) -> str:
+    return f"DOC#{document_id}"
+
+
+DOCUMENT_SK_PREFIX = "DOC#"
+INDEX_POINTER_SK = "INDEX"

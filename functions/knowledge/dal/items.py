@@ -1,0 +1,42 @@
+"""pynamodb items of the knowledge domain (stay inside dal/)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
+
+from agenthub.table import TableItem
+
+
+class DocumentItem(TableItem, discriminator="document"):
+    tenant_id = UnicodeAttribute()
+    agent_id = UnicodeAttribute()
+    document_id = UnicodeAttribute()
+    source_type = UnicodeAttribute()
+    title = UnicodeAttribute()
+    status = UnicodeAttribute()
+    file_name = UnicodeAttribute(null=True)
+    source_url = UnicodeAttribute(null=True)
+    content_type = UnicodeAttribute(null=True)
+    size = NumberAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    chunking = JSONAttribute(default=dict)
+    content_hash = UnicodeAttribute(null=True)
+    indexed_hash = UnicodeAttribute(null=True)
+    chunks_key = UnicodeAttribute(null=True)
+    failure = JSONAttribute(null=True)
+    progress = JSONAttribute(default=dict)
+    usage = JSONAttribute(default=dict)
+    attempts = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class IndexPointerItem(TableItem, discriminator="index_pointer"):
+    tenant_id = UnicodeAttribute()
+    agent_id = UnicodeAttribute()
+    index_version = NumberAttribute(default=0)
+    prefix = UnicodeAttribute(null=True)
+    documents = NumberAttribute(default=0)
+    chunks = NumberAttribute(default=0)
+    embedding_model = UnicodeAttribute(null=True)
+    built_at = UnicodeAttribute(null=True)

@@ -1,0 +1,271 @@
+"""Knowledge persistence: documents and the index pointer in the table, content and index
+artifacts in S3. The only module of this domain that touches DynamoDB or S3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+
+from agenthub import keys
+from agenthub.clients import client
+from agenthub.errors import Conflict, NotFound
+from knowledge.dal.items import DocumentItem, IndexPointerItem
+from knowledge.models import Document, Failure, IndexPointer, Progress, Usage
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+# ---------------------------------------------------------------- documents
+def _document(item: DocumentItem) -> Document:
+    return Document(
+        id=item.document_id,
+        tenant_id=item.tenant_id,
+        agent_id=item.agent_id,
+        type=item.source_type,  # type: ignore[arg-type]
+        title=item.title,
+        status=item.status,  # type: ignore[arg-type]
+        file_name=item.file_name,
+        source_url=item.source_url,
+        content_type=item.content_type,
+        size=int(item.size) if item.size is not None else None,
+        tags=list(item.tags or []),
+        chunking=dict(item.chunking or {}),
+        content_hash=item.content_hash,
+        indexed_hash=item.indexed_hash,
+        failure=Failure(**item.failure) if item.failure else None,
+        progress=Progress(**(item.progress or {})),
+        usage=Usage(**(item.usage or {})),
+        attempts=int(item.attempts or 0),
+        version=int(item.version),
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+
+
+def _key(tenant_id: str, agent_id: str, document_id: str) -> tuple[str, str]:
+    return keys.knowledge_pk(tenant_id, agent_id), keys.document_sk(document_id)
+
+
+def create_document(doc: Document) -> None:
+    pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
+    item = DocumentItem(
+        pk=pk,
+        sk=sk,
+        tenant_id=doc.tenant_id,
+        agent_id=doc.agent_id,
+        document_id=doc.id,
+        source_type=doc.type,
+        title=doc.title,
+        status=doc.status,
+        file_name=doc.file_name,
+        source_url=doc.source_url,
+        content_type=doc.content_type,
+        size=doc.size,
+        tags=doc.tags,
+        chunking=doc.chunking,
+        progress=doc.progress.model_dump(),
+        usage=doc.usage.model_dump(),
+        created_at=doc.created_at,
+        updated_at=doc.updated_at,
+    )
+    try:
+        item.save(condition=DocumentItem.pk.does_not_exist())
+    except PutError as exc:
+        raise Conflict("document id collision, retry") from exc
+
+
+def get_document(tenant_id: str, agent_id: str, document_id: str) -> Document:
+    try:
+        item = DocumentItem.get(*_key(tenant_id, agent_id, document_id))
+    except DoesNotExist:
+        raise NotFound("document not found") from None
+    return _document(item)
+
+
+def find_document(tenant_id: str, agent_id: str, document_id: str) -> Document | None:
+    try:
+        return get_document(tenant_id, agent_id, document_id)
+    except NotFound:
+        return None
+
+
+def list_documents(
+    tenant_id: str, agent_id: str, limit: int | None, start_key: dict[str, Any] | None
+) -> tuple[list[Document], dict[str, Any] | None]:
+    result = DocumentItem.query(
+        keys.knowledge_pk(tenant_id, agent_id),
+        DocumentItem.sk.startswith(keys.DOCUMENT_SK_PREFIX),
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=start_key,
+    )
+    documents = [_document(item) for item in result]
+    return documents, result.last_evaluated_key
+
+
+def update_document(
+    doc: Document,
+    *,
+    expected_statuses: tuple[str, ...] | None = None,
+    expected_version: int | None = None,
+    **changes: Any,
+) -> Document:
+    """Set ``changes`` (model field names) conditionally; bumps the item version. Raises
+    Conflict when the document moved on (another worker, a delete) in the meantime."""
+    pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
+    item = DocumentItem(pk=pk, sk=sk)
+    actions = [DocumentItem.version.add(1)]
+    for name, value in changes.items():
+        attribute = {"type": "source_type"}.get(name, name)
+        stored = value.model_dump() if isinstance(value, Failure | Progress | Usage) else value
+        actions.append(getattr(DocumentItem, attribute).set(stored))
+    condition = DocumentItem.pk.exists()
+    if expected_statuses is not None:
+        condition &= DocumentItem.status.is_in(*expected_statuses)
+    if expected_version is not None:
+        condition &= DocumentItem.version == expected_version
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == _CONDITION_FAILED:
+            raise Conflict("document changed concurrently") from exc
+        raise
+    return _document(item)
+
+
+def delete_document(tenant_id: str, agent_id: str, document_id: str) -> None:
+    try:
+        DocumentItem(*_key(tenant_id, agent_id, document_id)).delete(
+            condition=DocumentItem.pk.exists()
+        )
+    except DeleteError as exc:
+        if exc.cause_response_code == _CONDITION_FAILED:
+            raise NotFound("document not found") from exc
+        raise
+
+
+def indexed_documents(tenant_id: str, agent_id: str) -> list[tuple[Document, str]]:
+    """Every document whose chunks are in the index, with its chunks' S3 key."""
+    items = DocumentItem.query(
+        keys.knowledge_pk(tenant_id, agent_id),
+        DocumentItem.sk.startswith(keys.DOCUMENT_SK_PREFIX),
+        filter_condition=DocumentItem.chunks_key.exists(),
+    )
+    return [(_document(item), str(item.chunks_key)) for item in items]
+
+
+def set_chunks_key(doc: Document, chunks_key: str | None) -> None:
+    pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
+    action = (
+        DocumentItem.chunks_key.set(chunks_key)
+        if chunks_key is not None
+        else DocumentItem.chunks_key.remove()
+    )
+    DocumentItem(pk=pk, sk=sk).update(actions=[action], condition=DocumentItem.pk.exists())
+
+
+# ---------------------------------------------------------------- index pointer
+def get_pointer(tenant_id: str, agent_id: str) -> IndexPointer:
+    try:
+        item = IndexPointerItem.get(keys.knowledge_pk(tenant_id, agent_id), keys.INDEX_POINTER_SK)
+    except DoesNotExist:
+        return IndexPointer(tenant_id=tenant_id, agent_id=agent_id)
+    return IndexPointer(
+        tenant_id=tenant_id,
+        agent_id=agent_id,
+        version=int(item.index_version),
+        prefix=item.prefix,
+        documents=int(item.documents),
+        chunks=int(item.chunks),
+        embedding_model=item.embedding_model,
+        built_at=item.built_at,
+    )
+
+
+def swap_pointer(pointer: IndexPointer, expected_version: int) -> bool:
+    """Make ``pointer`` live if the live version is still ``expected_version``. False when
+    another build won the race (the caller rebuilds from the newer document set)."""
+    item = IndexPointerItem(
+        pk=keys.knowledge_pk(pointer.tenant_id, pointer.agent_id),
+        sk=keys.INDEX_POINTER_SK,
+        tenant_id=pointer.tenant_id,
+        agent_id=pointer.agent_id,
+        index_version=pointer.version,
+        prefix=pointer.prefix,
+        documents=pointer.documents,
+        chunks=pointer.chunks,
+        embedding_model=pointer.embedding_model,
+        built_at=pointer.built_at,
+    )
+    condition = (
+        IndexPointerItem.pk.does_not_exist()
+        if expected_version == 0
+        else IndexPointerItem.index_version == expected_version
+    )
+    try:
+        item.save(condition=condition)
+    except PutError as exc:
+        if exc.cause_response_code == _CONDITION_FAILED:
+            return False
+        raise
+    return True
+
+
+# ---------------------------------------------------------------- S3 objects
+def presign_upload(bucket: str, key: str, content_type: str, size: int, expires: int) -> str:
+    return str(
+        client("s3").generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "ContentType": content_type,
+                "ContentLength": size,
+            },
+            ExpiresIn=expires,
+            HttpMethod="PUT",
+        )
+    )
+
+
+def put_object(bucket: str, key: str, body: bytes, content_type: str) -> None:
+    client("s3").put_object(
+        Bucket=bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption="AES256"
+    )
+
+
+def get_object(bucket: str, key: str, max_bytes: int) -> tuple[bytes, str | None]:
+    """The object's bytes (refusing more than ``max_bytes``) and its content type."""
+    response = client("s3").get_object(Bucket=bucket, Key=key)
+    if int(response.get("ContentLength") or 0) > max_bytes:
+        response["Body"].close()
+        raise ObjectTooLarge(int(response["ContentLength"]))
+    data = response["Body"].read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ObjectTooLarge(len(data))
+    return data, response.get("ContentType")
+
+
+def head_object(bucket: str, key: str) -> dict[str, Any] | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return dict(client("s3").head_object(Bucket=bucket, Key=key))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+class ObjectTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"object of {size} bytes is over the limit")
+        self.size = size
+
+
+# ---------------------------------------------------------------- ingestion queue
+def enqueue(queue_url: str, message: dict[str, Any]) -> None:
+    import json
+
+    client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))

@@ -1,0 +1,195 @@
+"""Knowledge REST API: an agent's sources (documents) and search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agenthub.events import Actor, DomainEvent, publisher
+from agenthub.http import (
+    ALL_ROLES,
+    WRITERS,
+    Caller,
+    endpoint,
+    json_response,
+    make_resolver,
+    query_int,
+    resolve,
+)
+from agenthub.keys import knowledge_pk
+from agenthub.pagination import codec_from_secret
+from agenthub.runtime import init_function
+from agenthub.settings import ApiSettings
+from agents.logic import get_agent
+from knowledge.logic import retrieval, sources
+from knowledge.logic.types import SearchHit
+from knowledge.models import MAX_UPLOAD_BYTES, Document, SearchRequest, SourceCreateBody
+
+app = make_resolver()
+
+
+class KnowledgeSettings(ApiSettings):
+    documents_bucket: str = Field(min_length=3)
+    ingestion_queue_url: str = Field(min_length=1)
+
+
+class NewFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int = Field(gt=0, le=MAX_UPLOAD_BYTES)
+
+
+def _settings() -> KnowledgeSettings:
+    return init_function(KnowledgeSettings)
+
+
+def _places() -> sources.Places:
+    settings = _settings()
+    return sources.Places(bucket=settings.documents_bucket, queue_url=settings.ingestion_queue_url)
+
+
+def _publish(events: list[DomainEvent]) -> None:
+    publisher(_settings().event_bus_name).publish(events)
+
+
+def _view(doc: Document) -> dict[str, Any]:
+    return doc.model_dump(mode="json", exclude={"tenant_id", "content_hash", "indexed_hash"})
+
+
+def _ticket(ticket: sources.UploadTicket) -> dict[str, Any]:
+    return {
+        "url": ticket.url,
+        "method": ticket.method,
+        "headers": ticket.headers,
+        "expires_in": ticket.expires_in,
+    }
+
+
+@app.post("/v1/agents/<agentId>/documents", summary="Add a source", tags=["knowledge"])
+@endpoint(app, roles=WRITERS, body=SourceCreateBody)
+def create_document(who: Caller, body: SourceCreateBody, agentId: str):
+    doc, ticket = sources.create_source(
+        who.tenant_id, agentId, body.source, Actor(**who.actor), _places(), _publish
+    )
+    data: dict[str, Any] = {"document": _view(doc)}
+    if ticket is not None:
+        data["upload"] = _ticket(ticket)
+    return json_response(app, data, status=202)
+
+
+@app.get("/v1/agents/<agentId>/documents", summary="List sources", tags=["knowledge"])
+@endpoint(app, roles=ALL_ROLES)
+def list_documents(who: Caller, agentId: str):
+    limit = query_int(app, "limit", 50, low=1, high=100)
+    scope = f"documents:{knowledge_pk(who.tenant_id, agentId)}"
+    codec = codec_from_secret(_settings().signing_secret_arn)
+    cursor = app.current_event.get_query_string_value("cursor")
+    start = codec.decode(cursor, scope=scope, tenant_id=who.tenant_id) if cursor else None
+    docs, last_key = sources.list_documents(who.tenant_id, agentId, limit, start)
+    return json_response(
+        app,
+        {
+            "items": [_view(doc) for doc in docs],
+            "next_cursor": codec.encode(last_key, scope=scope) if last_key else None,
+        },
+    )
+
+
+@app.get(
+    "/v1/agents/<agentId>/documents/<documentId>",
+    summary="A source, with its status and progress",
+    tags=["knowledge"],
+)
+@endpoint(app, roles=ALL_ROLES)
+def get_document(who: Caller, agentId: str, documentId: str):
+    doc = sources.get_document(who.tenant_id, agentId, documentId)
+    return json_response(app, _view(doc), conditional=True)
+
+
+@app.delete(
+    "/v1/agents/<agentId>/documents/<documentId>",
+    summary="Delete a source (its chunks leave the index)",
+    tags=["knowledge"],
+)
+@endpoint(app, roles=WRITERS)
+def delete_document(who: Caller, agentId: str, documentId: str):
+    sources.delete_document(
+        who.tenant_id, agentId, documentId, Actor(**who.actor), _places(), _publish
+    )
+    return json_response(app, {"deleted": documentId}, status=202)
+
+
+@app.post(
+    "/v1/agents/<agentId>/documents/<documentId>/retry",
+    summary="Process a failed (or re-read an indexed) source again",
+    tags=["knowledge"],
+)
+@endpoint(app, roles=WRITERS)
+def retry_document(who: Caller, agentId: str, documentId: str):
+    doc = sources.retry(who.tenant_id, agentId, documentId, _places())
+    return json_response(app, {"document": _view(doc)}, status=202)
+
+
+@app.post(
+    "/v1/agents/<agentId>/documents/<documentId>/upload-url",
+    summary="Upload a new file for an uploaded source (re-ingest)",
+    tags=["knowledge"],
+)
+@endpoint(app, roles=WRITERS, body=NewFile)
+def new_upload_url(who: Caller, body: NewFile, agentId: str, documentId: str):
+    doc, ticket = sources.new_upload_url(who.tenant_id, agentId, documentId, body.size, _places())
+    return json_response(app, {"document": _view(doc), "upload": _ticket(ticket)})
+
+
+@app.get("/v1/agents/<agentId>/index", summary="The live index version", tags=["knowledge"])
+@endpoint(app, roles=ALL_ROLES)
+def get_index(who: Caller, agentId: str):
+    get_agent(who.tenant_id, agentId)
+    pointer = retrieval.index_pointer(who.tenant_id, agentId, fresh=True)
+    return json_response(app, pointer.model_dump(exclude={"tenant_id", "prefix"}))
+
+
+@app.post("/v1/agents/<agentId>/search", summary="Search the agent's knowledge", tags=["knowledge"])
+@endpoint(app, roles=ALL_ROLES, body=SearchRequest)
+def search(who: Caller, body: SearchRequest, agentId: str):
+    get_agent(who.tenant_id, agentId)
+    result = retrieval.search(
+        who.tenant_id,
+        agentId,
+        body.query,
+        k=body.k,
+        filters=body.filters,
+        bucket=_settings().documents_bucket,
+    )
+    return json_response(
+        app,
+        {
+            "index_version": result.index_version,
+            "results": [_hit(hit) for hit in result.hits],
+        },
+    )
+
+
+def _hit(hit: SearchHit) -> dict[str, Any]:
+    chunk = hit.chunk
+    return {
+        "score": round(float(hit.score), 6),
+        "chunk_id": chunk.chunk_id,
+        "document_id": chunk.document_id,
+        "title": chunk.title,
+        "source_url": chunk.source_url,
+        "file_name": chunk.file_name,
+        "text": chunk.text,
+        "location": {
+            "heading_path": list(chunk.heading_path),
+            "page_start": chunk.page_start,
+            "page_end": chunk.page_end,
+            "char_start": chunk.start,
+            "char_end": chunk.end,
+        },
+        "tags": list(chunk.tags),
+    }
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return resolve(app, event, context, max_body_bytes=_settings().max_body_bytes)

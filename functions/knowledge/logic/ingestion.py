@@ -1,0 +1,400 @@
+"""The ingestion worker's behaviour: one document through parse → normalize → chunk → embed →
+store chunks, then one index rebuild per agent touched, published by an atomic pointer swap.
+
+Idempotent: a document whose bytes and chunking settings hash to what the index already holds
+is not processed again, chunk artifacts are keyed by that hash, and index versions are only
+made live by a conditional write. At-least-once delivery therefore never duplicates work that
+a reader could see, and a crash at any step leaves the previous index serving.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agenthub.errors import AppError, Conflict
+from agenthub.events import Actor, DomainEvent, utc_now_iso
+from knowledge.dal import repository
+from knowledge.logic import chunk_codec, storage
+from knowledge.logic.types import Chunk, ChunkingSettings, ParsedDocument
+from knowledge.models import (
+    Document,
+    DocumentFailed,
+    DocumentIndexed,
+    Failure,
+    IndexPointer,
+    Progress,
+    Usage,
+)
+
+Publish = Callable[[list[DomainEvent]], None]
+SYSTEM = Actor(kind="system")
+PROGRESS_EVERY = 64  # chunks between progress writes while embedding
+SWAP_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    bucket: str
+    max_receives: int
+    embedding_provider: str = "none"
+    embedding_model: str | None = None
+    embedding_dimensions: int = 512
+    allow_private_urls: bool = False  # local runtime only: lets URL import reach 127.0.0.1
+
+
+@dataclass
+class Outcome:
+    """What one batch did; the agents whose index must be rebuilt and the documents waiting
+    for that rebuild to be marked indexed."""
+
+    rebuild: set[tuple[str, str]] = field(default_factory=set)
+    pending: dict[tuple[str, str], list[Document]] = field(default_factory=dict)
+
+    def add(self, doc: Document) -> None:
+        key = (doc.tenant_id, doc.agent_id)
+        self.rebuild.add(key)
+        self.pending.setdefault(key, []).append(doc)
+
+
+class DocumentProblem(AppError):
+    """A problem the user can act on (bad file, blocked URL...): the document is marked failed
+    with this reason and the message is not retried."""
+
+    status, code = 422, "document_rejected"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def messages_of(body: dict[str, Any]) -> list[dict[str, str]]:
+    """Work items in one SQS message: an S3 notification (uploads) or one of ours."""
+    if "Records" in body:
+        items = []
+        for record in body["Records"]:
+            if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+                continue
+            from urllib.parse import unquote_plus
+
+            key = unquote_plus(record["s3"]["object"]["key"])
+            parsed = storage.parse_upload_key(key)
+            if parsed:
+                tenant_id, agent_id, document_id, _ = parsed
+                items.append(
+                    {
+                        "action": "ingest",
+                        "tenant_id": tenant_id,
+                        "agent_id": agent_id,
+                        "document_id": document_id,
+                        "trigger": "upload",
+                    }
+                )
+        return items
+    if body.get("Event") == "s3:TestEvent":
+        return []
+    if (
+        body.get("action") in ("ingest", "reindex")
+        and body.get("tenant_id")
+        and body.get("agent_id")
+    ):
+        return [body]
+    raise ValueError("not an ingestion message")
+
+
+def ingest(
+    item: dict[str, str],
+    config: WorkerConfig,
+    outcome: Outcome,
+    publish: Publish,
+    receive_count: int,
+) -> None:
+    """Process one document (or only schedule a rebuild for ``reindex``)."""
+    tenant_id, agent_id = item["tenant_id"], item["agent_id"]
+    if item["action"] == "reindex":
+        outcome.rebuild.add((tenant_id, agent_id))
+        return
+    doc = repository.find_document(tenant_id, agent_id, item["document_id"])
+    if doc is None:
+        return  # deleted since it was queued
+    if doc.status in ("indexed", "failed") and item.get("trigger") != "upload":
+        return  # a redelivered message for work already finished
+    try:
+        doc = repository.update_document(
+            doc,
+            expected_version=doc.version,
+            status="processing",
+            failure=None,
+            attempts=doc.attempts + 1,
+            updated_at=utc_now_iso(),
+        )
+    except Conflict:
+        return  # another delivery of the same work took it
+    try:
+        _process(doc, config, outcome)
+    except DocumentProblem as problem:
+        _fail(doc, problem.reason, problem.message, publish)
+    except Exception:
+        if receive_count >= config.max_receives:
+            _fail(
+                doc,
+                "processing_error",
+                f"processing failed {receive_count} times; retry the document later",
+                publish,
+            )
+        raise
+
+
+def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
+    data, content_type, file_name = _read_source(doc, config)
+    digest = storage.content_hash(data, doc.chunking)
+    if digest == doc.indexed_hash:
+        outcome.add(doc)  # same content, same settings: nothing to redo, mark indexed
+        return
+    parsed = _parse(doc, data, content_type, file_name)
+    settings = ChunkingSettings(**{k: v for k, v in doc.chunking.items() if k != "min_chars"})
+    chunks = _chunk(doc, parsed, settings, file_name)
+    if not chunks:
+        raise DocumentProblem("no_text", "the document has no text to index")
+    vectors, tokens = _embed(doc, chunks, config)
+    key = storage.chunks_key(doc.tenant_id, doc.agent_id, doc.id, digest)
+    repository.put_object(
+        config.bucket,
+        key,
+        chunk_codec.encode(
+            chunks,
+            content_hash=digest,
+            settings=doc.chunking,
+            vectors=vectors,
+            embedding_model=config.embedding_model if vectors is not None else None,
+        ),
+        "application/json",
+    )
+    usage = Usage(
+        pages=parsed.pages or 0,
+        characters=parsed.characters,
+        chunks=len(chunks),
+        embedding_tokens=tokens,
+    )
+    repository.set_chunks_key(doc, key)
+    updated = repository.update_document(
+        doc,
+        expected_statuses=("processing",),
+        content_hash=digest,
+        title=doc.title if doc.title != doc.file_name else (parsed.title or doc.title),
+        usage=usage,
+        progress=Progress(chunks_done=len(chunks), chunks_total=len(chunks)),
+        updated_at=utc_now_iso(),
+    )
+    outcome.add(updated)
+
+
+def _read_source(doc: Document, config: WorkerConfig) -> tuple[bytes, str | None, str]:
+    from knowledge.logic import parsing
+
+    limit = parsing.Limits().max_bytes
+    try:
+        if doc.type == "upload":
+            key = storage.upload_key(doc.tenant_id, doc.agent_id, doc.id, doc.file_name or "")
+            data, content_type = repository.get_object(config.bucket, key, limit)
+            return data, doc.content_type or content_type, doc.file_name or "upload"
+        if doc.type == "url":
+            return _fetch(doc, config)
+        key = storage.source_key(doc.tenant_id, doc.agent_id, doc.id)
+        data, content_type = repository.get_object(config.bucket, key, limit)
+        return data, content_type, doc.file_name or "source"
+    except repository.ObjectTooLarge as exc:
+        raise DocumentProblem(
+            "too_large", f"the file is {exc.size} bytes; the limit is {limit} bytes"
+        ) from exc
+
+
+def _fetch(doc: Document, config: WorkerConfig) -> tuple[bytes, str | None, str]:
+    from knowledge.logic import fetch
+
+    try:
+        fetched = fetch.fetch_url(
+            doc.source_url or "",
+            limits=fetch.FetchLimits(),
+            allow_private=config.allow_private_urls,
+        )
+    except fetch.UrlRejected as exc:
+        raise DocumentProblem(exc.reason, exc.message) from exc
+    # Keep what was fetched: a re-index of this version reads it back, not the live page.
+    repository.put_object(
+        config.bucket,
+        storage.source_key(doc.tenant_id, doc.agent_id, doc.id),
+        fetched.data,
+        fetched.content_type or "application/octet-stream",
+    )
+    return fetched.data, fetched.content_type, fetched.file_name
+
+
+def _parse(doc: Document, data: bytes, content_type: str | None, file_name: str) -> ParsedDocument:
+    from knowledge.logic import parsing
+
+    try:
+        if doc.type == "qa":
+            return parsing.parse_qa(json.loads(data)["pairs"])
+        if doc.type == "text":
+            kind = "markdown" if content_type == "text/markdown" else "text"
+            return parsing.parse_text(data.decode("utf-8"), kind=kind)
+        return parsing.parse(
+            data, file_name=file_name, content_type=content_type, limits=parsing.Limits()
+        )
+    except parsing.DocumentRejected as exc:
+        raise DocumentProblem(exc.reason, exc.message) from exc
+
+
+def _chunk(
+    doc: Document, parsed: ParsedDocument, settings: ChunkingSettings, file_name: str
+) -> list[Chunk]:
+    from knowledge.logic import chunking
+
+    return chunking.chunk(
+        parsed,
+        document_id=doc.id,
+        settings=settings,
+        source_url=doc.source_url,
+        file_name=doc.file_name or (file_name if doc.type == "url" else None),
+        tags=tuple(doc.tags),
+    )
+
+
+def _embed(doc: Document, chunks: list[Chunk], config: WorkerConfig) -> tuple[Any, int]:
+    if config.embedding_provider == "none":
+        return None, 0
+    from knowledge.logic import embeddings
+
+    embedder = embeddings.embedder_from_settings(
+        config.embedding_provider,
+        model_id=config.embedding_model,
+        dimensions=config.embedding_dimensions,
+    )
+    import numpy as np
+
+    parts = []
+    for start in range(0, len(chunks), PROGRESS_EVERY):
+        batch = chunks[start : start + PROGRESS_EVERY]
+        parts.append(embedder.embed_documents([_embedding_text(c) for c in batch]))
+        done = min(start + PROGRESS_EVERY, len(chunks))
+        if done < len(chunks):
+            repository.update_document(
+                doc, progress=Progress(chunks_done=done, chunks_total=len(chunks))
+            )
+    return np.vstack(parts), embedder.tokens_used
+
+
+def _embedding_text(chunk: Chunk) -> str:
+    context = " > ".join((chunk.title, *chunk.heading_path))
+    return f"{context}\n{chunk.text}"
+
+
+def _fail(doc: Document, reason: str, message: str, publish: Publish) -> None:
+    try:
+        repository.update_document(
+            doc,
+            status="failed",
+            failure=Failure(reason=reason, message=message),
+            updated_at=utc_now_iso(),
+        )
+    except Conflict:
+        return  # deleted meanwhile
+    publish(
+        [
+            DocumentFailed(
+                tenant_id=doc.tenant_id,
+                actor=SYSTEM,
+                subject=f"document/{doc.id}",
+                data={
+                    "agent_id": doc.agent_id,
+                    "document_id": doc.id,
+                    "reason": reason,
+                    "message": message,
+                },
+            )
+        ]
+    )
+
+
+def rebuild_index(tenant_id: str, agent_id: str, config: WorkerConfig) -> IndexPointer:
+    """Build the agent's index from every document's stored chunks and make it live.
+
+    The new version's artifacts are written under a fresh prefix first; the pointer swap is a
+    conditional write on the version it started from, so a reader sees the old index or the
+    new one, never a mix. Losing the race to another build means rebuilding from the newer
+    document set.
+    """
+    from knowledge.logic import search_index
+
+    for _ in range(SWAP_ATTEMPTS):
+        live = repository.get_pointer(tenant_id, agent_id)
+        documents = repository.indexed_documents(tenant_id, agent_id)
+        chunks: list[Chunk] = []
+        vectors = []
+        model = None
+        for _doc, key in documents:
+            data, _ = repository.get_object(config.bucket, key, 512 * 1024 * 1024)
+            doc_chunks, doc_vectors, doc_model = chunk_codec.decode(data)
+            chunks.extend(doc_chunks)
+            if doc_vectors is not None:
+                vectors.append(doc_vectors)
+                model = doc_model
+        dense = None
+        if vectors and sum(len(v) for v in vectors) == len(chunks):
+            import numpy as np
+
+            dense = np.vstack(vectors)
+        artifacts = search_index.build_index(chunks, vectors=dense, embedding_model=model)
+        version = live.version + 1
+        prefix = storage.index_prefix(tenant_id, agent_id, version)
+        for name, blob in artifacts.files().items():
+            repository.put_object(config.bucket, prefix + name, blob, "application/octet-stream")
+        pointer = IndexPointer(
+            tenant_id=tenant_id,
+            agent_id=agent_id,
+            version=version,
+            prefix=prefix,
+            documents=len(documents),
+            chunks=len(chunks),
+            embedding_model=model if dense is not None else None,
+            built_at=utc_now_iso(),
+        )
+        if repository.swap_pointer(pointer, expected_version=live.version):
+            return pointer
+    raise Conflict("the index kept changing while it was rebuilt; the message will retry")
+
+
+def finish(outcome: Outcome, config: WorkerConfig, publish: Publish) -> None:
+    """Rebuild each touched agent's index once, then mark its waiting documents indexed."""
+    for tenant_id, agent_id in sorted(outcome.rebuild):
+        pointer = rebuild_index(tenant_id, agent_id, config)
+        events: list[DomainEvent] = []
+        for doc in outcome.pending.get((tenant_id, agent_id), []):
+            try:
+                done = repository.update_document(
+                    doc,
+                    expected_statuses=("processing",),
+                    status="indexed",
+                    indexed_hash=doc.content_hash,
+                    updated_at=utc_now_iso(),
+                )
+            except Conflict:
+                continue  # deleted or re-queued meanwhile
+            events.append(
+                DocumentIndexed(
+                    tenant_id=tenant_id,
+                    actor=SYSTEM,
+                    subject=f"document/{doc.id}",
+                    data={
+                        "agent_id": agent_id,
+                        "document_id": doc.id,
+                        "index_version": pointer.version,
+                        **done.usage.model_dump(),
+                    },
+                )
+            )
+        if events:
+            publish(events)

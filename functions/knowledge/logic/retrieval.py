@@ -1,0 +1,88 @@
+"""Search an agent's knowledge: the public logic function other domains call in process.
+
+Per warm environment: the live index pointer is cached for POINTER_TTL seconds (so a new
+version is noticed within that bound without a DynamoDB read per query) and loaded indexes
+are kept per (tenant, agent, version), least recently used first out.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from agenthub.cache import TTLCache
+from knowledge.dal import repository
+from knowledge.logic.types import SearchHit
+from knowledge.models import IndexPointer, SearchFilters
+
+POINTER_TTL = 10.0
+MAX_LOADED_INDEXES = 8
+MAX_ARTIFACT_BYTES = 1024 * 1024 * 1024
+
+_pointers: TTLCache[IndexPointer] = TTLCache(POINTER_TTL, max_entries=1024)
+_loaded: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    index_version: int
+    hits: list[SearchHit]
+
+
+def index_pointer(tenant_id: str, agent_id: str, *, fresh: bool = False) -> IndexPointer:
+    key = (tenant_id, agent_id)
+    pointer = None if fresh else _pointers.get(key)
+    if pointer is None:
+        pointer = repository.get_pointer(tenant_id, agent_id)
+        _pointers.set(key, pointer)
+    return pointer
+
+
+def search(
+    tenant_id: str,
+    agent_id: str,
+    query: str,
+    *,
+    k: int,
+    filters: SearchFilters | None,
+    bucket: str,
+) -> SearchResult:
+    """Ranked chunks with what a citation needs. The caller has checked the agent belongs
+    to the tenant; an agent without an index yet returns no hits."""
+    pointer = index_pointer(tenant_id, agent_id)
+    if pointer.version == 0 or pointer.prefix is None:
+        return SearchResult(index_version=0, hits=[])
+    index = _load(pointer, bucket)
+    from knowledge.logic import search_index
+
+    hits = index.search(query, k=k, filters=search_index.Filters.from_model(filters))
+    return SearchResult(index_version=pointer.version, hits=hits)
+
+
+def _load(pointer: IndexPointer, bucket: str) -> Any:
+    key = (pointer.tenant_id, pointer.agent_id, pointer.version)
+    index = _loaded.get(key)
+    if index is not None:
+        _loaded.move_to_end(key)
+        return index
+    from knowledge.logic import search_index
+
+    assert pointer.prefix is not None
+    files = {
+        name: repository.get_object(bucket, pointer.prefix + name, MAX_ARTIFACT_BYTES)[0]
+        for name in search_index.ARTIFACT_NAMES
+    }
+    index = search_index.load_index(files)
+    # An older version of the same agent is never needed again in this environment.
+    for stale in [k for k in _loaded if k[:2] == key[:2]]:
+        del _loaded[stale]
+    _loaded[key] = index
+    while len(_loaded) > MAX_LOADED_INDEXES:
+        _loaded.popitem(last=False)
+    return index
+
+
+def reset_caches() -> None:
+    _pointers.clear()
+    _loaded.clear()

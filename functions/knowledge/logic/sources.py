@@ -1,0 +1,239 @@
+"""Sources of an agent's knowledge: create (upload, text, URL, Q&A), list, read, delete, retry.
+
+Every create returns at once: the work happens in the ingestion worker. Uploads go straight
+from the client to S3 through a presigned PUT, whose notification queues the document; other
+sources are stored (text, Q&A) or described (URL) and queued by a message.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agenthub.errors import Conflict
+from agenthub.events import Actor, DomainEvent, utc_now_iso
+from agents.logic import get_agent
+from knowledge.dal import repository
+from knowledge.logic import storage
+from knowledge.models import (
+    Document,
+    DocumentCreated,
+    DocumentDeleted,
+    Progress,
+    QASource,
+    SourceCreate,
+    TextSource,
+    UploadSource,
+    UrlSource,
+)
+
+Publish = Callable[[list[DomainEvent]], None]
+
+UPLOAD_URL_SECONDS = 900
+RETRYABLE = ("failed", "indexed")
+
+CONTENT_TYPES = {
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".csv": "text/csv",
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where this deployment keeps documents and queues work (from settings)."""
+
+    bucket: str
+    queue_url: str
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_in: int
+
+
+def new_document_id() -> str:
+    return "doc_" + secrets.token_hex(8)
+
+
+def content_type_for(file_name: str) -> str:
+    suffix = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(file_name)[0] or "text/plain"
+
+
+def create_source(
+    tenant_id: str,
+    agent_id: str,
+    source: SourceCreate,
+    actor: Actor,
+    places: Places,
+    publish: Publish,
+) -> tuple[Document, UploadTicket | None]:
+    get_agent(tenant_id, agent_id)  # another tenant's agent is a 404
+    now = utc_now_iso()
+    doc = Document(
+        id=new_document_id(),
+        tenant_id=tenant_id,
+        agent_id=agent_id,
+        type=source.type,
+        title=source.title or _default_title(source),
+        status="awaiting_upload" if isinstance(source, UploadSource) else "queued",
+        tags=sorted(set(source.tags)),
+        chunking=source.chunking.model_dump(),
+        created_at=now,
+        updated_at=now,
+    )
+    ticket = None
+    if isinstance(source, UploadSource):
+        content_type = content_type_for(source.file_name)
+        doc = doc.model_copy(
+            update={
+                "file_name": source.file_name,
+                "content_type": content_type,
+                "size": source.size,
+            }
+        )
+        repository.create_document(doc)
+        key = storage.upload_key(tenant_id, agent_id, doc.id, source.file_name)
+        ticket = _ticket(places.bucket, key, content_type, source.size)
+    elif isinstance(source, UrlSource):
+        doc = doc.model_copy(update={"source_url": str(source.url)})
+        repository.create_document(doc)
+        _queue(places, doc)
+    else:
+        body, content_type = _inline_content(source)
+        doc = doc.model_copy(update={"content_type": content_type, "size": len(body)})
+        repository.put_object(
+            places.bucket, storage.source_key(tenant_id, agent_id, doc.id), body, content_type
+        )
+        repository.create_document(doc)
+        _queue(places, doc)
+    publish([_event(DocumentCreated, doc, actor, {"type": doc.type})])
+    return doc, ticket
+
+
+def _default_title(source: SourceCreate) -> str:
+    if isinstance(source, UploadSource):
+        return source.file_name
+    if isinstance(source, UrlSource):
+        return str(source.url)
+    if isinstance(source, QASource):
+        return "Questions and answers"
+    first_line = source.text.strip().splitlines()[0].lstrip("# ").strip()
+    return first_line[:120] or "Text"
+
+
+def _inline_content(source: TextSource | QASource) -> tuple[bytes, str]:
+    if isinstance(source, TextSource):
+        kind = "text/markdown" if source.format == "markdown" else "text/plain"
+        return source.text.encode(), kind
+    pairs = [pair.model_dump() for pair in source.pairs]
+    return json.dumps({"pairs": pairs}).encode(), "application/vnd.agenthub.qa+json"
+
+
+def _ticket(bucket: str, key: str, content_type: str, size: int) -> UploadTicket:
+    url = repository.presign_upload(bucket, key, content_type, size, UPLOAD_URL_SECONDS)
+    return UploadTicket(
+        url=url,
+        method="PUT",
+        headers={"Content-Type": content_type},
+        expires_in=UPLOAD_URL_SECONDS,
+    )
+
+
+def _queue(places: Places, doc: Document) -> None:
+    repository.enqueue(
+        places.queue_url,
+        {
+            "action": "ingest",
+            "tenant_id": doc.tenant_id,
+            "agent_id": doc.agent_id,
+            "document_id": doc.id,
+        },
+    )
+
+
+def get_document(tenant_id: str, agent_id: str, document_id: str) -> Document:
+    get_agent(tenant_id, agent_id)
+    return repository.get_document(tenant_id, agent_id, document_id)
+
+
+def list_documents(
+    tenant_id: str, agent_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[Document], dict[str, Any] | None]:
+    get_agent(tenant_id, agent_id)
+    return repository.list_documents(tenant_id, agent_id, limit, start_key)
+
+
+def new_upload_url(
+    tenant_id: str, agent_id: str, document_id: str, size: int, places: Places
+) -> tuple[Document, UploadTicket]:
+    """Replace an uploaded document's file: the new upload re-ingests it, and the index swaps
+    to the new chunks only once they are complete."""
+    doc = get_document(tenant_id, agent_id, document_id)
+    if doc.type != "upload" or not doc.file_name or not doc.content_type:
+        raise Conflict("only uploaded documents take a new file; create a new source instead")
+    if doc.status == "processing":
+        raise Conflict("the document is being processed; try again when it is done")
+    key = storage.upload_key(tenant_id, agent_id, doc.id, doc.file_name)
+    return doc, _ticket(places.bucket, key, doc.content_type, size)
+
+
+def retry(tenant_id: str, agent_id: str, document_id: str, places: Places) -> Document:
+    """Queue a failed document again (or re-read an indexed one: a URL is fetched anew)."""
+    doc = get_document(tenant_id, agent_id, document_id)
+    if doc.status not in RETRYABLE:
+        raise Conflict(
+            f"a document that is {doc.status} cannot be retried",
+            details={"status": doc.status, "retryable": list(RETRYABLE)},
+        )
+    if doc.type == "upload" and doc.status == "failed" and doc.content_hash is None:
+        head = repository.head_object(
+            places.bucket, storage.upload_key(tenant_id, agent_id, doc.id, doc.file_name or "")
+        )
+        if head is None:
+            raise Conflict("the file was never uploaded; request a new upload URL")
+    doc = repository.update_document(
+        doc,
+        expected_statuses=RETRYABLE,
+        status="queued",
+        failure=None,
+        progress=Progress(),
+        updated_at=utc_now_iso(),
+    )
+    _queue(places, doc)
+    return doc
+
+
+def delete_document(
+    tenant_id: str, agent_id: str, document_id: str, actor: Actor, places: Places, publish: Publish
+) -> None:
+    """Remove the document now and queue a rebuild of the index without it."""
+    doc = get_document(tenant_id, agent_id, document_id)
+    repository.delete_document(tenant_id, agent_id, document_id)
+    repository.enqueue(
+        places.queue_url, {"action": "reindex", "tenant_id": tenant_id, "agent_id": agent_id}
+    )
+    publish([_event(DocumentDeleted, doc, actor, {})])
+
+
+def _event(
+    kind: type[DomainEvent], doc: Document, actor: Actor, data: dict[str, Any]
+) -> DomainEvent:
+    return kind(
+        tenant_id=doc.tenant_id,
+        actor=actor,
+        subject=f"document/{doc.id}",
+        data={**data, "agent_id": doc.agent_id, "document_id": doc.id},
+    )

@@ -1,0 +1,175 @@
+"""Knowledge API and domain models: sources (documents) of an agent and search."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
+
+from agenthub.events import DomainEvent
+
+SourceType = Literal["upload", "text", "url", "qa"]
+Status = Literal["awaiting_upload", "queued", "processing", "indexed", "failed"]
+
+UPLOAD_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".csv")
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_TEXT_CHARS = 200_000
+MAX_QA_PAIRS = 500
+MAX_TAGS = 10
+
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ChunkingOptions(Strict):
+    max_chars: int = Field(default=1200, ge=300, le=4000)
+    overlap_chars: int = Field(default=150, ge=0, le=1000)
+
+
+class SourceBase(Strict):
+    title: str | None = Field(default=None, max_length=200)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    chunking: ChunkingOptions = Field(default_factory=ChunkingOptions)
+
+
+class UploadSource(SourceBase):
+    type: Literal["upload"]
+    file_name: str = Field(min_length=1, max_length=200)
+    size: int = Field(gt=0, le=MAX_UPLOAD_BYTES)
+
+    @field_validator("file_name")
+    @classmethod
+    def _extension(cls, value: str) -> str:
+        if "/" in value or "\\" in value or value.startswith("."):
+            raise ValueError("file_name must be a plain file name")
+        if not value.lower().endswith(UPLOAD_EXTENSIONS):
+            raise ValueError(f"supported files: {', '.join(UPLOAD_EXTENSIONS)}")
+        return value
+
+
+class TextSource(SourceBase):
+    type: Literal["text"]
+    format: Literal["text", "markdown"] = "markdown"
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+
+
+class QAPair(Strict):
+    question: str = Field(min_length=1, max_length=1000)
+    answer: str = Field(min_length=1, max_length=5000)
+
+
+class QASource(SourceBase):
+    type: Literal["qa"]
+    pairs: list[QAPair] = Field(min_length=1, max_length=MAX_QA_PAIRS)
+
+
+class UrlSource(SourceBase):
+    type: Literal["url"]
+    url: HttpUrl
+
+    @field_validator("url")
+    @classmethod
+    def _plain(cls, value: HttpUrl) -> HttpUrl:
+        if value.username or value.password:
+            raise ValueError("URLs with credentials are not accepted")
+        return value
+
+
+SourceCreate = Annotated[
+    UploadSource | TextSource | QASource | UrlSource, Field(discriminator="type")
+]
+
+
+class SourceCreateBody(Strict):
+    """POST body: one source (the discriminator ``type`` picks its shape)."""
+
+    source: SourceCreate
+
+
+class Failure(BaseModel):
+    reason: str
+    message: str
+
+
+class Progress(BaseModel):
+    chunks_done: int = 0
+    chunks_total: int = 0
+
+
+class Usage(BaseModel):
+    pages: int = 0
+    characters: int = 0
+    chunks: int = 0
+    embedding_tokens: int = 0
+
+
+class Document(BaseModel):
+    id: str
+    tenant_id: str
+    agent_id: str
+    type: SourceType
+    title: str
+    status: Status
+    file_name: str | None = None
+    source_url: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    tags: list[str] = Field(default_factory=list)
+    chunking: dict[str, int] = Field(default_factory=dict)
+    content_hash: str | None = None
+    indexed_hash: str | None = None
+    failure: Failure | None = None
+    progress: Progress = Field(default_factory=Progress)
+    usage: Usage = Field(default_factory=Usage)
+    attempts: int = 0
+    version: int = 1
+    created_at: str
+    updated_at: str
+
+
+class IndexPointer(BaseModel):
+    """Which immutable index artifacts are live for an agent."""
+
+    tenant_id: str
+    agent_id: str
+    version: int = 0
+    prefix: str | None = None
+    documents: int = 0
+    chunks: int = 0
+    embedding_model: str | None = None
+    built_at: str | None = None
+
+
+class SearchFilters(Strict):
+    document_ids: list[str] | None = Field(default=None, max_length=100)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+    source_types: list[SourceType] | None = None
+
+
+class SearchRequest(Strict):
+    query: str = Field(min_length=1, max_length=1000)
+    k: int = Field(default=5, ge=1, le=50)
+    filters: SearchFilters | None = None
+
+
+class KnowledgeEvent(DomainEvent):
+    source = "agenthub.knowledge"
+
+
+class DocumentCreated(KnowledgeEvent):
+    detail_type = "DocumentCreated"
+
+
+class DocumentIndexed(KnowledgeEvent):
+    detail_type = "DocumentIndexed"
+
+
+class DocumentFailed(KnowledgeEvent):
+    detail_type = "DocumentFailed"
+
+
+class DocumentDeleted(KnowledgeEvent):
+    detail_type = "DocumentDeleted"
