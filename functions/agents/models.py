@@ -95,7 +95,7 @@ class AgentCreate(AgentFields):
 class AgentUpdate(AgentFields):
     """PATCH body: only the fields to change, plus the version being updated (or If-Match)."""
 
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, strict=True)
 
 
 class Agent(BaseModel):
@@ -128,7 +128,8 @@ class Agent(BaseModel):
         }
 
 
-AGENT_FIELDS = tuple(Agent.model_fields)
+# What a client may select with ?fields= (the tenant id is never shown).
+AGENT_FIELDS = tuple(name for name in Agent.model_fields if name != "tenant_id")
 
 
 class AgentEvent(DomainEvent):

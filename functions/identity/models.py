@@ -40,12 +40,13 @@ class SecretKeyCreate(StrictInput):
 class PublishableKeyCreate(StrictInput):
     name: str = Field(default="widget", min_length=1, max_length=80)
     agent_id: str = Field(min_length=1, max_length=64)
-    allowed_origins: list[str] = Field(min_length=1, max_length=MAX_ORIGINS)
+    # Omitted: the agent's own allowed origins.
+    allowed_origins: list[str] | None = Field(default=None, min_length=1, max_length=MAX_ORIGINS)
 
     @field_validator("allowed_origins")
     @classmethod
-    def _origins(cls, value: list[str]) -> list[str]:
-        return sorted({normalize_origin(origin) for origin in value})
+    def _origins(cls, value: list[str] | None) -> list[str] | None:
+        return sorted({normalize_origin(origin) for origin in value}) if value else value
 
 
 class ApiKey(BaseModel):

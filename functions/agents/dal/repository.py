@@ -7,7 +7,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from agenthub import keys
-from agenthub.errors import Conflict, NotFound, VersionConflict
+from agenthub.errors import Conflict, NotFound, VersionConflict, is_condition_failure
 from agents.dal.items import AgentItem
 from agents.models import Agent
 
@@ -57,7 +57,9 @@ def create(agent: Agent) -> None:
     try:
         item.save(condition=AgentItem.pk.does_not_exist())
     except PutError as exc:
-        raise Conflict("agent id collision, retry") from exc
+        if is_condition_failure(exc):
+            raise Conflict("agent id collision, retry") from exc
+        raise
 
 
 def get(tenant_id: str, agent_id: str) -> Agent:
@@ -96,6 +98,8 @@ def update(
             condition=AgentItem.pk.exists() & (AgentItem.version == expected_version),
         )
     except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
         current = get(tenant_id, agent_id)  # raises NotFound when it is gone
         raise VersionConflict(
             "the agent was changed by someone else; fetch it and retry",
@@ -109,4 +113,6 @@ def delete(tenant_id: str, agent_id: str) -> None:
     try:
         item.delete(condition=AgentItem.pk.exists())
     except DeleteError as exc:
-        raise NotFound("agent not found") from exc
+        if is_condition_failure(exc):
+            raise NotFound("agent not found") from exc
+        raise

@@ -7,10 +7,18 @@ from collections.abc import Callable
 from typing import Any
 
 from agenthub.cache import TTLCache
-from agenthub.errors import PreconditionRequired, ValidationFailed
+from agenthub.errors import PreconditionRequired, ValidationFailed, VersionConflict
 from agenthub.events import Actor, DomainEvent, utc_now_iso
 from agents.dal import repository
-from agents.models import Agent, AgentCreate, AgentCreated, AgentDeleted, AgentUpdate, AgentUpdated
+from agents.models import (
+    Agent,
+    AgentCreate,
+    AgentCreated,
+    AgentDeleted,
+    AgentUpdate,
+    AgentUpdated,
+    Theme,
+)
 
 Publish = Callable[[list[DomainEvent]], None]
 
@@ -81,6 +89,16 @@ def update_agent(
     nulls = sorted(name for name, value in changes.items() if value is None)
     if nulls:
         raise ValidationFailed("fields cannot be null", details={"fields": nulls})
+    if "theme" in changes:
+        # A theme in a PATCH changes only the theme fields it names.
+        current = repository.get(tenant_id, agent_id)
+        if current.version != expected:
+            raise VersionConflict(
+                "the agent was changed by someone else; fetch it and retry",
+                details={"current_version": current.version, "expected_version": expected},
+            )
+        merged = {**current.theme, **changes["theme"]}
+        changes["theme"] = Theme.model_validate(merged).model_dump(mode="json")
     agent = repository.update(tenant_id, agent_id, changes, expected, utc_now_iso())
     _cache.set((tenant_id, agent_id), agent)
     publish([_event(AgentUpdated, agent, actor, {"changed": sorted(changes)})])

@@ -44,4 +44,4 @@ def list_audit_log(who: Caller):
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=_settings().max_body_bytes)
+    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -34,7 +35,9 @@ def record_handler(record: Any) -> None:
         raise service.PoisonEvent("message body is not JSON") from None
     entry = service.entry_from_event(event)
     written = service.record(entry, init_function(ConsumerSettings).audit_retention_days)
-    if not written:
+    if written:
+        metrics().add_metric(name="AuditEntriesWritten", unit=MetricUnit.Count, value=1)
+    else:
         logger().info("duplicate delivery ignored", extra={"event_id": entry.event_id})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import ListAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 
 from agenthub.table import TableItem
 
@@ -12,6 +12,9 @@ class TenantItem(TableItem, discriminator="tenant"):
     name = UnicodeAttribute()
     plan = UnicodeAttribute(default="free")
     created_at = UnicodeAttribute()
+    # Live owner keys; revoking an owner key decrements it in the same transaction, on the
+    # condition that one owner stays, so two concurrent revocations cannot orphan a tenant.
+    active_owner_keys = NumberAttribute(default=0)
 
 
 class ApiKeyItem(TableItem, discriminator="api_key"):

@@ -6,7 +6,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from pynamodb.transactions import TransactWrite
 
 from agenthub import keys
-from agenthub.errors import Conflict, NotFound
+from agenthub.errors import Conflict, NotFound, is_condition_failure
 from identity.dal.items import ApiKeyItem, TenantItem
 from identity.models import KeyRecord, Tenant
 
@@ -60,6 +60,7 @@ def create_tenant_with_owner_key(tenant: Tenant, owner_key: KeyRecord) -> None:
         name=tenant.name,
         plan=tenant.plan,
         created_at=tenant.created_at,
+        active_owner_keys=1,
     )
     try:
         # The items' own connection: one botocore client per environment, not one per call.
@@ -67,7 +68,9 @@ def create_tenant_with_owner_key(tenant: Tenant, owner_key: KeyRecord) -> None:
             transaction.save(tenant_item, condition=TenantItem.pk.does_not_exist())
             transaction.save(_key_item(owner_key), condition=ApiKeyItem.pk.does_not_exist())
     except TransactWriteError as exc:
-        raise Conflict("tenant already exists") from exc
+        if is_condition_failure(exc):
+            raise Conflict("tenant already exists") from exc
+        raise
 
 
 def get_tenant(tenant_id: str) -> Tenant:
@@ -79,10 +82,29 @@ def get_tenant(tenant_id: str) -> Tenant:
 
 
 def put_key(record: KeyRecord) -> None:
+    """Store a new key; an owner key also counts on the tenant, in the same transaction."""
+    item = _key_item(record)
+    if record.role != "owner":
+        try:
+            item.save(condition=ApiKeyItem.pk.does_not_exist())
+        except PutError as exc:
+            if is_condition_failure(exc):
+                raise Conflict("key id collision, retry") from exc
+            raise
+        return
+    tenant = TenantItem(pk=keys.tenant_pk(record.tenant_id), sk=keys.TENANT_SK)
     try:
-        _key_item(record).save(condition=ApiKeyItem.pk.does_not_exist())
-    except PutError as exc:
-        raise Conflict("key id collision, retry") from exc
+        with TransactWrite(connection=TenantItem._get_connection().connection) as transaction:
+            transaction.save(item, condition=ApiKeyItem.pk.does_not_exist())
+            transaction.update(
+                tenant,
+                actions=[TenantItem.active_owner_keys.add(1)],
+                condition=TenantItem.pk.exists(),
+            )
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            raise Conflict("key id collision, retry") from exc
+        raise
 
 
 def get_key(tenant_id: str, key_id: str) -> KeyRecord | None:
@@ -103,23 +125,44 @@ def list_keys(tenant_id: str) -> list[KeyRecord]:
     return [_key_model(item) for item in items]
 
 
-def revoke_key(tenant_id: str, key_id: str, key_type: str, revoked_at: str) -> None:
-    """Mark revoked once; revoking twice or another type's id is a 404/409, not a silent no-op."""
+def revoke_key(
+    tenant_id: str, key_id: str, key_type: str, revoked_at: str, *, owner: bool = False
+) -> None:
+    """Mark revoked once; revoking twice or another type's id is a 404/409, not a silent no-op.
+    Revoking an owner key also decrements the tenant's owner count, only if one stays."""
     item = ApiKeyItem(pk=keys.tenant_pk(tenant_id), sk=keys.api_key_sk(key_id))
+    condition = (
+        ApiKeyItem.pk.exists()
+        & (ApiKeyItem.key_type == key_type)
+        & ApiKeyItem.revoked_at.does_not_exist()
+    )
     try:
-        item.update(
-            actions=[ApiKeyItem.revoked_at.set(revoked_at)],
-            condition=(
-                ApiKeyItem.pk.exists()
-                & (ApiKeyItem.key_type == key_type)
-                & ApiKeyItem.revoked_at.does_not_exist()
-            ),
-        )
-    except UpdateError as exc:
+        if not owner:
+            item.update(actions=[ApiKeyItem.revoked_at.set(revoked_at)], condition=condition)
+            return
+        tenant = TenantItem(pk=keys.tenant_pk(tenant_id), sk=keys.TENANT_SK)
+        with TransactWrite(connection=TenantItem._get_connection().connection) as transaction:
+            transaction.update(
+                item,
+                actions=[ApiKeyItem.revoked_at.set(revoked_at)],
+                condition=condition & (ApiKeyItem.role == "owner"),
+            )
+            transaction.update(
+                tenant,
+                actions=[TenantItem.active_owner_keys.add(-1)],
+                condition=TenantItem.active_owner_keys > 1,
+            )
+    except (UpdateError, TransactWriteError) as exc:
+        if not is_condition_failure(exc):
+            raise
         current = get_key(tenant_id, key_id)
         if current is None or current.type != key_type:
             raise NotFound("key not found") from exc
-        raise Conflict("key is already revoked") from exc
+        if current.revoked_at:
+            raise Conflict("key is already revoked") from exc
+        raise Conflict(
+            "cannot revoke the last active owner key; create another owner key first"
+        ) from exc
 
 
 def touch_key(tenant_id: str, key_id: str, used_at: str) -> None:

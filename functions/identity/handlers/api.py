@@ -109,4 +109,4 @@ def _listing(items: list[Any]) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=_settings().max_body_bytes)
+    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)

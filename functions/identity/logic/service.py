@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agenthub.errors import Conflict, Forbidden, NotFound
+from agenthub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from agenthub.events import Actor, DomainEvent, utc_now_iso
 from agents.logic import get_agent
 from identity.dal import repository
@@ -106,15 +106,22 @@ def create_secret_key(
 def create_publishable_key(
     tenant_id: str, data: PublishableKeyCreate, actor: Actor, publish: Publish
 ) -> CreatedKey:
-    """A widget key for one of the tenant's agents; another tenant's agent is a 404."""
-    get_agent(tenant_id, data.agent_id)
+    """A widget key for one of the tenant's agents (another tenant's agent is a 404). Its
+    origins default to the agent's own allowed origins."""
+    agent = get_agent(tenant_id, data.agent_id, use_cache=False)
+    origins = data.allowed_origins or agent.allowed_origins
+    if not origins:
+        raise ValidationFailed(
+            "give allowed_origins, or set the agent's allowed_origins first",
+            details=[{"loc": ["body", "allowed_origins"], "type": "missing"}],
+        )
     record, secret = _new_record(
         tenant_id,
         "publishable",
         data.name,
         actor.key_id,
         agent_id=data.agent_id,
-        allowed_origins=data.allowed_origins,
+        allowed_origins=origins,
     )
     repository.put_key(record)
     publish(
@@ -126,7 +133,7 @@ def create_publishable_key(
                 data={
                     "type": "publishable",
                     "agent_id": data.agent_id,
-                    "allowed_origins": data.allowed_origins,
+                    "allowed_origins": origins,
                 },
             )
         ]
@@ -151,10 +158,14 @@ def revoke_key(
     if key_type == "secret":
         if current.role not in _GRANTABLE.get(actor.role or "", set()):
             raise Forbidden(f"role '{actor.role}' may not revoke '{current.role}' keys")
-        if current.role == "owner" and _active_owner_count(tenant_id) <= 1:
-            raise Conflict("cannot revoke the last active owner key; create another first")
     revoked_at = utc_now_iso()
-    repository.revoke_key(tenant_id, key_id, key_type, revoked_at)
+    repository.revoke_key(
+        tenant_id,
+        key_id,
+        key_type,
+        revoked_at,
+        owner=key_type == "secret" and current.role == "owner",
+    )
     publish(
         [
             ApiKeyRevoked(
@@ -166,11 +177,3 @@ def revoke_key(
         ]
     )
     return _public(current.model_copy(update={"revoked_at": revoked_at}))
-
-
-def _active_owner_count(tenant_id: str) -> int:
-    return sum(
-        1
-        for r in repository.list_keys(tenant_id)
-        if r.type == "secret" and r.role == "owner" and not r.revoked_at
-    )

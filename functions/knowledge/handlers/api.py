@@ -192,4 +192,4 @@ def _hit(hit: SearchHit) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=_settings().max_body_bytes)
+    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)

@@ -90,3 +90,65 @@ class ConfigurationError(AppError):
     """The deployment is misconfigured. Reported as a plain 500; details only in logs."""
 
     status, code = 500, "internal_error"
+
+
+# AWS error codes that mean "try again shortly", not "your request is wrong".
+TRANSIENT_AWS_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "TransactionConflictException",
+        "SlowDown",
+    }
+)
+_TRANSIENT_TRANSPORT = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+        "ConnectionError",
+    }
+)
+
+
+def aws_error_code(exc: BaseException) -> str | None:
+    """The AWS error code behind ``exc`` (botocore ClientError or a pynamodb wrapper)."""
+    code = getattr(exc, "cause_response_code", None)
+    if code:
+        return str(code)
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        found = response.get("Error", {}).get("Code")
+        return str(found) if found else None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for throttling, AWS-side faults and transport failures, anywhere in the chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if aws_error_code(seen) in TRANSIENT_AWS_CODES:
+            return True
+        if type(seen).__name__ in _TRANSIENT_TRANSPORT:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def is_condition_failure(exc: BaseException) -> bool:
+    """True when a conditional write (or a transaction) failed on its condition."""
+    code = aws_error_code(exc)
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = getattr(exc, "cancellation_reasons", None) or []
+        return any(getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons if r)
+    return False

@@ -7,9 +7,11 @@ Handlers stay thin: they read the caller with ``caller()``, call one logic funct
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from agenthub.errors import (
     AppError,
     BadRequest,
+    DependencyUnavailable,
     Forbidden,
     NotFound,
     OriginNotAllowed,
@@ -28,6 +31,7 @@ from agenthub.errors import (
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
+    is_transient,
 )
 from agenthub.observability import logger
 from agenthub.origins import origin_allowed
@@ -40,6 +44,9 @@ WRITERS = frozenset({"owner", "admin", "member"})
 MANAGERS = frozenset({"owner", "admin"})
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+PUBLIC_PREFIX = "/v1/public/"
+# Ids in paths are ours (hex, prefixes, underscores): anything else cannot exist.
+_PATH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
@@ -73,20 +80,30 @@ def make_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(AppError)
     def _app_error(exc: AppError) -> Response:
         if exc.status >= 500:
-            logger().exception("request failed", extra={"error_code": exc.code})
-        if exc.status == 500:  # a fault of ours: say nothing about it to the client
-            return _error_response(AppError("internal error"))
-        return _error_response(exc)
+            # Details of a server-side failure go to the log, never to the client.
+            logger().exception(
+                "request failed", extra={"error_code": exc.code, "details": exc.details}
+            )
+            if exc.status == 500:
+                return _error_response(app, AppError("internal error"))
+            stripped = copy.copy(exc)
+            stripped.details = None
+            return _error_response(app, stripped)
+        return _error_response(app, exc)
 
     @app.not_found
     def _not_found(exc: NotFoundError) -> Response:
-        return _error_response(NotFound("no such route"))
+        return _error_response(app, NotFound("no such route"))
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         # Never leak internals: the envelope says nothing, the log has the traceback.
         logger().exception("unhandled error")
-        return _error_response(AppError("internal error"))
+        if is_transient(exc):
+            return _error_response(
+                app, DependencyUnavailable("a service we depend on is busy; retry shortly")
+            )
+        return _error_response(app, AppError("internal error"))
 
     return app
 
@@ -103,8 +120,13 @@ def _clean(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _error_response(exc: AppError) -> Response:
+def _error_response(app: APIGatewayRestResolver, exc: AppError) -> Response:
     headers = {"Cache-Control": "no-store", **exc.headers}
+    origin = app.current_event.headers.get("origin")
+    if origin and app.current_event.path.startswith(PUBLIC_PREFIX):
+        # The widget must be able to read why it was refused (no data is in an error).
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Vary"] = "Origin"
     return Response(
         status_code=exc.status,
         content_type=JSON,
@@ -118,20 +140,29 @@ def resolve(
     event: dict[str, Any],
     context: Any,
     *,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int | Callable[[], int] = DEFAULT_MAX_BODY_BYTES,
 ) -> dict[str, Any]:
-    """Entry point of every API handler: reject oversized (413) and non-JSON (415) bodies
-    before anything parses them, then route. (Powertools validates bodies before its
-    middlewares run, so this check cannot be a middleware.)"""
-    refused = _check_body(event, max_body_bytes)
+    """Entry point of every API handler: load settings (``max_body_bytes`` may be a callable
+    that reads them), reject oversized (413) and non-JSON (415) bodies before anything parses
+    them, then route. A misconfigured deployment answers the 500 envelope, not a Lambda error."""
+    try:
+        limit = max_body_bytes() if callable(max_body_bytes) else max_body_bytes
+    except AppError:
+        logger().exception("function misconfigured")
+        return _raw_error(AppError("internal error"))
+    refused = _check_body(event, limit)
     if refused is not None:
-        return {
-            "statusCode": refused.status,
-            "headers": {"Content-Type": JSON, "Cache-Control": "no-store"},
-            "body": json.dumps(refused.envelope(), separators=(",", ":")),
-            "isBase64Encoded": False,
-        }
+        return _raw_error(refused)
     return app.resolve(event, context)
+
+
+def _raw_error(exc: AppError) -> dict[str, Any]:
+    return {
+        "statusCode": exc.status,
+        "headers": {"Content-Type": JSON, "Cache-Control": "no-store"},
+        "body": json.dumps(exc.envelope(), separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
 
 
 def _check_body(event: Mapping[str, Any], max_body_bytes: int) -> AppError | None:
@@ -171,6 +202,7 @@ def endpoint(
     def decorate(func: Callable[..., Response]) -> Callable[..., Response]:
         def wrapper(**path_params: str) -> Response:
             who = caller(app, roles)
+            check_path_ids(path_params)
             if body is None:
                 return func(who, **path_params)
             return func(who, parse_body(app, body), **path_params)
@@ -200,6 +232,13 @@ def accepts(
         return func
 
     return decorate
+
+
+def check_path_ids(path_params: Mapping[str, str]) -> None:
+    """An id that cannot be one of ours is simply not found (and never reaches DynamoDB)."""
+    for value in path_params.values():
+        if not _PATH_ID.match(value):
+            raise NotFound("not found")
 
 
 def parse_body[M: BaseModel](app: APIGatewayRestResolver, model: type[M]) -> M:
@@ -237,6 +276,7 @@ def publishable_caller(app: APIGatewayRestResolver, agent_id: str) -> Caller:
     found = _caller_from_context(app)
     if found.key_type != "publishable":
         raise Forbidden("this route needs a publishable key")
+    check_path_ids({"agentId": agent_id})
     if found.agent_id != agent_id:
         raise NotFound("agent not found")
     origin = app.current_event.headers.get("origin")

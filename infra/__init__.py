@@ -1,0 +1,1 @@
+"""Project infrastructure code that is not deployed: the local runtime and lint rules."""

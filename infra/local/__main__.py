@@ -1,0 +1,138 @@
+"""``make dev``: run the local runtime until Ctrl+C.
+
+    python -m infra.local [--port 3000] [--param Stage=dev] [--authorizer-ttl 0] [--no-seed]
+
+Every option also reads an environment variable (LOCAL_PORT, LOCAL_AUTHORIZER_TTL, ...), so
+``make dev`` can be tuned without editing the Makefile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from infra.local.runtime import DEFAULT_STATE_FILE, PROJECT_ROOT, LocalRuntime
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.local", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--template", default=str(PROJECT_ROOT / "template.yaml"))
+    parser.add_argument("--host", default=os.environ.get("LOCAL_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=_env_int("LOCAL_PORT", 3000))
+    parser.add_argument("--moto-port", type=int, default=_env_int("LOCAL_MOTO_PORT", 0))
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter"
+    )
+    parser.add_argument(
+        "--authorizer-ttl",
+        type=int,
+        default=_env_int("LOCAL_AUTHORIZER_TTL", None),
+        help="override every authorizer's ReauthorizeEvery (0 = no cache)",
+    )
+    parser.add_argument(
+        "--max-environments", type=int, default=_env_int("LOCAL_MAX_ENVIRONMENTS", 4)
+    )
+    parser.add_argument(
+        "--sqs-retry-delay",
+        type=float,
+        default=float(os.environ.get("LOCAL_SQS_RETRY_DELAY", "1.0")),
+        help="seconds before a failed SQS message is visible again",
+    )
+    parser.add_argument("--no-seed", action="store_true", help="do not create demo data")
+    parser.add_argument("--prewarm", action="store_true", help="start every function at boot")
+    parser.add_argument("--no-reload", action="store_true", help="keep environments on code edits")
+    parser.add_argument("--log-dir", default=os.environ.get("LOCAL_LOG_DIR"), help="function logs")
+    parser.add_argument("--quiet", action="store_true", help="no access log")
+    parser.add_argument("--state-file", default=str(DEFAULT_STATE_FILE))
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser.parse_args(argv)
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--param expects KEY=VALUE, got {pair!r}")
+        parameters[key] = value
+    return parameters
+
+
+def banner(summary: dict[str, Any]) -> str:
+    """The start-up summary a developer reads."""
+    seed = summary.get("seed") or {}
+    lines = [
+        "",
+        "AgentHub local runtime (no Docker)",
+        f"  API              {summary['api_url']}",
+        f"  Swagger UI       {summary['docs_url']}",
+        f"  Control          {summary['control_url']}",
+        f"  moto (AWS)       {summary['moto_url']}",
+        f"  admin token      {summary['admin_token']}",
+    ]
+    if seed:
+        lines += [
+            f"  demo tenant      {seed['tenant_id']}",
+            f"  owner key        {seed['owner_key']}",
+            f"  agent            {seed['agent_id']}",
+            f"  publishable key  {seed['publishable_key']}",
+            f"  widget origins   {' '.join(seed['allowed_origins'])}",
+        ]
+    elif summary.get("seed_error"):
+        lines.append(f"  WARNING: demo data not seeded: {summary['seed_error']}")
+    lines += [f"  started in {summary['startup_seconds']} s; Ctrl+C stops everything", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    runtime = LocalRuntime(
+        args.template,
+        api_port=args.port,
+        moto_port=args.moto_port,
+        host=args.host,
+        parameters=_parameters(args.param),
+        authorizer_ttl=args.authorizer_ttl,
+        seed=not args.no_seed,
+        max_environments=args.max_environments,
+        sqs_retry_delay=args.sqs_retry_delay,
+        prewarm=args.prewarm,
+        log_dir=args.log_dir,
+        state_file=args.state_file,
+        access_log=not args.quiet,
+        reload_code=not args.no_reload,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        try:
+            runtime.start()
+        except OSError as exc:  # the usual one: the port is taken (another `make dev`?)
+            raise SystemExit(f"cannot start: {exc}; pick another port with --port") from None
+        print(banner(runtime.summary()), file=sys.stderr, flush=True)
+        stop.wait()
+    finally:
+        print("stopping...", file=sys.stderr, flush=True)
+        runtime.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,460 @@
+"""The local runtime: moto, the template's resources, warm workers, the API Gateway emulation,
+SQS pollers, schedules, seeding. One class, usable from the CLI and from tests::
+
+    rt = LocalRuntime(api_port=0, moto_port=0, authorizer_ttl=0, seed=True)
+    rt.start()
+    rt.api_url, rt.moto_url, rt.admin_token, rt.seed
+    rt.fire_schedule("AuditArchiveFunction", "Daily")
+    rt.stop()
+
+The gateway runs on an asyncio loop in a background thread; workers and moto are child
+processes in their own sessions, stopped by :meth:`stop` (also registered with ``atexit``) and
+exiting by themselves if this process dies without stopping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from infra.local.control import ControlApi
+from infra.local.environment import function_environment, worker_config
+from infra.local.gateway import ApiGateway
+from infra.local.http11 import serve
+from infra.local.moto_server import MotoProcess, start_moto
+from infra.local.resources import Provisioner, StackState, boto_client
+from infra.local.schedules import Scheduler, schedule_event
+from infra.local.seed import SEED_ROUTES, SeedError, seed_demo
+from infra.local.sqs import QueuePoller
+from infra.local.template import DEFAULT_STACK_NAME, ScheduleTrigger, TemplateModel, load_template
+from infra.local.workers import FunctionPool, InvokeResult
+
+LOG = logging.getLogger("infra.local")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STATE_FILE = PROJECT_ROOT / ".local" / "runtime.json"
+
+
+class LocalRuntime:
+    """Everything ``make dev`` runs, startable and stoppable from Python."""
+
+    def __init__(
+        self,
+        template: str | Path = PROJECT_ROOT / "template.yaml",
+        *,
+        api_port: int = 3000,
+        moto_port: int = 0,
+        host: str = "127.0.0.1",
+        parameters: dict[str, str] | None = None,
+        authorizer_ttl: int | None = None,
+        seed: bool = True,
+        max_environments: int = 4,
+        sqs_retry_delay: float = 1.0,
+        prewarm: bool = False,
+        log_dir: str | Path | None = PROJECT_ROOT / ".local" / "logs",
+        state_file: str | Path | None = None,
+        access_log: bool = False,
+        reload_code: bool = False,
+        admin_secret: str = "AdminSecret",
+        stack_name: str = DEFAULT_STACK_NAME,
+    ) -> None:
+        self.template_path = Path(template)
+        self.api_port = api_port
+        self.moto_port = moto_port
+        self.host = host
+        self.parameters = dict(parameters or {})
+        self.authorizer_ttl = authorizer_ttl
+        self.seed_enabled = seed
+        self.max_environments = max_environments
+        self.sqs_retry_delay = sqs_retry_delay
+        self.prewarm = prewarm
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.state_file = Path(state_file) if state_file else None
+        self.access_log = access_log
+        self.reload_code = reload_code
+        self.admin_secret = admin_secret
+        self.stack_name = stack_name
+
+        self.model: TemplateModel | None = None
+        self.moto: MotoProcess | None = None
+        self.stack: StackState | None = None
+        self.pools: dict[str, FunctionPool] = {}
+        self.gateway: ApiGateway | None = None
+        self.pollers: list[QueuePoller] = []
+        self.seed: dict[str, Any] = {}
+        self.seed_error: str | None = None
+        self.startup_seconds = 0.0
+        self.timings: dict[str, float] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._stop = threading.Event()
+        self._logs: list[IO[bytes]] = []
+        self._started = False
+        self._stopped = False
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def docs_url(self) -> str:
+        return f"{self.api_url}/v1/docs"
+
+    @property
+    def moto_url(self) -> str:
+        assert self.moto is not None, "start() first"
+        return self.moto.url
+
+    @property
+    def admin_token(self) -> str | None:
+        """The platform admin token (the generated value of the admin secret)."""
+        raw = (self.stack.generated_secrets if self.stack else {}).get(self.admin_secret)
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return raw
+        if isinstance(value, dict):
+            return str(value.get("token", next(iter(value.values()), "")))
+        return raw
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalRuntime:
+        """Start everything and return once the API answers (and the seed is in)."""
+        if self._started:
+            return self
+        self._started = True
+        atexit.register(self.stop)
+        try:
+            self._boot()
+        except BaseException:
+            self.stop()  # nothing half-started may outlive a failed start
+            raise
+        return self
+
+    def _boot(self) -> None:
+        started = time.perf_counter()
+        moto_box: dict[str, Any] = {}
+        # moto's start-up overlaps with reading the template (both take about a second).
+        moto_thread = threading.Thread(target=self._start_moto, args=(moto_box,), daemon=True)
+        moto_thread.start()
+        try:
+            self.model = load_template(
+                self.template_path, self.parameters, stack_name=self.stack_name
+            )
+        finally:
+            moto_thread.join()
+            self.moto = moto_box.get("moto")
+        if "error" in moto_box:
+            raise moto_box["error"]
+        assert self.moto is not None
+        self._phase("template + moto", started)
+        self.stack = Provisioner(self.model, self.moto.url).create_all()
+        self._phase("resources", started)
+        self._start_loop()
+        self._call(self._start_async())
+        self._start_event_sources()
+        warm = set(self.pools) if self.prewarm else set()
+        if self.seed_enabled and self.gateway is not None:
+            warm |= {name for route in SEED_ROUTES for name in self.gateway.functions_for(*route)}
+        self._call(self._prewarm(warm & set(self.pools)))
+        self._phase("prewarm", started)
+        if self.seed_enabled:
+            self._seed()
+            self._phase("seed", started)
+        self.startup_seconds = time.perf_counter() - started
+        if self.state_file:
+            self._write_state()
+
+    def _phase(self, name: str, started: float) -> None:
+        self.timings[name] = round(time.perf_counter() - started, 2)
+        LOG.debug("start-up: %s done at %.2f s", name, self.timings[name])
+
+    def _start_moto(self, box: dict[str, Any]) -> None:
+        try:
+            box["moto"] = start_moto(self.moto_port)
+        except Exception as exc:
+            box["error"] = exc
+
+    def _start_loop(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(
+            target=self._loop.run_forever, name="local-gateway", daemon=True
+        )
+        self._loop_thread.start()
+
+    def _call(self, coroutine: Any, timeout: float | None = None) -> Any:
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    async def _start_async(self) -> None:
+        assert self.model is not None and self.stack is not None
+        resolver = self.model.resolver(self.stack.refs, self.stack.attrs)
+        for name, spec in self.model.functions.items():
+            env = function_environment(spec, resolver, self.moto_url)
+            self.pools[name] = FunctionPool(
+                name,
+                env,
+                worker_config(spec, env),
+                code_dir=str(spec.code_dir),
+                timeout_s=spec.timeout_s,
+                max_environments=self.max_environments,
+                log_file=self._log_file(name),
+            )
+        if self.model.api is None:
+            LOG.warning("the template has no API routes; only event sources will run")
+            return
+        self.gateway = ApiGateway(
+            self.model.api,
+            self.invoke_async,
+            functions=set(self.pools),
+            authorizer_ttl=self.authorizer_ttl,
+            control=ControlApi(self).handle,
+            access_log=self.access_log,
+        )
+        self._server = await serve(self.gateway.handle, self.host, self.api_port)
+        self.api_port = self._server.sockets[0].getsockname()[1]
+        self.gateway.port = self.api_port
+
+    def _log_file(self, name: str) -> IO[bytes] | None:
+        if self.log_dir is None:
+            return None  # inherit: function logs go to this process's stderr
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        handle = (self.log_dir / f"{name}.log").open("ab", buffering=0)
+        self._logs.append(handle)
+        return handle
+
+    async def _prewarm(self, names: set[str]) -> None:
+        # Cold starts side by side; a function that fails to start fails its first request.
+        await asyncio.gather(
+            *(self.pools[name].prewarm() for name in names), return_exceptions=True
+        )
+
+    def _start_event_sources(self) -> None:
+        assert self.model is not None and self.stack is not None
+        resolver = self.model.resolver(self.stack.refs, self.stack.attrs)
+        queue_urls = {
+            attrs.get("Arn"): self.stack.refs[name]
+            for name, attrs in self.stack.attrs.items()
+            if self.stack.types.get(name) == "AWS::SQS::Queue"
+        }
+        for trigger in self.model.queue_triggers:
+            if not trigger.enabled or trigger.function not in self.pools:
+                continue
+            arn = resolver.resolve(trigger.queue_arn)
+            if arn not in queue_urls:
+                LOG.warning(
+                    "%s/%s: queue %s is not in the template",
+                    trigger.function,
+                    trigger.event_name,
+                    arn,
+                )
+                continue
+            poller = QueuePoller(
+                trigger,
+                queue_urls[arn],
+                arn,
+                self.moto_url,
+                self.invoke,
+                retry_delay=self.sqs_retry_delay,
+                stop=self._stop,
+            )
+            poller.start()
+            self.pollers.append(poller)
+        schedules = [s for s in self.model.schedules if s.function in self.pools]
+        if schedules:
+            Scheduler(schedules, self.fire_schedule_trigger, self._stop).start()
+        if self.reload_code:
+            threading.Thread(target=self._watch_code, name="code-watch", daemon=True).start()
+
+    def _seed(self) -> None:
+        token = self.admin_token
+        if token is None:
+            self.seed_error = f"no generated secret {self.admin_secret} in the template"
+            LOG.warning("seeding skipped: %s", self.seed_error)
+            return
+        try:
+            self.seed = seed_demo(self.api_url, token)
+        except (SeedError, KeyError, TypeError) as exc:
+            self.seed_error = str(exc)
+            LOG.warning("seeding failed (the API may not be built yet): %s", exc)
+
+    def stop(self) -> None:
+        """Stop workers, pollers, the gateway and moto. Safe to call twice."""
+        if self._stopped or not self._started:
+            return
+        self._stopped = True
+        self._stop.set()
+        if self._loop is not None and self._loop.is_running():
+            with contextlib.suppress(Exception):
+                self._call(self._shutdown(), timeout=10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._loop_thread is not None:
+                self._loop_thread.join(5)
+        for pool in self.pools.values():  # already closed unless the loop had died
+            with contextlib.suppress(Exception):
+                pool.close()
+        for poller in self.pollers:
+            poller.join(3)
+        if self.moto is not None:
+            self.moto.stop()
+        for handle in self._logs:
+            handle.close()
+        if self.state_file and self.state_file.exists():
+            with contextlib.suppress(ValueError, OSError):
+                if json.loads(self.state_file.read_text()).get("pid") == os.getpid():
+                    self.state_file.unlink()
+        atexit.unregister(self.stop)
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for pool in self.pools.values():
+            pool.close()
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` is called (from a signal handler, for instance)."""
+        while not self._stop.wait(0.5):
+            pass
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ invoking
+    async def invoke_async(self, function: str, event: Any) -> InvokeResult:
+        """Invoke ``function`` (logical id) with ``event`` in one of its environments."""
+        return await self.pools[function].invoke(event)
+
+    def invoke(self, function: str, event: Any) -> InvokeResult:
+        """Thread-safe, blocking :meth:`invoke_async`."""
+        return self._call(self.invoke_async(function, event))
+
+    def find_schedule(self, function: str, event_name: str) -> ScheduleTrigger | None:
+        assert self.model is not None
+        for trigger in self.model.schedules:
+            if trigger.function == function and trigger.event_name == event_name:
+                return trigger
+        return None
+
+    async def fire_schedule_async(self, trigger: ScheduleTrigger) -> InvokeResult:
+        return await self.invoke_async(trigger.function, schedule_event(trigger))
+
+    def fire_schedule_trigger(self, trigger: ScheduleTrigger) -> InvokeResult:
+        return self._call(self.fire_schedule_async(trigger))
+
+    def fire_schedule(self, function: str, event_name: str) -> InvokeResult:
+        """Fire the schedule ``event_name`` of ``function`` now; wait for its result."""
+        trigger = self.find_schedule(function, event_name)
+        if trigger is None:
+            raise KeyError(f"no schedule {function}/{event_name} in the template")
+        return self.fire_schedule_trigger(trigger)
+
+    def flush_authorizer_cache(self) -> int:
+        """Forget every cached authorizer verdict; returns how many there were."""
+        if self.gateway is None:
+            return 0
+        count = len(self.gateway.cache)
+        self.gateway.cache.clear()
+        return count
+
+    # ------------------------------------------------------------------ introspection
+    def describe_functions(self) -> list[dict[str, Any]]:
+        assert self.model is not None
+        return [
+            {
+                "logical_id": name,
+                "handler": spec.handler,
+                "timeout_s": spec.timeout_s,
+                "memory_mb": spec.memory_mb,
+                "environments": self.pools[name].environments if name in self.pools else 0,
+                "cold_starts": self.pools[name].cold_starts if name in self.pools else 0,
+                "events": {event: data.get("Type") for event, data in spec.events.items()},
+            }
+            for name, spec in self.model.functions.items()
+        ]
+
+    def describe_queues(self) -> list[dict[str, Any]]:
+        assert self.stack is not None
+        sqs = boto_client("sqs", self.moto_url)
+        queues = []
+        for name, kind in self.stack.types.items():
+            if kind != "AWS::SQS::Queue":
+                continue
+            url = self.stack.refs[name]
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+                "Attributes"
+            ]
+            queues.append(
+                {
+                    "logical_id": name,
+                    "url": url,
+                    "arn": self.stack.attrs[name]["Arn"],
+                    "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
+                    "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                }
+            )
+        return queues
+
+    def summary(self) -> dict[str, Any]:
+        """What `make dev` prints and .local/runtime.json holds."""
+        assert self.model is not None and self.stack is not None
+        return {
+            "pid": os.getpid(),
+            "api_url": self.api_url,
+            "docs_url": self.docs_url,
+            "control_url": f"{self.api_url}/__local__/",
+            "moto_url": self.moto_url,
+            "admin_token": self.admin_token,
+            "seed": self.seed or None,
+            "seed_error": self.seed_error,
+            "template": str(self.model.path),
+            "parameters": {k: str(v) for k, v in self.parameters.items()},
+            "stack_name": self.stack_name,
+            "stack": self.stack.to_json(),
+            "startup_seconds": round(self.startup_seconds, 2),
+        }
+
+    def _write_state(self) -> None:
+        assert self.state_file is not None
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.summary(), indent=2, default=str))
+        temporary.replace(self.state_file)
+
+    def _watch_code(self) -> None:
+        # Warm environments keep the code they imported; when a file changes, replace them
+        # (sam local builds a fresh container per request, so edits show up at once there).
+        assert self.model is not None
+        roots = {spec.code_dir for spec in self.model.functions.values()}
+        roots |= {d for spec in self.model.functions.values() for d in spec.layer_dirs}
+        last = _newest_mtime(roots)
+        while not self._stop.wait(1.0):
+            newest = _newest_mtime(roots)
+            if newest > last:
+                last = newest
+                LOG.info("code changed: environments restart on their next request")
+                assert self._loop is not None
+                for pool in self.pools.values():
+                    self._loop.call_soon_threadsafe(pool.retire_all)
+
+
+def _newest_mtime(roots: set[Path]) -> float:
+    newest = 0.0
+    for root in roots:
+        for path in root.rglob("*.py"):
+            with contextlib.suppress(OSError):
+                newest = max(newest, path.stat().st_mtime)
+    return newest

@@ -1,0 +1,152 @@
+"""Who may call what: every route of identity, agents, audit and docs, for every kind of key,
+both at the handler (the authorizer's real context) and through the emulated API Gateway
+(authorizer, IAM policy, handler).
+
+The table is written out on purpose, not derived from the code's WRITERS / MANAGERS /
+ALL_ROLES: a change of who may do what must change this table too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.integration import harness as h
+
+ROLES = ("owner", "admin", "member", "viewer", "publishable")
+
+# fmt: off
+EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
+    #                                               owner admin member viewer publishable
+    ("POST", "/v1/tenants"):                         (401,  401,  401,   401,   401),  # admin token
+    ("GET", "/v1/tenant"):                           (200,  200,  200,   200,   403),
+    ("POST", "/v1/keys"):                            (201,  201,  403,   403,   403),
+    ("GET", "/v1/keys"):                             (200,  200,  403,   403,   403),
+    ("DELETE", "/v1/keys/{keyId}"):                  (200,  200,  403,   403,   403),
+    ("POST", "/v1/publishable-keys"):                (201,  201,  403,   403,   403),
+    ("GET", "/v1/publishable-keys"):                 (200,  200,  403,   403,   403),
+    ("DELETE", "/v1/publishable-keys/{keyId}"):      (200,  200,  403,   403,   403),
+    ("POST", "/v1/agents"):                          (201,  201,  201,   403,   403),
+    ("GET", "/v1/agents"):                           (200,  200,  200,   200,   403),
+    ("GET", "/v1/agents/{agentId}"):                 (200,  200,  200,   200,   403),
+    ("PATCH", "/v1/agents/{agentId}"):               (200,  200,  200,   403,   403),
+    ("DELETE", "/v1/agents/{agentId}"):              (204,  204,  403,   403,   403),
+    ("GET", "/v1/public/agents/{agentId}/config"):   (403,  403,  403,   403,   200),
+    ("GET", "/v1/audit-log"):                        (200,  200,  403,   403,   403),
+    ("GET", "/v1/openapi.json"):                     (200,  200,  200,   200,   200),  # public
+    ("GET", "/v1/docs"):                             (200,  200,  200,   200,   200),  # public
+}
+# fmt: on
+
+
+@dataclass
+class Org:
+    tenant: h.Tenant
+    keys: dict[str, h.Principal]
+    agent: dict
+    spare_secret_key: h.Principal  # a member key, revoked by DELETE /v1/keys/{keyId}
+    spare_widget_key: h.Principal
+
+
+@pytest.fixture(scope="module")
+def org(aws: h.World) -> Iterator[Org]:
+    """One tenant with a key of every kind. Its items are snapshotted: every test of this
+    module starts from exactly this state (a deleted agent or key is back for the next)."""
+    tenant = h.create_tenant("Matrix Inc")
+    agent = tenant.agent()
+    keys = {role: tenant.key(role) for role in ("admin", "member", "viewer")}
+    keys["owner"] = tenant.owner
+    keys["publishable"] = tenant.widget_key(agent["id"])
+    org = Org(
+        tenant=tenant,
+        keys=keys,
+        agent=agent,
+        spare_secret_key=tenant.key("member", name="spare"),
+        spare_widget_key=tenant.widget_key(agent["id"]),
+    )
+    h.keep_tenant(aws, tenant.id)
+    yield org
+    h.forget_tenant(tenant.id)
+
+
+def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[str, str]]:
+    """The concrete path, body and headers that make a valid request to ``route``."""
+    path = (
+        route.replace("{agentId}", org.agent["id"])
+        .replace("/v1/keys/{keyId}", f"/v1/keys/{org.spare_secret_key.key_id}")
+        .replace("{keyId}", org.spare_widget_key.key_id)
+    )
+    bodies = {
+        ("POST", "/v1/tenants"): {"name": "Another"},
+        ("POST", "/v1/keys"): {"name": "new", "role": "member"},
+        ("POST", "/v1/publishable-keys"): {
+            "agent_id": org.agent["id"],
+            "allowed_origins": [h.ALLOWED_ORIGIN],
+        },
+        ("POST", "/v1/agents"): {"name": "Second agent"},
+        ("PATCH", "/v1/agents/{agentId}"): {"greeting": "Hello there"},
+    }
+    headers = {"If-Match": '"v1"'} if method == "PATCH" else {}
+    return path, bodies.get((method, route)), headers
+
+
+CASES = [
+    pytest.param(method, route, role, status, id=f"{method} {route} as {role}")
+    for (method, route), statuses in EXPECTED.items()
+    for role, status in zip(ROLES, statuses, strict=True)
+]
+
+
+def test_the_table_covers_every_route_of_the_covered_functions():
+    assert set(EXPECTED) == {(r.method, r.path) for r in h.covered_routes()}
+
+
+@pytest.mark.parametrize(("method", "route", "role", "expected"), CASES)
+def test_handler_enforces_roles(org: Org, method, route, role, expected):
+    # Given a real key of this role and the context the real authorizer gave it
+    key = org.keys[role]
+    path, body, headers = _request(org, method, route)
+
+    # When the route's function is invoked with that context (as if the gateway let it in)
+    module = h.route_for(method, path)[0].handler_module
+    response = h.api(
+        module, method, path, body, caller=key, headers={**headers, "Origin": h.ALLOWED_ORIGIN}
+    )
+
+    # Then the answer is exactly the expected one, errors in the envelope
+    assert response.status == expected, response
+    if expected >= 400:
+        assert response.error_code in {"unauthorized", "forbidden", "origin_not_allowed"}
+
+
+@pytest.mark.parametrize(("method", "route", "role", "expected"), CASES)
+def test_gateway_enforces_roles(org: Org, method, route, role, expected):
+    # Given a real key of this role, sent from the widget's origin
+    key = org.keys[role]
+    path, body, headers = _request(org, method, route)
+
+    # When the request goes through API Gateway: authorizer, policy, then the function
+    response = h.gateway(method, path, body, key=key, origin=h.ALLOWED_ORIGIN, headers=headers)
+
+    # Then the caller sees the same status, whichever layer refused it
+    assert response.status == expected, response
+
+
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [("POST", "/v1/agents"), ("PATCH", "/v1/agents/{agentId}"), ("POST", "/v1/keys")],
+)
+def test_role_is_checked_before_the_body_is_read(org: Org, method, route):
+    # Given a viewer sending a malformed body, the answer is about the role, not the body
+    path, _, headers = _request(org, method, route)
+    response = h.api(
+        h.route_for(method, path)[0].handler_module,
+        method,
+        path,
+        raw_body="{not json",
+        caller=org.keys["viewer"],
+        headers=headers,
+    )
+    assert response.status == 403, response
