@@ -155,17 +155,12 @@ def revoke_key(
         raise NotFound("key not found")
     if current.revoked_at:
         raise Conflict("key is already revoked")
-    if key_type == "secret":
-        if current.role not in _GRANTABLE.get(actor.role or "", set()):
-            raise Forbidden(f"role '{actor.role}' may not revoke '{current.role}' keys")
+    secret = key_type == "secret"
+    if secret and current.role not in _GRANTABLE.get(actor.role or "", set()):
+        raise Forbidden(f"role '{actor.role}' may not revoke '{current.role}' keys")
     revoked_at = utc_now_iso()
-    repository.revoke_key(
-        tenant_id,
-        key_id,
-        key_type,
-        revoked_at,
-        owner=key_type == "secret" and current.role == "owner",
-    )
+    owner = secret and current.role == "owner"
+    repository.revoke_key(tenant_id, key_id, key_type, revoked_at, owner=owner)
     publish(
         [
             ApiKeyRevoked(
