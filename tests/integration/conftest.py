@@ -132,7 +132,7 @@ def reconfigure(aws: harness.World) -> Iterator[Callable[..., None]]:
 @pytest.fixture
 def published(aws: harness.World) -> harness.PublishedEvents:
     """Domain events that reached the audit queue through the template's AuditRule."""
-    return harness.PublishedEvents(aws.audit_queue_url)
+    return harness.PublishedEvents(aws.audit_queue_url, aws.table_name)
 
 
 @pytest.fixture

@@ -73,8 +73,21 @@ ROUTE_EVENTS: dict[tuple[str, str], str] = {
     ("GET", "/v1/audit-log"): "audit/api_list_audit_log",
     ("GET", "/v1/openapi.json"): "docs/api_get_openapi",
     ("GET", "/v1/docs"): "docs/api_get_docs",
+    ("POST", "/v1/agents/{agentId}/documents"): "knowledge/api_create_document_text",
+    ("GET", "/v1/agents/{agentId}/documents"): "knowledge/api_list_documents",
+    ("GET", "/v1/agents/{agentId}/documents/{documentId}"): "knowledge/api_get_document",
+    ("DELETE", "/v1/agents/{agentId}/documents/{documentId}"): "knowledge/api_delete_document",
+    ("POST", "/v1/agents/{agentId}/documents/{documentId}/retry"): "knowledge/api_retry_document",
+    (
+        "POST",
+        "/v1/agents/{agentId}/documents/{documentId}/upload-url",
+    ): "knowledge/api_new_upload_url",
+    ("GET", "/v1/agents/{agentId}/index"): "knowledge/api_get_index",
+    ("POST", "/v1/agents/{agentId}/search"): "knowledge/api_search",
 }
 AUTHORIZER_EVENT = "identity/authorizer_secret_key"
+KNOWLEDGE = "knowledge.handlers.api"
+INGESTION = "knowledge.handlers.on_ingestion_message"
 
 
 # ---------------------------------------------------------------------------- template
@@ -121,7 +134,13 @@ class Route:
 
 # The functions this suite covers (their every route has a sample event and a role row).
 COVERED_FUNCTIONS = frozenset(
-    {"IdentityApiFunction", "AgentsApiFunction", "AuditApiFunction", "DocsFunction"}
+    {
+        "IdentityApiFunction",
+        "AgentsApiFunction",
+        "AuditApiFunction",
+        "DocsFunction",
+        "KnowledgeApiFunction",
+    }
 )
 
 
@@ -188,6 +207,8 @@ class World:
     admin_secret_arn: str
     signing_secret_arn: str
     archive_bucket: str
+    documents_bucket: str
+    ingestion_queue_url: str
 
     def environment(self) -> dict[str, str]:
         return {
@@ -199,6 +220,9 @@ class World:
             "AUDIT_RETENTION_DAYS": str(RETENTION_DAYS),
             "ARCHIVE_BUCKET": self.archive_bucket,
             "KEY_CACHE_TTL": str(KEY_CACHE_TTL),
+            "DOCUMENTS_BUCKET": self.documents_bucket,
+            "INGESTION_QUEUE_URL": self.ingestion_queue_url,
+            "INGESTION_MAX_RECEIVES": "3",
         }
 
 
@@ -259,7 +283,14 @@ def create_world() -> World:
     s3.put_bucket_versioning(
         Bucket=bucket, VersioningConfiguration=bucket_props["VersioningConfiguration"]
     )
+    documents = sub(resource("DocumentsBucket")["Properties"]["BucketName"])
+    s3.create_bucket(Bucket=documents)
+    ingestion_url = sqs.create_queue(
+        QueueName=sub(resource("IngestionQueue")["Properties"]["QueueName"])
+    )["QueueUrl"]
     return World(
+        documents_bucket=documents,
+        ingestion_queue_url=ingestion_url,
         table_name=table_name,
         bus_name=bus_name,
         audit_queue_url=queue_url,
@@ -300,17 +331,95 @@ def wipe(world: World) -> None:
     kept = [{"PutRequest": {"Item": item}} for items in KEPT_ITEMS.values() for item in items]
     for start in range(0, len(kept), 25):
         ddb.batch_write_item(RequestItems={world.table_name: kept[start : start + 25]})
+    _RELAYED.clear()
     PublishedEvents(world.audit_queue_url).drain()  # PurgeQueue: once a minute only
+    PublishedEvents(world.ingestion_queue_url).drain()
+
+
+# Stream positions already relayed, per shard (a new table per test means new shards).
+_RELAYED: dict[str, str] = {}
+
+
+def stream_records(table_name: str) -> list[dict[str, Any]]:
+    """New records of the table's stream since the last call, shaped as Lambda delivers them
+    to a DynamoDB event source (the template's OutboxRelayFunction)."""
+    ddb = aws_client("dynamodb")
+    streams = aws_client("dynamodbstreams")
+    stream_arn = ddb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        key = f"{stream_arn}/{shard['ShardId']}"
+        after = _RELAYED.get(key)
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn,
+            ShardId=shard["ShardId"],
+            **(
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+                if after
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            ),
+        )["ShardIterator"]
+        got = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+        for raw in got:
+            record = {**raw, "eventSourceARN": stream_arn, "dynamodb": dict(raw["dynamodb"])}
+            created = record["dynamodb"].get("ApproximateCreationDateTime")
+            if hasattr(created, "timestamp"):
+                record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
+            records.append(record)
+        if got:
+            _RELAYED[key] = got[-1]["dynamodb"]["SequenceNumber"]
+    return records
+
+
+def outbox_records(table_name: str) -> list[dict[str, Any]]:
+    """The stream records the relay's FilterCriteria lets through: INSERTs of outbox items."""
+    return [
+        r
+        for r in stream_records(table_name)
+        if r["eventName"] == "INSERT"
+        and r["dynamodb"].get("NewImage", {}).get("entity", {}).get("S") == "outbox"
+    ]
+
+
+def relay_outbox(table_name: str) -> dict[str, Any]:
+    """What Lambda does with the table's stream: invoke the relay with the outbox records."""
+    records = outbox_records(table_name)
+    if not records:
+        return {"batchItemFailures": []}
+    return invoke("relay.handlers.on_table_stream", {"Records": records})
+
+
+def take_messages(queue_url: str) -> list[dict[str, Any]]:
+    """Receive (and delete) up to ten messages, as an event source mapping would."""
+    sqs = aws_client("sqs")
+    got: list[dict[str, Any]] = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+    ).get("Messages", [])
+    for message in got:
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return got
+
+
+def ingest_queued(world: World) -> Any:
+    """Run the ingestion worker over what the ingestion queue holds (as its event source)."""
+    got = take_messages(world.ingestion_queue_url)
+    if not got:
+        return {"batchItemFailures": []}
+    return invoke(INGESTION, sqs_event(m["Body"] for m in got))
 
 
 class PublishedEvents:
-    """Domain events EventBridge delivered to the audit queue through the template's rule."""
+    """Domain events EventBridge delivered to the audit queue through the template's rule
+    (after the relay moved them from the table's outbox)."""
 
-    def __init__(self, queue_url: str) -> None:
+    def __init__(self, queue_url: str, table_name: str | None = None) -> None:
         self.queue_url = queue_url
+        self.table_name = table_name
         self.messages: list[dict[str, Any]] = []  # SQS messages, body = EventBridge envelope
 
     def drain(self) -> None:
+        if self.table_name:
+            relay_outbox(self.table_name)
         sqs = aws_client("sqs")
         while True:
             got = sqs.receive_message(

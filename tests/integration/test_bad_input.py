@@ -215,7 +215,11 @@ def _authenticated_routes(org: tuple[h.Tenant, dict]) -> list[tuple[str, str]]:
     for route in h.covered_routes():
         if route.authorizer is None:
             continue
-        path = route.path.replace("{agentId}", agent["id"]).replace("{keyId}", "abcdefabcdef")
+        path = (
+            route.path.replace("{agentId}", agent["id"])
+            .replace("{keyId}", "abcdefabcdef")
+            .replace("{documentId}", "doc_0123456789abcdef")
+        )
         paths.append((route.method, path))
     return paths
 
@@ -240,7 +244,7 @@ def _each_authenticated_route(org, context: dict[str, Any] | None) -> Iterator[h
 )
 def test_without_an_authorizer_context_every_route_is_unauthorized(org, context):
     responses = list(_each_authenticated_route(org, context))
-    assert len(responses) == 14
+    assert len(responses) == 22
     for response in responses:
         assert_error(response, 401, "unauthorized")
 
@@ -387,17 +391,24 @@ def test_a_throttled_read_is_503_with_retry_after(tenant: NewTenant, dynamodb_fa
 @pytest.mark.parametrize(
     ("operation", "module", "method", "path_of", "body", "headers"),
     [
-        ("PutItem", AGENTS, "POST", lambda a, k: "/v1/agents", {"name": "x"}, {}),
+        ("TransactWriteItems", AGENTS, "POST", lambda a, k: "/v1/agents", {"name": "x"}, {}),
         (
-            "UpdateItem",
+            "TransactWriteItems",
             AGENTS,
             "PATCH",
             lambda a, k: f"/v1/agents/{a}",
             {"name": "y"},
             {"If-Match": '"v1"'},
         ),
-        ("UpdateItem", IDENTITY, "DELETE", lambda a, k: f"/v1/keys/{k}", None, {}),
-        ("PutItem", IDENTITY, "POST", lambda a, k: "/v1/keys", {"name": "k", "role": "viewer"}, {}),
+        ("TransactWriteItems", IDENTITY, "DELETE", lambda a, k: f"/v1/keys/{k}", None, {}),
+        (
+            "TransactWriteItems",
+            IDENTITY,
+            "POST",
+            lambda a, k: "/v1/keys",
+            {"name": "k", "role": "viewer"},
+            {},
+        ),
     ],
     ids=["create-agent", "update-agent", "revoke-key", "create-key"],
 )

@@ -1,5 +1,6 @@
-"""Publishing domain events: partial PutEvents failures are retried, a bus that stays down is
-a 503 the client can retry, and what that 503 means for the write that preceded it."""
+"""Publishing domain events through the transactional outbox: a mutation stages its events in
+the same DynamoDB transaction, and the relay (the table's stream → OutboxRelayFunction) sends
+them to the bus. A bus that is down never fails a request and never loses an event."""
 
 from __future__ import annotations
 
@@ -55,15 +56,34 @@ def flaky_bus(aws: h.World) -> Iterator[Callable[..., FlakyBus]]:
     events._publishers.clear()
 
 
+def test_a_mutation_stages_its_events_in_the_same_write(tenant: NewTenant, aws, aws_calls):
+    # Given a tenant
+    acme = tenant()
+    h.relay_outbox(aws.table_name)  # what creating the tenant staged
+    aws_calls.clear()
+
+    # When an agent is created
+    response = api(AGENTS, "POST", "/v1/agents", {"name": "x"}, caller=acme.owner)
+
+    # Then one DynamoDB transaction did it all, and nothing talked to EventBridge
+    assert response.status == 201, response
+    assert aws_calls.of("dynamodb") == ["TransactWriteItems"]
+    assert aws_calls.of("events") == []
+    staged = h.outbox_records(aws.table_name)
+    assert [r["dynamodb"]["NewImage"]["detail_type"]["S"] for r in staged] == ["AgentCreated"]
+
+
 def test_failed_entries_are_retried_alone(aws, flaky_bus, published):
     # Given a bus that throttles part of the first batch
     bus = flaky_bus(1)
 
-    # When a tenant is created (TenantCreated + ApiKeyCreated)
+    # When a tenant is created (TenantCreated + ApiKeyCreated) and the relay runs
     response = api(IDENTITY, "POST", "/v1/tenants", {"name": "Acme"}, headers=ADMIN)
+    result = h.relay_outbox(aws.table_name)
 
-    # Then it succeeds, the failed entry alone was sent again, and each event arrived once
+    # Then the failed entry alone was sent again, and each event arrived once
     assert response.status == 201, response
+    assert result == {"batchItemFailures": []}
     assert bus.calls == [["TenantCreated", "ApiKeyCreated"], ["ApiKeyCreated"]]
     tenant_id = response.json["tenant"]["id"]
     assert sorted(e["detail-type"] for e in published.of(tenant_id)) == [
@@ -72,16 +92,34 @@ def test_failed_entries_are_retried_alone(aws, flaky_bus, published):
     ]
 
 
-def test_entries_that_keep_failing_are_a_503_with_retry_after(tenant: NewTenant, flaky_bus):
+def test_a_bus_that_stays_down_fails_the_relay_batch_not_the_request(
+    tenant: NewTenant, aws, flaky_bus, published
+):
+    # Given a tenant whose creation events were relayed, and then a bus that keeps failing
     acme = tenant()
+    h.relay_outbox(aws.table_name)
     bus = flaky_bus(99, send_first=False)
 
+    # When a key is created
     response = api(IDENTITY, "POST", "/v1/keys", {"name": "x", "role": "member"}, caller=acme.owner)
+    records = h.outbox_records(aws.table_name)
+    result = h.invoke("relay.handlers.on_table_stream", {"Records": records})
 
-    assert response.status == 503, response
-    assert response.error_code == "event_publish_failed"
-    assert int(response.headers["Retry-After"]) >= 1
-    assert bus.calls == [["ApiKeyCreated"]] * 3  # three attempts, then give up
+    # Then the request succeeded; the relay reports the record to resume from (Lambda retries
+    # it, then sends it to the outbox DLQ) after three attempts
+    assert response.status == 201, response
+    assert result == {
+        "batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
+    }
+    assert bus.calls == [["ApiKeyCreated"]] * 3
+
+    # And once the bus is back, the retried batch delivers the event
+    flaky_bus(0)
+    assert h.invoke("relay.handlers.on_table_stream", {"Records": records}) == {
+        "batchItemFailures": []
+    }
+    subjects = [e["detail"]["subject"] for e in published.of(acme.id, "ApiKeyCreated")]
+    assert subjects.count(f"key/{response.json['id']}") == 1
 
 
 @pytest.fixture
@@ -90,53 +128,40 @@ def bus_down(reconfigure) -> Callable[[], None]:
     return lambda: reconfigure(EVENT_BUS_NAME="agenthub-itest-no-such-bus")
 
 
-def test_a_bus_that_is_down_is_a_503_with_retry_after(tenant: NewTenant, bus_down):
-    acme = tenant()
-    bus_down()
-    response = api(AGENTS, "POST", "/v1/agents", {"name": "x"}, caller=acme.owner)
-    assert response.status == 503, response
-    assert response.error_code == "event_publish_failed"
-    assert int(response.headers["Retry-After"]) >= 1
-    assert response.json["error"]["message"] == "events could not be published"
-
-
-def test_a_503_names_nothing_internal(tenant: NewTenant, bus_down):
-    acme = tenant()
-    bus_down()
-    response = api(AGENTS, "POST", "/v1/agents", {"name": "x"}, caller=acme.owner)
-    assert response.status == 503
-    assert "Exception" not in response.body and "Error" not in response.body
-    assert "no-such-bus" not in response.body
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the write commits before PutEvents; a 503 with Retry-After invites a retry "
-    "that creates a second agent (publish through an outbox / the table's stream instead, or "
-    "answer 201 and retry the event asynchronously)",
-)
-def test_a_503_means_nothing_was_created(tenant: NewTenant, bus_down):
+def test_a_bus_that_is_down_does_not_fail_or_duplicate_a_create(tenant: NewTenant, bus_down):
     acme = tenant()
     bus_down()
 
     response = api(AGENTS, "POST", "/v1/agents", {"name": "Only once"}, caller=acme.owner)
 
-    assert response.status == 503
+    assert response.status == 201, response
     listed = api(AGENTS, "GET", "/v1/agents", caller=acme.owner).json["items"]
-    assert listed == []  # a client following Retry-After must not end up with two agents
+    assert [a["name"] for a in listed] == ["Only once"]
 
 
-def test_after_a_503_the_client_retry_of_a_patch_is_told_it_is_stale(tenant: NewTenant, bus_down):
-    # Documents the consequence today: the update was applied although the client got 503
+def test_a_rolled_back_write_stages_no_event(tenant: NewTenant, aws):
+    # Given an agent at version 1, changed once already
     acme = tenant()
     agent = acme.agent()
-    bus_down()
     path = f"/v1/agents/{agent['id']}"
-    first = api(
-        AGENTS, "PATCH", path, {"name": "New"}, caller=acme.owner, headers={"If-Match": '"v1"'}
+    api(AGENTS, "PATCH", path, {"name": "B"}, caller=acme.owner, headers={"If-Match": '"v1"'})
+    h.relay_outbox(aws.table_name)
+
+    # When a stale PATCH is refused
+    stale = api(
+        AGENTS, "PATCH", path, {"name": "C"}, caller=acme.owner, headers={"If-Match": '"v1"'}
     )
-    retry = api(
-        AGENTS, "PATCH", path, {"name": "New"}, caller=acme.owner, headers={"If-Match": '"v1"'}
-    )
-    assert first.status == 503
-    assert (retry.status, retry.error_code) == (409, "version_conflict")
+
+    # Then no AgentUpdated event was staged for it
+    assert (stale.status, stale.error_code) == (409, "version_conflict")
+    assert h.outbox_records(aws.table_name) == []
+
+
+def test_the_relay_ignores_what_is_not_an_outbox_insert(aws):
+    other = {
+        "eventName": "INSERT",
+        "dynamodb": {"SequenceNumber": "1", "NewImage": {"entity": {"S": "agent"}}},
+    }
+    removed = {"eventName": "REMOVE", "dynamodb": {"SequenceNumber": "2", "OldImage": {}}}
+    result = h.invoke("relay.handlers.on_table_stream", {"Records": [other, removed]})
+    assert result == {"batchItemFailures": []}

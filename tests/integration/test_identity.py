@@ -445,9 +445,7 @@ def test_two_concurrent_revocations_cannot_remove_the_last_owners(
     def read_then_concurrent_revoke(tenant_id: str, key_id: str):
         found = read_key(tenant_id, key_id)
         monkeypatch.setattr(repository, "get_key", read_key)
-        service.revoke_key(
-            tenant_id, acme.owner.key_id, "secret", service.Actor(role="owner"), lambda e: None
-        )
+        service.revoke_key(tenant_id, acme.owner.key_id, "secret", service.Actor(role="owner"))
         return found
 
     monkeypatch.setattr(repository, "get_key", read_then_concurrent_revoke)

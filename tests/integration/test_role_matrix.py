@@ -37,6 +37,18 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/v1/audit-log"):                        (200,  200,  403,   403,   403),
     ("GET", "/v1/openapi.json"):                     (200,  200,  200,   200,   200),  # public
     ("GET", "/v1/docs"):                             (200,  200,  200,   200,   200),  # public
+    ("POST", "/v1/agents/{agentId}/documents"):      (202,  202,  202,   403,   403),
+    ("GET", "/v1/agents/{agentId}/documents"):       (200,  200,  200,   200,   403),
+    ("GET", "/v1/agents/{agentId}/documents/{documentId}"):
+                                                     (200,  200,  200,   200,   403),
+    ("DELETE", "/v1/agents/{agentId}/documents/{documentId}"):
+                                                     (202,  202,  202,   403,   403),
+    ("POST", "/v1/agents/{agentId}/documents/{documentId}/retry"):
+                                                     (202,  202,  202,   403,   403),
+    ("POST", "/v1/agents/{agentId}/documents/{documentId}/upload-url"):
+                                                     (200,  200,  200,   403,   403),
+    ("GET", "/v1/agents/{agentId}/index"):           (200,  200,  200,   200,   403),
+    ("POST", "/v1/agents/{agentId}/search"):         (200,  200,  200,   200,   403),
 }
 # fmt: on
 
@@ -48,6 +60,8 @@ class Org:
     agent: dict
     spare_secret_key: h.Principal  # a member key, revoked by DELETE /v1/keys/{keyId}
     spare_widget_key: h.Principal
+    document_id: str  # an indexed text source
+    upload_id: str  # an upload source awaiting its file
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +73,20 @@ def org(aws: h.World) -> Iterator[Org]:
     keys = {role: tenant.key(role) for role in ("admin", "member", "viewer")}
     keys["owner"] = tenant.owner
     keys["publishable"] = tenant.widget_key(agent["id"])
+    documents = f"/v1/agents/{agent['id']}/documents"
+    text = {"source": {"type": "text", "text": "# Hours\n\nOpen from 9am to 6pm."}}
+    document = h.api(h.KNOWLEDGE, "POST", documents, text, caller=tenant.owner).json
+    h.ingest_queued(aws)
+    upload = {"source": {"type": "upload", "file_name": "a.pdf", "size": 100}}
+    uploaded = h.api(h.KNOWLEDGE, "POST", documents, upload, caller=tenant.owner).json
     org = Org(
         tenant=tenant,
         keys=keys,
         agent=agent,
         spare_secret_key=tenant.key("member", name="spare"),
         spare_widget_key=tenant.widget_key(agent["id"]),
+        document_id=document["document"]["id"],
+        upload_id=uploaded["document"]["id"],
     )
     h.keep_tenant(aws, tenant.id)
     yield org
@@ -73,8 +95,10 @@ def org(aws: h.World) -> Iterator[Org]:
 
 def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[str, str]]:
     """The concrete path, body and headers that make a valid request to ``route``."""
+    document = org.upload_id if route.endswith("/upload-url") else org.document_id
     path = (
         route.replace("{agentId}", org.agent["id"])
+        .replace("{documentId}", document)
         .replace("/v1/keys/{keyId}", f"/v1/keys/{org.spare_secret_key.key_id}")
         .replace("{keyId}", org.spare_widget_key.key_id)
     )
@@ -87,6 +111,9 @@ def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[
         },
         ("POST", "/v1/agents"): {"name": "Second agent"},
         ("PATCH", "/v1/agents/{agentId}"): {"greeting": "Hello there"},
+        ("POST", "/v1/agents/{agentId}/documents"): {"source": {"type": "text", "text": "More."}},
+        ("POST", "/v1/agents/{agentId}/documents/{documentId}/upload-url"): {"size": 200},
+        ("POST", "/v1/agents/{agentId}/search"): {"query": "hours"},
     }
     headers = {"If-Match": '"v1"'} if method == "PATCH" else {}
     return path, bodies.get((method, route)), headers

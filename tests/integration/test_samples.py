@@ -112,16 +112,19 @@ def _seed_sample_tenant(aws: h.World) -> None:
         )
 
     tenant = Tenant(id=sk.tenant_id, name="Acme Dental", created_at=now)
-    identity.create_tenant_with_owner_key(tenant, record(sk.key_id, secret, "secret", role="owner"))
+    identity.create_tenant_with_owner_key(
+        tenant, record(sk.key_id, secret, "secret", role="owner"), []
+    )
     member_id = load_event("identity/api_revoke_key")["pathParameters"]["keyId"]
-    identity.put_key(record(member_id, "sk_member", "secret", role="member"))
+    identity.put_key(record(member_id, "sk_member", "secret", role="member"), [])
     identity.put_key(
-        record(pk.key_id, public, "publishable", agent_id=agent_id, allowed_origins=[origin])
+        record(pk.key_id, public, "publishable", agent_id=agent_id, allowed_origins=[origin]), []
     )
     agents.create(
         Agent(
             id=agent_id, tenant_id=sk.tenant_id, name="Front desk", created_at=now, updated_at=now
-        )
+        ),
+        [],
     )
 
 

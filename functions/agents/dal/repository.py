@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
-from agenthub import keys
+from agenthub import keys, outbox
 from agenthub.errors import Conflict, NotFound, VersionConflict, is_condition_failure
+from agenthub.events import DomainEvent
 from agents.dal.items import AgentItem
 from agents.models import Agent
-
-# Attributes a PATCH may change (names equal on the model and the item).
-MUTABLE = (
-    "name",
-    "description",
-    "instructions",
-    "model",
-    "temperature",
-    "greeting",
-    "suggested_questions",
-    "theme",
-    "allowed_origins",
-    "enabled_tools",
-)
 
 
 def _model(item: AgentItem) -> Agent:
@@ -46,7 +34,8 @@ def _model(item: AgentItem) -> Agent:
     )
 
 
-def create(agent: Agent) -> None:
+def create(agent: Agent, events: Sequence[DomainEvent]) -> None:
+    """Store a new agent and its events in one transaction."""
     values = agent.model_dump(exclude={"id"})
     item = AgentItem(
         pk=keys.tenant_pk(agent.tenant_id),
@@ -55,16 +44,18 @@ def create(agent: Agent) -> None:
         **values,
     )
     try:
-        item.save(condition=AgentItem.pk.does_not_exist())
-    except PutError as exc:
+        outbox.write(lambda t: t.save(item, condition=AgentItem.pk.does_not_exist()), events)
+    except TransactWriteError as exc:
         if is_condition_failure(exc):
             raise Conflict("agent id collision, retry") from exc
         raise
 
 
-def get(tenant_id: str, agent_id: str) -> Agent:
+def get(tenant_id: str, agent_id: str, *, consistent: bool = False) -> Agent:
     try:
-        item = AgentItem.get(keys.tenant_pk(tenant_id), keys.agent_sk(agent_id))
+        item = AgentItem.get(
+            keys.tenant_pk(tenant_id), keys.agent_sk(agent_id), consistent_read=consistent
+        )
     except DoesNotExist:
         raise NotFound("agent not found") from None
     return _model(item)
@@ -85,34 +76,40 @@ def list_page(
     return agents, result.last_evaluated_key
 
 
-def update(
-    tenant_id: str, agent_id: str, changes: dict[str, Any], expected_version: int, updated_at: str
-) -> Agent:
-    """Apply ``changes`` only if the stored version is ``expected_version`` (optimistic lock)."""
-    item = AgentItem(pk=keys.tenant_pk(tenant_id), sk=keys.agent_sk(agent_id))
+def update(updated: Agent, changes: dict[str, Any], events: Sequence[DomainEvent]) -> None:
+    """Write ``changes`` (already applied to ``updated``) only if the stored version is still
+    the one before ``updated`` (optimistic lock), with the events, in one transaction."""
+    item = AgentItem(pk=keys.tenant_pk(updated.tenant_id), sk=keys.agent_sk(updated.id))
     actions = [getattr(AgentItem, name).set(value) for name, value in changes.items()]
-    actions += [AgentItem.updated_at.set(updated_at), AgentItem.version.add(1)]
+    actions += [
+        AgentItem.updated_at.set(updated.updated_at),
+        AgentItem.version.set(updated.version),
+    ]
+    expected = updated.version - 1
     try:
-        item.update(
-            actions=actions,
-            condition=AgentItem.pk.exists() & (AgentItem.version == expected_version),
+        outbox.write(
+            lambda t: t.update(
+                item,
+                actions=actions,
+                condition=AgentItem.pk.exists() & (AgentItem.version == expected),
+            ),
+            events,
         )
-    except UpdateError as exc:
+    except TransactWriteError as exc:
         if not is_condition_failure(exc):
             raise
-        current = get(tenant_id, agent_id)  # raises NotFound when it is gone
+        current = get(updated.tenant_id, updated.id, consistent=True)  # NotFound if gone
         raise VersionConflict(
             "the agent was changed by someone else; fetch it and retry",
-            details={"current_version": current.version, "expected_version": expected_version},
+            details={"current_version": current.version, "expected_version": expected},
         ) from exc
-    return _model(item)
 
 
-def delete(tenant_id: str, agent_id: str) -> None:
+def delete(tenant_id: str, agent_id: str, events: Sequence[DomainEvent]) -> None:
     item = AgentItem(pk=keys.tenant_pk(tenant_id), sk=keys.agent_sk(agent_id))
     try:
-        item.delete(condition=AgentItem.pk.exists())
-    except DeleteError as exc:
+        outbox.write(lambda t: t.delete(item, condition=AgentItem.pk.exists()), events)
+    except TransactWriteError as exc:
         if is_condition_failure(exc):
             raise NotFound("agent not found") from exc
         raise

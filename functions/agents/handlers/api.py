@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from agenthub.errors import BadRequest
-from agenthub.events import Actor, DomainEvent, publisher
+from agenthub.events import Actor
 from agenthub.http import (
     ALL_ROLES,
     MANAGERS,
@@ -41,10 +41,6 @@ def _settings() -> ApiSettings:
     return init_function(ApiSettings)
 
 
-def _publish(events: list[DomainEvent]) -> None:
-    publisher(_settings().event_bus_name).publish(events)
-
-
 def _cursors() -> CursorCodec:
     return codec_from_secret(_settings().signing_secret_arn)
 
@@ -66,7 +62,7 @@ def _use_cache() -> bool:
 @app.post("/v1/agents", summary="Create an agent", tags=["agents"])
 @endpoint(app, roles=WRITERS, body=AgentCreate)
 def create_agent(who: Caller, body: AgentCreate):
-    agent = service.create_agent(who.tenant_id, body, Actor(**who.actor), _publish)
+    agent = service.create_agent(who.tenant_id, body, Actor(**who.actor))
     return json_response(app, _view(agent), status=201, headers={"ETag": _etag(agent, None)})
 
 
@@ -102,7 +98,6 @@ def update_agent(who: Caller, body: AgentUpdate, agentId: str):
         body,
         if_match_version=_if_match_version(),
         actor=Actor(**who.actor),
-        publish=_publish,
     )
     return json_response(app, _view(agent), headers={"ETag": _etag(agent, None)})
 
@@ -110,7 +105,7 @@ def update_agent(who: Caller, body: AgentUpdate, agentId: str):
 @app.delete("/v1/agents/<agentId>", summary="Delete an agent", tags=["agents"])
 @endpoint(app, roles=MANAGERS)
 def delete_agent(who: Caller, agentId: str):
-    service.delete_agent(who.tenant_id, agentId, Actor(**who.actor), _publish)
+    service.delete_agent(who.tenant_id, agentId, Actor(**who.actor))
     return no_content()
 
 

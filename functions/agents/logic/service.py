@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from agenthub.cache import TTLCache
-from agenthub.errors import PreconditionRequired, ValidationFailed, VersionConflict
+from agenthub.errors import NotFound, PreconditionRequired, ValidationFailed, VersionConflict
 from agenthub.events import Actor, DomainEvent, utc_now_iso
 from agents.dal import repository
 from agents.models import (
@@ -19,8 +18,6 @@ from agents.models import (
     AgentUpdated,
     Theme,
 )
-
-Publish = Callable[[list[DomainEvent]], None]
 
 # L1: agent configuration per warm environment for 5 minutes (ARCHITECTURE.md, caching). The
 # environment that writes an agent drops its entry at once; others converge within the TTL.
@@ -36,7 +33,7 @@ def new_agent_id() -> str:
     return "ag_" + secrets.token_hex(8)
 
 
-def create_agent(tenant_id: str, data: AgentCreate, actor: Actor, publish: Publish) -> Agent:
+def create_agent(tenant_id: str, data: AgentCreate, actor: Actor) -> Agent:
     now = utc_now_iso()
     agent = Agent(
         id=new_agent_id(),
@@ -45,9 +42,8 @@ def create_agent(tenant_id: str, data: AgentCreate, actor: Actor, publish: Publi
         updated_at=now,
         **data.model_dump(mode="json", exclude_none=True),
     )
-    repository.create(agent)
+    repository.create(agent, [_event(AgentCreated, agent, actor, {"name": agent.name})])
     _cache.set((tenant_id, agent.id), agent)
-    publish([_event(AgentCreated, agent, actor, {"name": agent.name})])
     return agent
 
 
@@ -77,9 +73,12 @@ def update_agent(
     *,
     if_match_version: int | None,
     actor: Actor,
-    publish: Publish,
 ) -> Agent:
-    """Apply a partial update against a known version (body ``version`` or If-Match)."""
+    """Apply a partial update against a known version (body ``version`` or If-Match).
+
+    The new state is computed from the current one (from the L1 cache when it holds exactly
+    the expected version — same version, same content — else one consistent read), then
+    written with a condition on the version, so a concurrent change is a 409, never lost."""
     expected = data.version if data.version is not None else if_match_version
     if expected is None:
         raise PreconditionRequired("send If-Match with the agent's ETag, or 'version' in the body")
@@ -89,26 +88,42 @@ def update_agent(
     nulls = sorted(name for name, value in changes.items() if value is None)
     if nulls:
         raise ValidationFailed("fields cannot be null", details={"fields": nulls})
+    current = _cache.get((tenant_id, agent_id))
+    if current is None or current.version != expected:
+        current = repository.get(tenant_id, agent_id, consistent=True)
+    if current.version != expected:
+        raise VersionConflict(
+            "the agent was changed by someone else; fetch it and retry",
+            details={"current_version": current.version, "expected_version": expected},
+        )
     if "theme" in changes:
         # A theme in a PATCH changes only the theme fields it names.
-        current = repository.get(tenant_id, agent_id)
-        if current.version != expected:
-            raise VersionConflict(
-                "the agent was changed by someone else; fetch it and retry",
-                details={"current_version": current.version, "expected_version": expected},
-            )
         merged = {**current.theme, **changes["theme"]}
         changes["theme"] = Theme.model_validate(merged).model_dump(mode="json")
-    agent = repository.update(tenant_id, agent_id, changes, expected, utc_now_iso())
+    agent = Agent.model_validate(
+        {
+            **current.model_dump(),
+            **changes,
+            "version": expected + 1,
+            "updated_at": utc_now_iso(),
+        }
+    )
+    event = _event(AgentUpdated, agent, actor, {"changed": sorted(changes)})
+    try:
+        repository.update(agent, changes, [event])
+    except (VersionConflict, NotFound):
+        _cache.invalidate((tenant_id, agent_id))
+        raise
     _cache.set((tenant_id, agent_id), agent)
-    publish([_event(AgentUpdated, agent, actor, {"changed": sorted(changes)})])
     return agent
 
 
-def delete_agent(tenant_id: str, agent_id: str, actor: Actor, publish: Publish) -> None:
-    repository.delete(tenant_id, agent_id)
-    _cache.invalidate((tenant_id, agent_id))
-    publish([AgentDeleted(tenant_id=tenant_id, actor=actor, subject=f"agent/{agent_id}", data={})])
+def delete_agent(tenant_id: str, agent_id: str, actor: Actor) -> None:
+    event = AgentDeleted(tenant_id=tenant_id, actor=actor, subject=f"agent/{agent_id}", data={})
+    try:
+        repository.delete(tenant_id, agent_id, [event])
+    finally:
+        _cache.invalidate((tenant_id, agent_id))
 
 
 def _event(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from collections.abc import Sequence
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from agenthub import keys
+from agenthub import keys, outbox
 from agenthub.errors import Conflict, NotFound, is_condition_failure
+from agenthub.events import DomainEvent
 from identity.dal.items import ApiKeyItem, TenantItem
 from identity.models import KeyRecord, Tenant
 
@@ -51,7 +54,9 @@ def _key_item(record: KeyRecord) -> ApiKeyItem:
     )
 
 
-def create_tenant_with_owner_key(tenant: Tenant, owner_key: KeyRecord) -> None:
+def create_tenant_with_owner_key(
+    tenant: Tenant, owner_key: KeyRecord, events: Sequence[DomainEvent]
+) -> None:
     """Tenant and its first key in one transaction: never a tenant nobody can use."""
     tenant_item = TenantItem(
         pk=keys.tenant_pk(tenant.id),
@@ -62,11 +67,14 @@ def create_tenant_with_owner_key(tenant: Tenant, owner_key: KeyRecord) -> None:
         created_at=tenant.created_at,
         active_owner_keys=1,
     )
+    key_item = _key_item(owner_key)
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.save(tenant_item, condition=TenantItem.pk.does_not_exist())
+        transaction.save(key_item, condition=ApiKeyItem.pk.does_not_exist())
+
     try:
-        # The items' own connection: one botocore client per environment, not one per call.
-        with TransactWrite(connection=TenantItem._get_connection().connection) as transaction:
-            transaction.save(tenant_item, condition=TenantItem.pk.does_not_exist())
-            transaction.save(_key_item(owner_key), condition=ApiKeyItem.pk.does_not_exist())
+        outbox.write(build, events)
     except TransactWriteError as exc:
         if is_condition_failure(exc):
             raise Conflict("tenant already exists") from exc
@@ -81,26 +89,22 @@ def get_tenant(tenant_id: str) -> Tenant:
     return _tenant_model(item)
 
 
-def put_key(record: KeyRecord) -> None:
-    """Store a new key; an owner key also counts on the tenant, in the same transaction."""
+def put_key(record: KeyRecord, events: Sequence[DomainEvent]) -> None:
+    """Store a new key with its events; an owner key also counts on the tenant."""
     item = _key_item(record)
-    if record.role != "owner":
-        try:
-            item.save(condition=ApiKeyItem.pk.does_not_exist())
-        except PutError as exc:
-            if is_condition_failure(exc):
-                raise Conflict("key id collision, retry") from exc
-            raise
-        return
     tenant = TenantItem(pk=keys.tenant_pk(record.tenant_id), sk=keys.TENANT_SK)
-    try:
-        with TransactWrite(connection=TenantItem._get_connection().connection) as transaction:
-            transaction.save(item, condition=ApiKeyItem.pk.does_not_exist())
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.save(item, condition=ApiKeyItem.pk.does_not_exist())
+        if record.role == "owner":
             transaction.update(
                 tenant,
                 actions=[TenantItem.active_owner_keys.add(1)],
                 condition=TenantItem.pk.exists(),
             )
+
+    try:
+        outbox.write(build, events)
     except TransactWriteError as exc:
         if is_condition_failure(exc):
             raise Conflict("key id collision, retry") from exc
@@ -126,33 +130,44 @@ def list_keys(tenant_id: str) -> list[KeyRecord]:
 
 
 def revoke_key(
-    tenant_id: str, key_id: str, key_type: str, revoked_at: str, *, owner: bool = False
+    tenant_id: str,
+    key_id: str,
+    key_type: str,
+    revoked_at: str,
+    events: Sequence[DomainEvent],
+    *,
+    owner: bool = False,
 ) -> None:
     """Mark revoked once; revoking twice or another type's id is a 404/409, not a silent no-op.
     Revoking an owner key also decrements the tenant's owner count, only if one stays."""
     item = ApiKeyItem(pk=keys.tenant_pk(tenant_id), sk=keys.api_key_sk(key_id))
+    tenant = TenantItem(pk=keys.tenant_pk(tenant_id), sk=keys.TENANT_SK)
     condition = (
         ApiKeyItem.pk.exists()
         & (ApiKeyItem.key_type == key_type)
         & ApiKeyItem.revoked_at.does_not_exist()
     )
-    try:
+
+    def build(transaction: TransactWrite) -> None:
         if not owner:
-            item.update(actions=[ApiKeyItem.revoked_at.set(revoked_at)], condition=condition)
+            transaction.update(
+                item, actions=[ApiKeyItem.revoked_at.set(revoked_at)], condition=condition
+            )
             return
-        tenant = TenantItem(pk=keys.tenant_pk(tenant_id), sk=keys.TENANT_SK)
-        with TransactWrite(connection=TenantItem._get_connection().connection) as transaction:
-            transaction.update(
-                item,
-                actions=[ApiKeyItem.revoked_at.set(revoked_at)],
-                condition=condition & (ApiKeyItem.role == "owner"),
-            )
-            transaction.update(
-                tenant,
-                actions=[TenantItem.active_owner_keys.add(-1)],
-                condition=TenantItem.active_owner_keys > 1,
-            )
-    except (UpdateError, TransactWriteError) as exc:
+        transaction.update(
+            item,
+            actions=[ApiKeyItem.revoked_at.set(revoked_at)],
+            condition=condition & (ApiKeyItem.role == "owner"),
+        )
+        transaction.update(
+            tenant,
+            actions=[TenantItem.active_owner_keys.add(-1)],
+            condition=TenantItem.active_owner_keys > 1,
+        )
+
+    try:
+        outbox.write(build, events)
+    except TransactWriteError as exc:
         if not is_condition_failure(exc):
             raise
         current = get_key(tenant_id, key_id)

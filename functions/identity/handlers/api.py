@@ -9,7 +9,7 @@ from pydantic import Field
 
 from agenthub.clients import secret_json
 from agenthub.errors import Unauthorized
-from agenthub.events import Actor, DomainEvent, publisher
+from agenthub.events import Actor
 from agenthub.http import (
     ALL_ROLES,
     MANAGERS,
@@ -38,10 +38,6 @@ def _settings() -> IdentitySettings:
     return init_function(IdentitySettings)
 
 
-def _publish(events: list[DomainEvent]) -> None:
-    publisher(_settings().event_bus_name).publish(events)
-
-
 def _actor(who: Caller) -> Actor:
     return Actor(kind="api_key", key_id=who.key_id, role=who.role)
 
@@ -54,7 +50,7 @@ def create_tenant():
     if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
         raise Unauthorized("platform admin token required")
     body = parse_body(app, TenantCreate)
-    tenant, key = service.create_tenant(body, _publish)
+    tenant, key = service.create_tenant(body)
     return json_response(app, {"tenant": tenant.model_dump(), "key": key.model_dump()}, status=201)
 
 
@@ -67,7 +63,7 @@ def get_tenant(who: Caller):
 @app.post("/v1/keys", summary="Create a secret key (shown once)", tags=["identity"])
 @endpoint(app, roles=MANAGERS, body=SecretKeyCreate)
 def create_key(who: Caller, body: SecretKeyCreate):
-    created = service.create_secret_key(who.tenant_id, body, _actor(who), _publish)
+    created = service.create_secret_key(who.tenant_id, body, _actor(who))
     return json_response(app, created.model_dump(), status=201)
 
 
@@ -80,14 +76,14 @@ def list_keys(who: Caller):
 @app.delete("/v1/keys/<keyId>", summary="Revoke a secret key", tags=["identity"])
 @endpoint(app, roles=MANAGERS)
 def revoke_key(who: Caller, keyId: str):
-    revoked = service.revoke_key(who.tenant_id, keyId, "secret", _actor(who), _publish)
+    revoked = service.revoke_key(who.tenant_id, keyId, "secret", _actor(who))
     return json_response(app, revoked.model_dump())
 
 
 @app.post("/v1/publishable-keys", summary="Create a widget key", tags=["identity"])
 @endpoint(app, roles=MANAGERS, body=PublishableKeyCreate)
 def create_publishable_key(who: Caller, body: PublishableKeyCreate):
-    created = service.create_publishable_key(who.tenant_id, body, _actor(who), _publish)
+    created = service.create_publishable_key(who.tenant_id, body, _actor(who))
     return json_response(app, created.model_dump(), status=201)
 
 
@@ -100,7 +96,7 @@ def list_publishable_keys(who: Caller):
 @app.delete("/v1/publishable-keys/<keyId>", summary="Revoke a widget key", tags=["identity"])
 @endpoint(app, roles=MANAGERS)
 def revoke_publishable_key(who: Caller, keyId: str):
-    revoked = service.revoke_key(who.tenant_id, keyId, "publishable", _actor(who), _publish)
+    revoked = service.revoke_key(who.tenant_id, keyId, "publishable", _actor(who))
     return json_response(app, revoked.model_dump())
 
 

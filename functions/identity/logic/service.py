@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from agenthub.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from agenthub.events import Actor, DomainEvent, utc_now_iso
+from agenthub.events import Actor, utc_now_iso
 from agents.logic import get_agent
 from identity.dal import repository
 from identity.logic import key_format
@@ -21,8 +19,6 @@ from identity.models import (
     TenantCreate,
     TenantCreated,
 )
-
-Publish = Callable[[list[DomainEvent]], None]
 
 # Who may mint or revoke which role: an admin cannot create or revoke owners (no escalation).
 _GRANTABLE = {
@@ -54,13 +50,14 @@ def _new_record(
     return record, secret
 
 
-def create_tenant(data: TenantCreate, publish: Publish) -> tuple[Tenant, CreatedKey]:
-    """Create a tenant and its first owner key (shown once), atomically."""
+def create_tenant(data: TenantCreate) -> tuple[Tenant, CreatedKey]:
+    """Create a tenant and its first owner key (shown once), atomically, with its events."""
     tenant = Tenant(id=key_format.new_tenant_id(), name=data.name, created_at=utc_now_iso())
     record, secret = _new_record(tenant.id, "secret", "owner (bootstrap)", None, role="owner")
-    repository.create_tenant_with_owner_key(tenant, record)
     actor = Actor(kind="platform_admin")
-    publish(
+    repository.create_tenant_with_owner_key(
+        tenant,
+        record,
         [
             TenantCreated(
                 tenant_id=tenant.id,
@@ -74,7 +71,7 @@ def create_tenant(data: TenantCreate, publish: Publish) -> tuple[Tenant, Created
                 subject=f"key/{record.id}",
                 data={"type": "secret", "role": "owner", "name": record.name},
             ),
-        ]
+        ],
     )
     return tenant, CreatedKey(**_public(record).model_dump(), secret=secret)
 
@@ -83,14 +80,12 @@ def get_tenant(tenant_id: str) -> Tenant:
     return repository.get_tenant(tenant_id)
 
 
-def create_secret_key(
-    tenant_id: str, data: SecretKeyCreate, actor: Actor, publish: Publish
-) -> CreatedKey:
+def create_secret_key(tenant_id: str, data: SecretKeyCreate, actor: Actor) -> CreatedKey:
     if data.role not in _GRANTABLE.get(actor.role or "", set()):
         raise Forbidden(f"role '{actor.role}' may not create '{data.role}' keys")
     record, secret = _new_record(tenant_id, "secret", data.name, actor.key_id, role=data.role)
-    repository.put_key(record)
-    publish(
+    repository.put_key(
+        record,
         [
             ApiKeyCreated(
                 tenant_id=tenant_id,
@@ -98,14 +93,12 @@ def create_secret_key(
                 subject=f"key/{record.id}",
                 data={"type": "secret", "role": data.role, "name": data.name},
             )
-        ]
+        ],
     )
     return CreatedKey(**_public(record).model_dump(), secret=secret)
 
 
-def create_publishable_key(
-    tenant_id: str, data: PublishableKeyCreate, actor: Actor, publish: Publish
-) -> CreatedKey:
+def create_publishable_key(tenant_id: str, data: PublishableKeyCreate, actor: Actor) -> CreatedKey:
     """A widget key for one of the tenant's agents (another tenant's agent is a 404). Its
     origins default to the agent's own allowed origins."""
     agent = get_agent(tenant_id, data.agent_id, use_cache=False)
@@ -123,8 +116,8 @@ def create_publishable_key(
         agent_id=data.agent_id,
         allowed_origins=origins,
     )
-    repository.put_key(record)
-    publish(
+    repository.put_key(
+        record,
         [
             ApiKeyCreated(
                 tenant_id=tenant_id,
@@ -136,7 +129,7 @@ def create_publishable_key(
                     "allowed_origins": origins,
                 },
             )
-        ]
+        ],
     )
     return CreatedKey(**_public(record).model_dump(), secret=secret)
 
@@ -147,9 +140,7 @@ def list_keys(tenant_id: str, key_type: str) -> list[ApiKey]:
     return [_public(r) for r in records]
 
 
-def revoke_key(
-    tenant_id: str, key_id: str, key_type: str, actor: Actor, publish: Publish
-) -> ApiKey:
+def revoke_key(tenant_id: str, key_id: str, key_type: str, actor: Actor) -> ApiKey:
     current = repository.get_key(tenant_id, key_id)
     if current is None or current.type != key_type:
         raise NotFound("key not found")
@@ -160,15 +151,8 @@ def revoke_key(
         raise Forbidden(f"role '{actor.role}' may not revoke '{current.role}' keys")
     revoked_at = utc_now_iso()
     owner = secret and current.role == "owner"
-    repository.revoke_key(tenant_id, key_id, key_type, revoked_at, owner=owner)
-    publish(
-        [
-            ApiKeyRevoked(
-                tenant_id=tenant_id,
-                actor=actor,
-                subject=f"key/{key_id}",
-                data={"type": key_type},
-            )
-        ]
+    event = ApiKeyRevoked(
+        tenant_id=tenant_id, actor=actor, subject=f"key/{key_id}", data={"type": key_type}
     )
+    repository.revoke_key(tenant_id, key_id, key_type, revoked_at, [event], owner=owner)
     return _public(current.model_copy(update={"revoked_at": revoked_at}))

@@ -3,17 +3,17 @@ artifacts in S3. The only module of this domain that touches DynamoDB or S3."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
-from agenthub import keys
+from agenthub import keys, outbox
 from agenthub.clients import client
-from agenthub.errors import Conflict, NotFound
+from agenthub.errors import Conflict, NotFound, is_condition_failure
+from agenthub.events import DomainEvent
 from knowledge.dal.items import DocumentItem, IndexPointerItem
 from knowledge.models import Document, Failure, IndexPointer, Progress, Usage
-
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 # ---------------------------------------------------------------- documents
@@ -47,7 +47,7 @@ def _key(tenant_id: str, agent_id: str, document_id: str) -> tuple[str, str]:
     return keys.knowledge_pk(tenant_id, agent_id), keys.document_sk(document_id)
 
 
-def create_document(doc: Document) -> None:
+def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
     pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
     item = DocumentItem(
         pk=pk,
@@ -70,9 +70,11 @@ def create_document(doc: Document) -> None:
         updated_at=doc.updated_at,
     )
     try:
-        item.save(condition=DocumentItem.pk.does_not_exist())
-    except PutError as exc:
-        raise Conflict("document id collision, retry") from exc
+        outbox.write(lambda t: t.save(item, condition=DocumentItem.pk.does_not_exist()), events)
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            raise Conflict("document id collision, retry") from exc
+        raise
 
 
 def get_document(tenant_id: str, agent_id: str, document_id: str) -> Document:
@@ -109,10 +111,12 @@ def update_document(
     *,
     expected_statuses: tuple[str, ...] | None = None,
     expected_version: int | None = None,
+    events: Sequence[DomainEvent] = (),
     **changes: Any,
 ) -> Document:
-    """Set ``changes`` (model field names) conditionally; bumps the item version. Raises
-    Conflict when the document moved on (another worker, a delete) in the meantime."""
+    """Set ``changes`` (model field names) conditionally, with ``events`` in the same
+    transaction when there are any; bumps the item version. Raises Conflict when the document
+    moved on (another worker, a delete) in the meantime."""
     pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
     item = DocumentItem(pk=pk, sk=sk)
     actions = [DocumentItem.version.add(1)]
@@ -126,21 +130,25 @@ def update_document(
     if expected_version is not None:
         condition &= DocumentItem.version == expected_version
     try:
-        item.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == _CONDITION_FAILED:
+        if not events:
+            item.update(actions=actions, condition=condition)
+            return _document(item)
+        outbox.write(lambda t: t.update(item, actions=actions, condition=condition), events)
+    except (UpdateError, TransactWriteError) as exc:
+        if is_condition_failure(exc):
             raise Conflict("document changed concurrently") from exc
         raise
-    return _document(item)
+    return doc.model_copy(update={**changes, "version": doc.version + 1})
 
 
-def delete_document(tenant_id: str, agent_id: str, document_id: str) -> None:
+def delete_document(
+    tenant_id: str, agent_id: str, document_id: str, events: Sequence[DomainEvent]
+) -> None:
+    item = DocumentItem(*_key(tenant_id, agent_id, document_id))
     try:
-        DocumentItem(*_key(tenant_id, agent_id, document_id)).delete(
-            condition=DocumentItem.pk.exists()
-        )
-    except DeleteError as exc:
-        if exc.cause_response_code == _CONDITION_FAILED:
+        outbox.write(lambda t: t.delete(item, condition=DocumentItem.pk.exists()), events)
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
             raise NotFound("document not found") from exc
         raise
 
@@ -206,7 +214,7 @@ def swap_pointer(pointer: IndexPointer, expected_version: int) -> bool:
     try:
         item.save(condition=condition)
     except PutError as exc:
-        if exc.cause_response_code == _CONDITION_FAILED:
+        if is_condition_failure(exc):
             return False
         raise
     return True

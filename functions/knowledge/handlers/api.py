@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agenthub.events import Actor, DomainEvent, publisher
+from agenthub.events import Actor
 from agenthub.http import (
     ALL_ROLES,
     WRITERS,
@@ -32,6 +33,19 @@ app = make_resolver()
 class KnowledgeSettings(ApiSettings):
     documents_bucket: str = Field(min_length=3)
     ingestion_queue_url: str = Field(min_length=1)
+    embedding_provider: Literal["none", "bedrock"] = "none"
+    embedding_model: str | None = None
+    embedding_dimensions: int = 512
+
+
+@cache
+def _embedder(provider: str, model: str | None, dimensions: int) -> Any:
+    """The query embedder, when the deployment embeds (one per environment)."""
+    if provider == "none":
+        return None
+    from knowledge.logic import embeddings
+
+    return embeddings.embedder_from_settings(provider, model_id=model, dimensions=dimensions)
 
 
 class NewFile(BaseModel):
@@ -46,10 +60,6 @@ def _settings() -> KnowledgeSettings:
 def _places() -> sources.Places:
     settings = _settings()
     return sources.Places(bucket=settings.documents_bucket, queue_url=settings.ingestion_queue_url)
-
-
-def _publish(events: list[DomainEvent]) -> None:
-    publisher(_settings().event_bus_name).publish(events)
 
 
 def _view(doc: Document) -> dict[str, Any]:
@@ -69,7 +79,7 @@ def _ticket(ticket: sources.UploadTicket) -> dict[str, Any]:
 @endpoint(app, roles=WRITERS, body=SourceCreateBody)
 def create_document(who: Caller, body: SourceCreateBody, agentId: str):
     doc, ticket = sources.create_source(
-        who.tenant_id, agentId, body.source, Actor(**who.actor), _places(), _publish
+        who.tenant_id, agentId, body.source, Actor(**who.actor), _places()
     )
     data: dict[str, Any] = {"document": _view(doc)}
     if ticket is not None:
@@ -113,9 +123,7 @@ def get_document(who: Caller, agentId: str, documentId: str):
 )
 @endpoint(app, roles=WRITERS)
 def delete_document(who: Caller, agentId: str, documentId: str):
-    sources.delete_document(
-        who.tenant_id, agentId, documentId, Actor(**who.actor), _places(), _publish
-    )
+    sources.delete_document(who.tenant_id, agentId, documentId, Actor(**who.actor), _places())
     return json_response(app, {"deleted": documentId}, status=202)
 
 
@@ -153,13 +161,17 @@ def get_index(who: Caller, agentId: str):
 @endpoint(app, roles=ALL_ROLES, body=SearchRequest)
 def search(who: Caller, body: SearchRequest, agentId: str):
     get_agent(who.tenant_id, agentId)
+    settings = _settings()
     result = retrieval.search(
         who.tenant_id,
         agentId,
         body.query,
         k=body.k,
         filters=body.filters,
-        bucket=_settings().documents_bucket,
+        bucket=settings.documents_bucket,
+        embedder=_embedder(
+            settings.embedding_provider, settings.embedding_model, settings.embedding_dimensions
+        ),
     )
     return json_response(
         app,
@@ -174,6 +186,8 @@ def _hit(hit: SearchHit) -> dict[str, Any]:
     chunk = hit.chunk
     return {
         "score": round(float(hit.score), 6),
+        # share (0-1) of the query's weighted terms found in this passage
+        "coverage": round(float(hit.coverage), 4) if hit.coverage is not None else None,
         "chunk_id": chunk.chunk_id,
         "document_id": chunk.document_id,
         "title": chunk.title,

@@ -15,7 +15,6 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from pydantic import Field
 
-from agenthub.events import DomainEvent, publisher
 from agenthub.observability import logger
 from agenthub.runtime import init_function
 from agenthub.settings import BaseSettings
@@ -48,15 +47,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     outcome = ingestion.Outcome()
     agents_of: dict[str, set[tuple[str, str]]] = {}
 
-    def publish(events: list[DomainEvent]) -> None:
-        publisher(settings.event_bus_name).publish(events)
-
     def record_handler(record: Any) -> None:
         items = ingestion.messages_of(json.loads(record.body))
         receive_count = int(record.attributes.approximate_receive_count or 1)
         agents_of[record.message_id] = {(i["tenant_id"], i["agent_id"]) for i in items}
         for item in items:
-            ingestion.ingest(item, config, outcome, publish, receive_count)
+            ingestion.ingest(item, config, outcome, receive_count)
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     with processor(records=event.get("Records", []), handler=record_handler):
@@ -67,7 +63,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for agent in sorted(outcome.rebuild):
         single = ingestion.Outcome(rebuild={agent}, pending={agent: outcome.pending.get(agent, [])})
         try:
-            ingestion.finish(single, config, publish)
+            ingestion.finish(single, config)
         except Exception:
             logger().exception("index rebuild failed", extra={"agent_id": agent[1]})
             failed_agents.add(agent)

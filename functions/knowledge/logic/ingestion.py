@@ -9,13 +9,13 @@ a reader could see, and a crash at any step leaves the previous index serving.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from agenthub.errors import AppError, Conflict
-from agenthub.events import Actor, DomainEvent, utc_now_iso
+from agenthub.events import Actor, utc_now_iso
 from knowledge.dal import repository
 from knowledge.logic import chunk_codec, storage
 from knowledge.logic.types import Chunk, ChunkingSettings, ParsedDocument
@@ -29,7 +29,6 @@ from knowledge.models import (
     Usage,
 )
 
-Publish = Callable[[list[DomainEvent]], None]
 SYSTEM = Actor(kind="system")
 PROGRESS_EVERY = 64  # chunks between progress writes while embedding
 SWAP_ATTEMPTS = 4
@@ -108,7 +107,6 @@ def ingest(
     item: dict[str, str],
     config: WorkerConfig,
     outcome: Outcome,
-    publish: Publish,
     receive_count: int,
 ) -> None:
     """Process one document (or only schedule a rebuild for ``reindex``)."""
@@ -135,14 +133,13 @@ def ingest(
     try:
         _process(doc, config, outcome)
     except DocumentProblem as problem:
-        _fail(doc, problem.reason, problem.message, publish)
+        _fail(doc, problem.reason, problem.message)
     except Exception:
         if receive_count >= config.max_receives:
             _fail(
                 doc,
                 "processing_error",
                 f"processing failed {receive_count} times; retry the document later",
-                publish,
             )
         raise
 
@@ -155,7 +152,10 @@ def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
         return
     parsed = _parse(doc, data, content_type, file_name)
     settings = ChunkingSettings(**{k: v for k, v in doc.chunking.items() if k != "min_chars"})
-    chunks = _chunk(doc, parsed, settings, file_name)
+    chunks = [
+        dataclasses.replace(chunk, source_type=doc.type)
+        for chunk in _chunk(doc, parsed, settings, file_name)
+    ]
     if not chunks:
         raise DocumentProblem("no_text", "the document has no text to index")
     vectors, tokens = _embed(doc, chunks, config)
@@ -266,19 +266,21 @@ def _chunk(
 def _embed(doc: Document, chunks: list[Chunk], config: WorkerConfig) -> tuple[Any, int]:
     if config.embedding_provider == "none":
         return None, 0
-    from knowledge.logic import embeddings
+    from knowledge.logic import embeddings, search_index
 
     embedder = embeddings.embedder_from_settings(
         config.embedding_provider,
         model_id=config.embedding_model,
         dimensions=config.embedding_dimensions,
     )
+    if embedder is None:
+        return None, 0
     import numpy as np
 
     parts = []
     for start in range(0, len(chunks), PROGRESS_EVERY):
         batch = chunks[start : start + PROGRESS_EVERY]
-        parts.append(embedder.embed_documents([_embedding_text(c) for c in batch]))
+        parts.append(embedder.embed_documents([search_index.embedding_text(c) for c in batch]))
         done = min(start + PROGRESS_EVERY, len(chunks))
         if done < len(chunks):
             repository.update_document(
@@ -287,36 +289,28 @@ def _embed(doc: Document, chunks: list[Chunk], config: WorkerConfig) -> tuple[An
     return np.vstack(parts), embedder.tokens_used
 
 
-def _embedding_text(chunk: Chunk) -> str:
-    context = " > ".join((chunk.title, *chunk.heading_path))
-    return f"{context}\n{chunk.text}"
-
-
-def _fail(doc: Document, reason: str, message: str, publish: Publish) -> None:
+def _fail(doc: Document, reason: str, message: str) -> None:
+    event = DocumentFailed(
+        tenant_id=doc.tenant_id,
+        actor=SYSTEM,
+        subject=f"document/{doc.id}",
+        data={
+            "agent_id": doc.agent_id,
+            "document_id": doc.id,
+            "reason": reason,
+            "message": message,
+        },
+    )
     try:
         repository.update_document(
             doc,
+            events=[event],
             status="failed",
             failure=Failure(reason=reason, message=message),
             updated_at=utc_now_iso(),
         )
     except Conflict:
         return  # deleted meanwhile
-    publish(
-        [
-            DocumentFailed(
-                tenant_id=doc.tenant_id,
-                actor=SYSTEM,
-                subject=f"document/{doc.id}",
-                data={
-                    "agent_id": doc.agent_id,
-                    "document_id": doc.id,
-                    "reason": reason,
-                    "message": message,
-                },
-            )
-        ]
-    )
 
 
 def rebuild_index(tenant_id: str, agent_id: str, config: WorkerConfig) -> IndexPointer:
@@ -367,34 +361,31 @@ def rebuild_index(tenant_id: str, agent_id: str, config: WorkerConfig) -> IndexP
     raise Conflict("the index kept changing while it was rebuilt; the message will retry")
 
 
-def finish(outcome: Outcome, config: WorkerConfig, publish: Publish) -> None:
-    """Rebuild each touched agent's index once, then mark its waiting documents indexed."""
+def finish(outcome: Outcome, config: WorkerConfig) -> None:
+    """Rebuild each touched agent's index once, then mark its waiting documents indexed (each
+    with its DocumentIndexed event, in the same write)."""
     for tenant_id, agent_id in sorted(outcome.rebuild):
         pointer = rebuild_index(tenant_id, agent_id, config)
-        events: list[DomainEvent] = []
         for doc in outcome.pending.get((tenant_id, agent_id), []):
+            event = DocumentIndexed(
+                tenant_id=tenant_id,
+                actor=SYSTEM,
+                subject=f"document/{doc.id}",
+                data={
+                    "agent_id": agent_id,
+                    "document_id": doc.id,
+                    "index_version": pointer.version,
+                    **doc.usage.model_dump(),
+                },
+            )
             try:
-                done = repository.update_document(
+                repository.update_document(
                     doc,
                     expected_statuses=("processing",),
+                    events=[event],
                     status="indexed",
                     indexed_hash=doc.content_hash,
                     updated_at=utc_now_iso(),
                 )
             except Conflict:
                 continue  # deleted or re-queued meanwhile
-            events.append(
-                DocumentIndexed(
-                    tenant_id=tenant_id,
-                    actor=SYSTEM,
-                    subject=f"document/{doc.id}",
-                    data={
-                        "agent_id": agent_id,
-                        "document_id": doc.id,
-                        "index_version": pointer.version,
-                        **done.usage.model_dump(),
-                    },
-                )
-            )
-        if events:
-            publish(events)

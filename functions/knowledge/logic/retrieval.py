@@ -18,6 +18,8 @@ from knowledge.models import IndexPointer, SearchFilters
 
 POINTER_TTL = 10.0
 MAX_LOADED_INDEXES = 8
+# Loaded indexes kept per environment, by their memory (a 1 GB function keeps ~400 MB of them).
+MAX_LOADED_BYTES = 400 * 1024 * 1024
 MAX_ARTIFACT_BYTES = 1024 * 1024 * 1024
 
 _pointers: TTLCache[IndexPointer] = TTLCache(POINTER_TTL, max_entries=1024)
@@ -47,16 +49,24 @@ def search(
     k: int,
     filters: SearchFilters | None,
     bucket: str,
+    embedder: Any = None,
 ) -> SearchResult:
     """Ranked chunks with what a citation needs. The caller has checked the agent belongs
-    to the tenant; an agent without an index yet returns no hits."""
+    to the tenant; an agent without an index yet returns no hits. ``embedder`` (the one the
+    index was built with) adds dense retrieval, fused by reciprocal rank."""
     pointer = index_pointer(tenant_id, agent_id)
     if pointer.version == 0 or pointer.prefix is None:
         return SearchResult(index_version=0, hits=[])
     index = _load(pointer, bucket)
     from knowledge.logic import search_index
 
-    hits = index.search(query, k=k, filters=search_index.Filters.from_model(filters))
+    use_dense = embedder is not None and pointer.embedding_model is not None
+    hits = index.search(
+        query,
+        k=k,
+        filters=search_index.Filters.from_model(filters),
+        embedder=embedder if use_dense else None,
+    )
     return SearchResult(index_version=pointer.version, hits=hits)
 
 
@@ -78,7 +88,10 @@ def _load(pointer: IndexPointer, bucket: str) -> Any:
     for stale in [k for k in _loaded if k[:2] == key[:2]]:
         del _loaded[stale]
     _loaded[key] = index
-    while len(_loaded) > MAX_LOADED_INDEXES:
+    while len(_loaded) > 1 and (
+        len(_loaded) > MAX_LOADED_INDEXES
+        or sum(i.memory_bytes for i in _loaded.values()) > MAX_LOADED_BYTES
+    ):
         _loaded.popitem(last=False)
     return index
 

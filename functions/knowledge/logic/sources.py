@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import mimetypes
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +29,6 @@ from knowledge.models import (
     UploadSource,
     UrlSource,
 )
-
-Publish = Callable[[list[DomainEvent]], None]
 
 UPLOAD_URL_SECONDS = 900
 RETRYABLE = ("failed", "indexed")
@@ -78,7 +75,6 @@ def create_source(
     source: SourceCreate,
     actor: Actor,
     places: Places,
-    publish: Publish,
 ) -> tuple[Document, UploadTicket | None]:
     get_agent(tenant_id, agent_id)  # another tenant's agent is a 404
     now = utc_now_iso()
@@ -104,12 +100,12 @@ def create_source(
                 "size": source.size,
             }
         )
-        repository.create_document(doc)
+        repository.create_document(doc, [_created(doc, actor)])
         key = storage.upload_key(tenant_id, agent_id, doc.id, source.file_name)
         ticket = _ticket(places.bucket, key, content_type, source.size)
     elif isinstance(source, UrlSource):
         doc = doc.model_copy(update={"source_url": str(source.url)})
-        repository.create_document(doc)
+        repository.create_document(doc, [_created(doc, actor)])
         _queue(places, doc)
     else:
         body, content_type = _inline_content(source)
@@ -117,10 +113,13 @@ def create_source(
         repository.put_object(
             places.bucket, storage.source_key(tenant_id, agent_id, doc.id), body, content_type
         )
-        repository.create_document(doc)
+        repository.create_document(doc, [_created(doc, actor)])
         _queue(places, doc)
-    publish([_event(DocumentCreated, doc, actor, {"type": doc.type})])
     return doc, ticket
+
+
+def _created(doc: Document, actor: Actor) -> DomainEvent:
+    return _event(DocumentCreated, doc, actor, {"type": doc.type})
 
 
 def _default_title(source: SourceCreate) -> str:
@@ -217,15 +216,16 @@ def retry(tenant_id: str, agent_id: str, document_id: str, places: Places) -> Do
 
 
 def delete_document(
-    tenant_id: str, agent_id: str, document_id: str, actor: Actor, places: Places, publish: Publish
+    tenant_id: str, agent_id: str, document_id: str, actor: Actor, places: Places
 ) -> None:
     """Remove the document now and queue a rebuild of the index without it."""
     doc = get_document(tenant_id, agent_id, document_id)
-    repository.delete_document(tenant_id, agent_id, document_id)
+    repository.delete_document(
+        tenant_id, agent_id, document_id, [_event(DocumentDeleted, doc, actor, {})]
+    )
     repository.enqueue(
         places.queue_url, {"action": "reindex", "tenant_id": tenant_id, "agent_id": agent_id}
     )
-    publish([_event(DocumentDeleted, doc, actor, {})])
 
 
 def _event(

@@ -98,7 +98,10 @@ class EventPublisher:
 
     def publish(self, events: Sequence[DomainEvent]) -> None:
         """Publish all ``events``; raise EventPublishError naming what could not be sent."""
-        entries = [event.to_entry(self.bus_name) for event in events]
+        self.publish_entries([event.to_entry(self.bus_name) for event in events])
+
+    def publish_entries(self, entries: list[dict[str, Any]]) -> None:
+        """Publish ready PutEvents entries (the outbox relay's path)."""
         for start in range(0, len(entries), MAX_ENTRIES_PER_CALL):
             self._publish_batch(entries[start : start + MAX_ENTRIES_PER_CALL])
 

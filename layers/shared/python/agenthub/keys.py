@@ -73,3 +73,8 @@ def document_sk(document_id: str) -> str:
 
 DOCUMENT_SK_PREFIX = "DOC#"
 INDEX_POINTER_SK = "INDEX"
+
+
+# transactional outbox: events waiting for the stream relay, per tenant (TTL removes them)
+def outbox_pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#OUTBOX"
