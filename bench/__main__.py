@@ -95,6 +95,25 @@ def warm_and_calls(warm: int) -> None:
         )
 
 
+def gateway() -> None:
+    """Requests per second through the local API Gateway emulation (its own process) on the
+    widget's cached public config, from a client in a separate process."""
+    print("\n== Local gateway: GET /v1/public/agents/{agentId}/config, cached (8 connections) ==")
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.local.bench", "--duration", "8"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout[done.stdout.index("{") :])
+    print(
+        f"{result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms,"
+        f" statuses {result['statuses']}, {result['cpus']} CPUs,"
+        f" {result['max_environments']} environments"
+    )
+
+
 def _calls(calls: dict[str, int]) -> str:
     if not calls:
         return "0"
@@ -105,12 +124,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--rounds", type=int, default=5, help="fresh processes per function")
     parser.add_argument("--warm", type=int, default=300, help="warm requests per route")
-    parser.add_argument("--only", choices=["cold", "routes"], help="run one section only")
+    parser.add_argument(
+        "--only",
+        choices=["cold", "routes", "gateway", "retrieval"],
+        help="run one section only",
+    )
     args = parser.parse_args()
     if args.only in (None, "cold"):
         cold_start(args.rounds)
     if args.only in (None, "routes"):
         warm_and_calls(args.warm)
+    if args.only in (None, "gateway"):
+        gateway()
+    if args.only in (None, "retrieval"):
+        from bench.retrieval import run
+
+        print()
+        run(print_fn=print)
 
 
 if __name__ == "__main__":
