@@ -16,6 +16,7 @@ import sys
 import threading
 from typing import Any
 
+from infra.local.environment import parse_env_overrides
 from infra.local.runtime import DEFAULT_STATE_FILE, PROJECT_ROOT, LocalRuntime
 
 
@@ -34,6 +35,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--moto-port", type=int, default=_env_int("LOCAL_MOTO_PORT", 0))
     parser.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="[FUNCTION.]NAME=VALUE",
+        help="local-only environment variable for one function (or all, without FUNCTION.)",
     )
     parser.add_argument(
         "--authorizer-ttl",
@@ -103,12 +111,17 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
+    try:
+        overrides = parse_env_overrides(args.env)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     runtime = LocalRuntime(
         args.template,
         api_port=args.port,
         moto_port=args.moto_port,
         host=args.host,
         parameters=_parameters(args.param),
+        env_overrides=overrides,
         authorizer_ttl=args.authorizer_ttl,
         seed=not args.no_seed,
         max_environments=args.max_environments,
@@ -127,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
             runtime.start()
         except OSError as exc:  # the usual one: the port is taken (another `make dev`?)
             raise SystemExit(f"cannot start: {exc}; pick another port with --port") from None
+        except ValueError as exc:  # a bad --param or --env
+            raise SystemExit(f"cannot start: {exc}") from None
         print(banner(runtime.summary()), file=sys.stderr, flush=True)
         stop.wait()
     finally:

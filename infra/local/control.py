@@ -4,7 +4,9 @@
 - ``GET  /__local__/summary``                       → URLs, keys, seed (what runtime.json holds)
 - ``GET  /__local__/functions``                     → functions, environments, event sources
 - ``GET  /__local__/queues``                        → queues with visible / in-flight counts
+- ``GET  /__local__/event-sources``                 → SQS and stream mappings, batches so far
 - ``POST /__local__/schedules/<Function>/<Event>``  → fire a schedule now; the function's result
+  (a JSON body, if any, is the event instead of the schedule's Input)
 - ``POST /__local__/invoke/<Function>``             → invoke with the request body as event
 - ``DELETE /__local__/authorizer-cache``            → forget cached authorizer verdicts
 
@@ -59,6 +61,9 @@ class ControlApi:
     async def _functions(self, request: HttpRequest) -> HttpResponse:
         return _json(200, self.runtime.describe_functions())
 
+    async def _event_sources(self, request: HttpRequest) -> HttpResponse:
+        return _json(200, self.runtime.describe_event_sources())
+
     async def _queues(self, request: HttpRequest) -> HttpResponse:
         # boto3 calls block: keep them off the gateway's loop.
         loop = asyncio.get_running_loop()
@@ -68,7 +73,13 @@ class ControlApi:
         trigger = self.runtime.find_schedule(function, event)
         if trigger is None:
             return _json(404, {"message": f"no schedule {function}/{event}"})
-        return _result(await self.runtime.fire_schedule_async(trigger))
+        payload = None
+        if request.body.strip():
+            try:
+                payload = json.loads(request.body)
+            except ValueError:
+                return _json(400, {"message": "the body must be a JSON event"})
+        return _result(await self.runtime.fire_schedule_async(trigger, payload))
 
     async def _invoke(self, request: HttpRequest, function: str) -> HttpResponse:
         if function not in self.runtime.pools:
@@ -88,6 +99,7 @@ class ControlApi:
         ("GET", "summary", 0): _summary,
         ("GET", "functions", 0): _functions,
         ("GET", "queues", 0): _queues,
+        ("GET", "event-sources", 0): _event_sources,
         ("POST", "schedules", 2): _schedule,
         ("POST", "invoke", 1): _invoke,
         ("DELETE", "authorizer-cache", 0): _flush,

@@ -87,6 +87,21 @@ def function_environment(
     return env
 
 
+def parse_env_overrides(pairs: list[str]) -> dict[str, dict[str, str]]:
+    """``--env IngestionFunction.ALLOW_PRIVATE_URLS=true`` → {"IngestionFunction": {...}};
+    without a function name (``--env LOG_LEVEL=DEBUG``) the variable is for every function."""
+    overrides: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        function, dot, name = key.partition(".")
+        if not dot:
+            function, name = "*", key
+        if not sep or not name or not function:
+            raise ValueError(f"--env expects [FUNCTION.]NAME=VALUE, got {pair!r}")
+        overrides.setdefault(function, {})[name] = value
+    return overrides
+
+
 def function_version(spec: FunctionSpec) -> str:
     # AutoPublishAlias: the API and event sources invoke the alias, which points at version 1.
     return "1" if spec.alias else "$LATEST"

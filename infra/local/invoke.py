@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from infra.local.environment import function_environment, worker_config
+from infra.local.environment import function_environment, parse_env_overrides, worker_config
 from infra.local.moto_server import MotoProcess, start_moto
 from infra.local.resources import Provisioner, StackState
 from infra.local.runtime import DEFAULT_STATE_FILE, PROJECT_ROOT
@@ -50,10 +50,16 @@ def running_state(state_file: Path, template: Path) -> dict[str, Any] | None:
 
 
 async def _invoke(
-    model: TemplateModel, stack: StackState, endpoint: str, name: str, event: Any
+    model: TemplateModel,
+    stack: StackState,
+    endpoint: str,
+    name: str,
+    event: Any,
+    extra_env: dict[str, str] | None = None,
 ) -> InvokeResult:
     spec = model.functions[name]
-    env = function_environment(spec, model.resolver(stack.refs, stack.attrs), endpoint)
+    resolver = model.resolver(stack.refs, stack.attrs)
+    env = function_environment(spec, resolver, endpoint, extra=extra_env)
     pool = FunctionPool(
         name,
         env,
@@ -76,8 +82,10 @@ def invoke_function(
     template: Path = PROJECT_ROOT / "template.yaml",
     parameters: dict[str, str] | None = None,
     state_file: Path | None = DEFAULT_STATE_FILE,
+    env_overrides: dict[str, dict[str, str]] | None = None,
 ) -> InvokeResult:
-    """Invoke function ``name`` (logical id) once with ``event``."""
+    """Invoke function ``name`` (logical id) once with ``event``; ``env_overrides`` as for
+    LocalRuntime ({"<LogicalId>" or "*": {"NAME": "value"}})."""
     state = running_state(state_file, template) if state_file else None
     if state is not None:
         LOG.info("using the running runtime's moto at %s", state["moto_url"])
@@ -94,7 +102,9 @@ def invoke_function(
             endpoint = moto.url
             stack = Provisioner(model, endpoint).create_all()
             LOG.info("started an ephemeral moto at %s", endpoint)
-        return asyncio.run(_invoke(model, stack, endpoint, name, event))
+        overrides = env_overrides or {}
+        extra = {**overrides.get("*", {}), **overrides.get(name, {})}
+        return asyncio.run(_invoke(model, stack, endpoint, name, event, extra))
     finally:
         if moto is not None:
             moto.stop()
@@ -108,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("event", nargs="?", help="event JSON file ('-' = stdin; default {})")
     parser.add_argument("--template", default=str(PROJECT_ROOT / "template.yaml"))
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--env", action="append", default=[], metavar="[FUNCTION.]NAME=VALUE")
     parser.add_argument("--state-file", default=str(DEFAULT_STATE_FILE))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
@@ -119,12 +130,17 @@ def main(argv: list[str] | None = None) -> None:
     else:
         event = json.loads(Path(args.event).read_text())
     parameters = dict(pair.split("=", 1) for pair in args.param)
+    try:
+        overrides = parse_env_overrides(args.env)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     result = invoke_function(
         args.function,
         event,
         template=Path(args.template),
         parameters=parameters,
         state_file=Path(args.state_file) if args.state_file else None,
+        env_overrides=overrides,
     )
     sys.stdout.write(result.payload + "\n")
     sys.stdout.flush()

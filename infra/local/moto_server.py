@@ -1,11 +1,24 @@
 """The moto server, in its own process (so AWS calls never take the gateway's GIL).
 
 ``python -m infra.local.moto_server --port 0`` binds, prints ``READY <port>`` and serves until
-its parent goes away. Two fixes to moto are applied here, both documented in
-docs/local-runtime.md:
+its parent goes away. Fixes to moto are applied here, all documented in docs/local-runtime.md:
 
 - moto leaves ``account`` out of the events its EventBridge rules deliver to SQS; real
   EventBridge always sends it (Powertools' EventBridgeModel requires it).
+- ``TransactWriteItems`` and DynamoDB Streams: moto writes each item's stream record as the
+  transaction goes, so a cancelled transaction leaves records of writes that never happened;
+  and its rollback swaps the table for a deep copy with a copied stream shard, so every open
+  shard iterator goes blind to later writes. Here a transaction's stream records are written
+  only when it commits, and the live shard survives a rollback.
+- S3 event notifications lack fields real S3 sends (``userIdentity``, ``requestParameters``,
+  ``responseElements``, ``bucket.ownerIdentity``, ``object.sequencer``, ``object.versionId``);
+  they are added, so parsers that expect S3's full record (Powertools' S3Model) work. moto
+  also encodes the key's slashes (``uploads%2Fa.txt``); S3 keeps them (``uploads/a.txt``).
+- a browser's CORS preflight (``OPTIONS``) to a presigned URL of an object that does not exist
+  yet was judged as a signed request (403 SignatureDoesNotMatch: the preflight carries none of
+  the signed headers); S3 answers preflights from the bucket's CORS rules alone.
+- consumed stream iterators are forgotten beyond the newest 10,000 (moto keeps every one, and
+  a poller makes four a second).
 - request logging is off: one line per AWS call drowns the function logs.
 """
 
@@ -19,7 +32,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 READY = "READY"
 
@@ -83,9 +96,119 @@ def _patch_moto() -> None:
     )
 
 
+def _patch_transactions() -> None:
+    import copy
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard
+
+    pending = threading.local()  # the stream records of the transaction on this thread
+    add_record = StreamShard.add
+    transact = DynamoDBBackend.transact_write_items
+
+    def add(self: StreamShard, old: Any, new: Any) -> None:
+        records = getattr(pending, "records", None)
+        if records is None:
+            add_record(self, old, new)
+        else:
+            records.append((self, old, new))
+
+    def deepcopy_shard(self: StreamShard, memo: dict[int, Any]) -> Any:
+        if getattr(pending, "records", None) is not None:
+            return self  # the transaction's backup table keeps the live shard
+        clone = StreamShard.__new__(StreamShard)
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list) -> None:
+        pending.records = []
+        try:
+            transact(self, transact_items)
+            committed = pending.records
+        finally:
+            pending.records = None
+            for table in self.tables.values():  # after a rollback: point the shard home
+                if table.stream_shard is not None:
+                    table.stream_shard.table = table
+        for shard, old, new in committed:
+            add_record(shard, old, new)
+
+    StreamShard.add = add  # type: ignore[method-assign]
+    StreamShard.__deepcopy__ = deepcopy_shard  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _patch_s3_notifications() -> None:
+    import itertools
+    from urllib.parse import quote_plus
+
+    from moto.s3 import notifications
+
+    build = notifications._get_s3_event
+    sequencer = itertools.count(0x0055AED6DCD90281E5)
+
+    def complete(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
+        event = build(event_name, bucket, key, notification_id)
+        for record in event["Records"]:
+            record.setdefault("userIdentity", {"principalId": "AWS:AIDALOCALRUNTIME"})
+            record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+            record.setdefault(
+                "responseElements",
+                {"x-amz-request-id": "LOCALREQUEST0000", "x-amz-id-2": "local/runtime"},
+            )
+            s3 = record["s3"]
+            s3["bucket"].setdefault("ownerIdentity", {"principalId": "LOCALOWNER"})
+            s3["object"]["key"] = quote_plus(key.name, safe="/")
+            s3["object"].setdefault("sequencer", f"{next(sequencer):018X}")
+            version = getattr(key, "version_id", None)
+            if version and version != "null":
+                s3["object"].setdefault("versionId", version)
+        return event
+
+    notifications._get_s3_event = complete
+
+
+def _patch_s3_preflight() -> None:
+    from moto.s3.responses import S3Response
+
+    key_response = S3Response._key_response
+
+    def preflight_first(self: S3Response, request: Any, full_url: str) -> Any:
+        if request.method == "OPTIONS":
+            bucket = self.parse_bucket_name_from_url(request, full_url)
+            return self._response_options(request.headers, bucket)
+        return key_response(self, request, full_url)
+
+    S3Response._key_response = preflight_first  # type: ignore[method-assign]
+
+
+def _patch_stream_iterators(keep: int = 10_000) -> None:
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    get_records = DynamoDBStreamsBackend.get_records
+
+    def bounded(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> Any:
+        result = get_records(self, iterator_arn, limit)
+        while len(self.shard_iterators) > keep:  # dicts keep insertion order: oldest first
+            del self.shard_iterators[next(iter(self.shard_iterators))]
+        return result
+
+    DynamoDBStreamsBackend.get_records = bounded  # type: ignore[method-assign]
+
+
 # What the provisioner creates; loading these before READY overlaps with the runtime reading
 # the template instead of delaying the first create call. (SSM loads slowly: on demand.)
-PRELOAD = ("dynamodb", "sqs", "sns", "s3", "secretsmanager", "events", "logs")
+PRELOAD = (
+    "dynamodb",
+    "dynamodbstreams",
+    "sqs",
+    "sns",
+    "s3",
+    "secretsmanager",
+    "events",
+    "logs",
+)
 
 
 def _preload(app: object, create_backend_app: object) -> None:
@@ -120,6 +243,10 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     _patch_moto()
+    _patch_transactions()
+    _patch_s3_notifications()
+    _patch_s3_preflight()
+    _patch_stream_iterators()
 
     class QuietHandler(MotoRequestHandler):
         def log_request(self, *args: object, **kwargs: object) -> None:

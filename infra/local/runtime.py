@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from infra.local.resources import Provisioner, StackState, boto_client
 from infra.local.schedules import Scheduler, schedule_event
 from infra.local.seed import SEED_ROUTES, SeedError, seed_demo
 from infra.local.sqs import QueuePoller
+from infra.local.streams import StreamPoller
 from infra.local.template import DEFAULT_STACK_NAME, ScheduleTrigger, TemplateModel, load_template
 from infra.local.workers import FunctionPool, InvokeResult
 
@@ -64,6 +66,7 @@ class LocalRuntime:
         reload_code: bool = False,
         admin_secret: str = "AdminSecret",
         stack_name: str = DEFAULT_STACK_NAME,
+        env_overrides: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.template_path = Path(template)
         self.api_port = api_port
@@ -81,6 +84,8 @@ class LocalRuntime:
         self.reload_code = reload_code
         self.admin_secret = admin_secret
         self.stack_name = stack_name
+        # Local-only environment variables: {"FunctionLogicalId" or "*": {"NAME": "value"}}
+        self.env_overrides = {k: dict(v) for k, v in (env_overrides or {}).items()}
 
         self.model: TemplateModel | None = None
         self.moto: MotoProcess | None = None
@@ -88,6 +93,7 @@ class LocalRuntime:
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: ApiGateway | None = None
         self.pollers: list[QueuePoller] = []
+        self.stream_pollers: list[StreamPoller] = []
         self.seed: dict[str, Any] = {}
         self.seed_error: str | None = None
         self.startup_seconds = 0.0
@@ -158,6 +164,9 @@ class LocalRuntime:
         if "error" in moto_box:
             raise moto_box["error"]
         assert self.moto is not None
+        unknown = set(self.env_overrides) - set(self.model.functions) - {"*"}
+        if unknown:  # a typo must not silently leave the template's value in place
+            raise ValueError(f"--env names functions not in the template: {sorted(unknown)}")
         self._phase("template + moto", started)
         self.stack = Provisioner(self.model, self.moto.url).create_all()
         self._phase("resources", started)
@@ -201,7 +210,8 @@ class LocalRuntime:
         assert self.model is not None and self.stack is not None
         resolver = self.model.resolver(self.stack.refs, self.stack.attrs)
         for name, spec in self.model.functions.items():
-            env = function_environment(spec, resolver, self.moto_url)
+            extra = {**self.env_overrides.get("*", {}), **self.env_overrides.get(name, {})}
+            env = function_environment(spec, resolver, self.moto_url, extra=extra)
             self.pools[name] = FunctionPool(
                 name,
                 env,
@@ -261,7 +271,9 @@ class LocalRuntime:
                 )
                 continue
             poller = QueuePoller(
-                trigger,
+                dataclasses.replace(
+                    trigger, filter_criteria=resolver.resolve(trigger.filter_criteria)
+                ),
                 queue_urls[arn],
                 arn,
                 self.moto_url,
@@ -271,11 +283,72 @@ class LocalRuntime:
             )
             poller.start()
             self.pollers.append(poller)
+        self._start_stream_pollers(resolver)
         schedules = [s for s in self.model.schedules if s.function in self.pools]
         if schedules:
             Scheduler(schedules, self.fire_schedule_trigger, self._stop).start()
         if self.reload_code:
             threading.Thread(target=self._watch_code, name="code-watch", daemon=True).start()
+
+    def _start_stream_pollers(self, resolver: Any) -> None:
+        assert self.model is not None and self.stack is not None
+        streams = {
+            attrs.get("StreamArn")
+            for name, attrs in self.stack.attrs.items()
+            if self.stack.types.get(name) == "AWS::DynamoDB::Table"
+        }
+        for trigger in self.model.stream_triggers:
+            if not trigger.enabled or trigger.function not in self.pools:
+                continue
+            arn = resolver.resolve(trigger.stream_arn)
+            if arn not in streams:
+                LOG.warning(
+                    "%s/%s: stream %s is not a table stream of the template",
+                    trigger.function,
+                    trigger.event_name,
+                    arn,
+                )
+                continue
+            resolved = dataclasses.replace(
+                trigger,
+                filter_criteria=resolver.resolve(trigger.filter_criteria),
+                on_failure=resolver.resolve(trigger.on_failure),
+            )
+            config = self.pools[trigger.function].config
+            poller = StreamPoller(
+                resolved,
+                arn,
+                self.moto_url,
+                self.invoke,
+                function_arn=config["invoked_function_arn"],
+                function_version=config["function_version"],
+                send_failure=self.send_to_destination,
+                on_failure_arn=resolved.on_failure,
+                retry_delay=self.sqs_retry_delay,
+                stop=self._stop,
+            )
+            # LATEST means "from now": take the iterators before anything (the seed) writes.
+            poller.start_positions()
+            poller.start()
+            self.stream_pollers.append(poller)
+
+    def send_to_destination(self, arn: str, message: dict[str, Any]) -> None:
+        """Deliver an on-failure record to an SQS queue or SNS topic of the template."""
+        assert self.stack is not None
+        body = json.dumps(message)
+        if ":sqs:" in arn:
+            urls = {
+                attrs.get("Arn"): self.stack.refs[name]
+                for name, attrs in self.stack.attrs.items()
+                if self.stack.types.get(name) == "AWS::SQS::Queue"
+            }
+            if arn not in urls:
+                raise LookupError(f"queue {arn} is not in the template")
+            boto_client("sqs", self.moto_url).send_message(QueueUrl=urls[arn], MessageBody=body)
+        elif ":sns:" in arn:
+            boto_client("sns", self.moto_url).publish(TopicArn=arn, Message=body)
+        else:
+            raise LookupError(f"destination {arn} is not emulated (SQS and SNS are)")
 
     def _seed(self) -> None:
         token = self.admin_token
@@ -304,7 +377,7 @@ class LocalRuntime:
         for pool in self.pools.values():  # already closed unless the loop had died
             with contextlib.suppress(Exception):
                 pool.close()
-        for poller in self.pollers:
+        for poller in [*self.pollers, *self.stream_pollers]:
             poller.join(3)
         if self.moto is not None:
             self.moto.stop()
@@ -349,18 +422,25 @@ class LocalRuntime:
                 return trigger
         return None
 
-    async def fire_schedule_async(self, trigger: ScheduleTrigger) -> InvokeResult:
-        return await self.invoke_async(trigger.function, schedule_event(trigger))
+    async def fire_schedule_async(
+        self, trigger: ScheduleTrigger, event: Any | None = None
+    ) -> InvokeResult:
+        """Fire ``trigger`` with its own event, or with ``event`` instead when given."""
+        payload = schedule_event(trigger) if event is None else event
+        return await self.invoke_async(trigger.function, payload)
 
     def fire_schedule_trigger(self, trigger: ScheduleTrigger) -> InvokeResult:
         return self._call(self.fire_schedule_async(trigger))
 
-    def fire_schedule(self, function: str, event_name: str) -> InvokeResult:
-        """Fire the schedule ``event_name`` of ``function`` now; wait for its result."""
+    def fire_schedule(
+        self, function: str, event_name: str, event: Any | None = None
+    ) -> InvokeResult:
+        """Fire the schedule ``event_name`` of ``function`` now and wait for its result.
+        ``event`` replaces the schedule's Input (a backfill, a test's ``{"as_of": ...}``)."""
         trigger = self.find_schedule(function, event_name)
         if trigger is None:
             raise KeyError(f"no schedule {function}/{event_name} in the template")
-        return self.fire_schedule_trigger(trigger)
+        return self._call(self.fire_schedule_async(trigger, event))
 
     def flush_authorizer_cache(self) -> int:
         """Forget every cached authorizer verdict; returns how many there were."""
@@ -385,6 +465,35 @@ class LocalRuntime:
             }
             for name, spec in self.model.functions.items()
         ]
+
+    def describe_event_sources(self) -> list[dict[str, Any]]:
+        """Every running event source mapping, with what it has done so far."""
+        sources: list[dict[str, Any]] = [
+            {
+                "type": "SQS",
+                "function": p.trigger.function,
+                "event": p.trigger.event_name,
+                "source": p.queue_arn,
+                "batches": p.batches,
+                "filtered_out": p.filtered_out,
+            }
+            for p in self.pollers
+        ]
+        sources += [
+            {
+                "type": "DynamoDB",
+                "function": p.trigger.function,
+                "event": p.trigger.event_name,
+                "source": p.stream_arn,
+                "shards": len(p.shards),
+                "batches": p.batches,
+                "filtered_out": p.filtered_out,
+                "discarded": p.discarded,
+                "on_failure": p.on_failure_arn,
+            }
+            for p in self.stream_pollers
+        ]
+        return sources
 
     def describe_queues(self) -> list[dict[str, Any]]:
         assert self.stack is not None

@@ -3,9 +3,12 @@
 As Lambda's poller does: up to ``BatchSize`` messages gathered for at most
 ``MaximumBatchingWindowInSeconds``, one SQS event per batch, and with
 ``ReportBatchItemFailures`` only the messages the function did not report are deleted. A failed
-or timed-out invocation deletes nothing. One local shortcut: failed messages become visible
-again after ``retry_delay`` seconds instead of the queue's visibility timeout, so a retry (and
-moto's redrive to the DLQ after ``maxReceiveCount``) happens within a test's patience.
+or timed-out invocation deletes nothing. Messages matching none of the mapping's
+``FilterCriteria`` are deleted without an invocation (infra.local.filters).
+
+One local shortcut: failed messages become visible again after ``retry_delay`` seconds instead
+of the queue's visibility timeout, so a retry (and moto's redrive to the DLQ after
+``maxReceiveCount``) happens within a test's patience.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infra.local import REGION
+from infra.local.filters import Predicate, compile_criteria
 from infra.local.resources import boto_client
 from infra.local.template import QueueTrigger
 from infra.local.workers import InvokeResult
@@ -64,6 +68,15 @@ def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def filter_view(record: dict[str, Any]) -> dict[str, Any]:
+    """What Lambda matches an SQS record's filter against: a JSON body as an object."""
+    try:
+        body = json.loads(record["body"])
+    except ValueError:
+        return record
+    return {**record, "body": body} if isinstance(body, dict) else record
+
+
 def failed_message_ids(result: InvokeResult, batch_ids: list[str], partial: bool) -> set[str]:
     """Which messages of the batch failed, as Lambda judges the function's response."""
     everything = set(batch_ids)
@@ -106,7 +119,9 @@ class QueuePoller(threading.Thread):
         self.retry_delay = retry_delay
         self.stop_event = stop
         self.sqs = boto_client("sqs", endpoint_url)
+        self.accepts: Predicate | None = compile_criteria(trigger.filter_criteria)
         self.batches = 0
+        self.filtered_out = 0
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -145,7 +160,7 @@ class QueuePoller(threading.Thread):
                 if len(batch) >= size or left <= 0:
                     break
                 wait = min(1.0, left)
-            messages = self._receive(min(10, size - len(batch)), wait)
+            messages = self._drop_filtered(self._receive(min(10, size - len(batch)), wait))
             if messages:
                 if not batch:
                     deadline = time.monotonic() + window
@@ -153,6 +168,23 @@ class QueuePoller(threading.Thread):
             elif batch and window == 0:
                 break
         return batch
+
+    def _drop_filtered(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Messages matching no filter are deleted unseen, as Lambda's filtering does."""
+        if self.accepts is None or not messages:
+            return messages
+        kept: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
+        for message in messages:
+            record = sqs_record(message, self.queue_arn)
+            (kept if self.accepts(filter_view(record)) else dropped).append(message)
+        if dropped:
+            self.filtered_out += len(dropped)
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(dropped)
+            ]
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        return kept
 
     def _dispatch(self, batch: list[dict[str, Any]]) -> None:
         event = {"Records": [sqs_record(message, self.queue_arn) for message in batch]}

@@ -55,6 +55,26 @@ class QueueTrigger:
     window_s: float
     report_item_failures: bool
     enabled: bool
+    filter_criteria: Any = None  # FilterCriteria, intrinsics unresolved
+
+
+@dataclass
+class StreamTrigger:
+    """A DynamoDB Streams event source mapping (``Events: Type: DynamoDB``)."""
+
+    function: str
+    event_name: str
+    stream_arn: Any  # unresolved until the table exists
+    starting_position: str  # LATEST | TRIM_HORIZON
+    batch_size: int
+    window_s: float
+    report_item_failures: bool
+    bisect_on_error: bool
+    max_retries: int  # -1: until the record expires
+    max_record_age_s: int  # -1: until the record expires (24 h)
+    on_failure: Any  # DestinationConfig.OnFailure.Destination (an SQS or SNS ARN) or None
+    filter_criteria: Any
+    enabled: bool
 
 
 @dataclass
@@ -89,6 +109,7 @@ class TemplateModel:
     functions: dict[str, FunctionSpec]
     api: ApiSpec | None
     queue_triggers: list[QueueTrigger] = field(default_factory=list)
+    stream_triggers: list[StreamTrigger] = field(default_factory=list)
     schedules: list[ScheduleTrigger] = field(default_factory=list)
 
     @property
@@ -285,6 +306,8 @@ def _collect_triggers(model: TemplateModel) -> None:
             props = resources.get(spec.logical_id + event_name, {}).get("Properties", {})
             if kind == "SQS":
                 model.queue_triggers.append(_queue_trigger(spec, event_name, props))
+            elif kind == "DynamoDB":
+                model.stream_triggers.append(_stream_trigger(spec, event_name, props))
             elif kind in ("Schedule", "ScheduleV2"):
                 model.schedules.append(_schedule(spec, event_name, kind, props, resolver))
 
@@ -298,7 +321,33 @@ def _queue_trigger(spec: FunctionSpec, event_name: str, props: dict[str, Any]) -
         window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
         report_item_failures="ReportBatchItemFailures"
         in (props.get("FunctionResponseTypes") or []),
-        enabled=props.get("Enabled", True) not in (False, "false", "False"),
+        enabled=_enabled(props),
+        filter_criteria=props.get("FilterCriteria"),
+    )
+
+
+def _enabled(props: dict[str, Any]) -> bool:
+    return props.get("Enabled", True) not in (False, "false", "False")
+
+
+def _stream_trigger(spec: FunctionSpec, event_name: str, props: dict[str, Any]) -> StreamTrigger:
+    # Defaults are Lambda's for DynamoDB Streams (batch 100, no window, retry until expiry).
+    on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    return StreamTrigger(
+        function=spec.logical_id,
+        event_name=event_name,
+        stream_arn=props.get("EventSourceArn"),
+        starting_position=str(props.get("StartingPosition", "LATEST")),
+        batch_size=int(props.get("BatchSize", 100)),
+        window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        report_item_failures="ReportBatchItemFailures"
+        in (props.get("FunctionResponseTypes") or []),
+        bisect_on_error=str(props.get("BisectBatchOnFunctionError", False)).lower() == "true",
+        max_retries=int(props.get("MaximumRetryAttempts", -1)),
+        max_record_age_s=int(props.get("MaximumRecordAgeInSeconds", -1)),
+        on_failure=on_failure,
+        filter_criteria=props.get("FilterCriteria"),
+        enabled=_enabled(props),
     )
 
 

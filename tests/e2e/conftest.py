@@ -2,7 +2,8 @@
 
 - ``runtime``: the project's template.yaml on free ports, seeded with demo data through the
   API (``runtime.seed``). The authorizer cache is off unless LOCAL_AUTHORIZER_TTL says
-  otherwise, so a revoked key is refused on the next request.
+  otherwise, so a revoked key is refused on the next request. The ingestion function may
+  fetch URLs on 127.0.0.1 (a local-only override of ALLOW_PRIVATE_URLS).
 - ``fixture_runtime``: tests/e2e/fixtures/template.yaml, tiny handlers that echo what the
   runtime gives them; used by test_local_runtime.py to test the runtime's own mechanics.
 
@@ -33,6 +34,9 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
         authorizer_ttl=int(os.environ.get("LOCAL_AUTHORIZER_TTL", "0")),
         seed=True,
         log_dir=tmp_path_factory.mktemp("runtime-logs"),
+        # URL import tests fetch from a server on 127.0.0.1, which the template (rightly)
+        # forbids; link-local and metadata addresses stay blocked even so.
+        env_overrides={"IngestionFunction": {"ALLOW_PRIVATE_URLS": "true"}},
     )
     local.start()
     try:
@@ -53,6 +57,8 @@ def fixture_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalR
         sqs_retry_delay=0.5,
         log_dir=state_dir / "logs",
         state_file=state_dir / "runtime.json",
+        # a local-only override of a template variable (the template says "false")
+        env_overrides={"UploadFunction": {"ALLOW_PRIVATE": "true"}},
     )
     local.start()
     try:

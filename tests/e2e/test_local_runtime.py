@@ -471,6 +471,31 @@ def test_whole_batch_exception_deletes_nothing(fixture_runtime: LocalRuntime) ->
     assert sorted(a["sk"] for a in _attempts(fixture_runtime, crash)) == ["ATTEMPT#1", "ATTEMPT#2"]
 
 
+def test_messages_matching_no_filter_are_deleted_without_an_invocation(
+    fixture_runtime: LocalRuntime,
+) -> None:
+    sqs = boto_client("sqs", fixture_runtime.moto_url)
+    skipped, kept = uuid.uuid4().hex, uuid.uuid4().hex
+    # Given the consumer's FilterCriteria (outcome anything-but "skip"), a message it excludes
+    # followed by one it accepts
+    sqs.send_message_batch(
+        QueueUrl=fixture_runtime.stack.refs["WorkQueue"],
+        Entries=[
+            {"Id": "1", "MessageBody": json.dumps({"id": skipped, "outcome": "skip"})},
+            {"Id": "2", "MessageBody": json.dumps({"id": kept, "outcome": "ok"})},
+        ],
+    )
+    # When the accepted one has been processed
+    eventually(lambda: _attempts(fixture_runtime, kept))
+    # Then the excluded one never reached the function, and left the queue (not to the DLQ)
+    assert _attempts(fixture_runtime, skipped) == []
+    assert not [b for b in _dlq_bodies(fixture_runtime) if b["id"] == skipped]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=fixture_runtime.stack.refs["WorkQueue"], AttributeNames=["All"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+
+
 # ---------------------------------------------------------------------- schedules
 def test_schedule_fires_on_demand_with_its_input(fixture_runtime: LocalRuntime) -> None:
     # When the ScheduleV2 event is fired through the control endpoint
@@ -480,6 +505,20 @@ def test_schedule_fires_on_demand_with_its_input(fixture_runtime: LocalRuntime) 
     # Then the function ran synchronously with the schedule's Input and its result comes back
     assert response.status_code == 200
     assert response.json() == {"ticked": True, "event": {"job": "nightly"}}
+
+
+def test_schedule_fired_with_a_body_gets_that_event_instead(
+    fixture_runtime: LocalRuntime,
+) -> None:
+    base = fixture_runtime.api_url + "/__local__/schedules/TickFunction/Nightly"
+    # When the schedule is fired with a JSON body (a backfill: {"as_of": ...})
+    response = requests.post(base, json={"as_of": "2100-01-01"}, timeout=30)
+    # Then the function got the body as its event, not the template's Input
+    assert response.status_code == 200
+    assert response.json()["event"] == {"as_of": "2100-01-01"}
+    # and a body that is not JSON is refused without running anything
+    refused = requests.post(base, data=b"as_of=2100", timeout=30)
+    assert refused.status_code == 400
 
 
 def test_classic_schedule_sends_a_scheduled_event(fixture_runtime: LocalRuntime) -> None:

@@ -151,6 +151,10 @@ def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
         outcome.add(doc)  # same content, same settings: nothing to redo, mark indexed
         return
     parsed = _parse(doc, data, content_type, file_name)
+    # A title the user gave wins; the defaults (file name, URL) give way to the document's own.
+    defaulted = doc.title in (doc.file_name, doc.source_url)
+    title = (parsed.title or doc.title) if defaulted else doc.title
+    parsed = dataclasses.replace(parsed, title=title)
     settings = ChunkingSettings(**{k: v for k, v in doc.chunking.items() if k != "min_chars"})
     chunks = [
         dataclasses.replace(chunk, source_type=doc.type)
@@ -183,7 +187,7 @@ def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
         doc,
         expected_statuses=("processing",),
         content_hash=digest,
-        title=doc.title if doc.title != doc.file_name else (parsed.title or doc.title),
+        title=title,
         usage=usage,
         progress=Progress(chunks_done=len(chunks), chunks_total=len(chunks)),
         updated_at=utc_now_iso(),
