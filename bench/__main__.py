@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=300, help="warm requests per route")
     parser.add_argument(
         "--only",
-        choices=["cold", "routes", "gateway", "retrieval"],
+        choices=["cold", "routes", "gateway", "retrieval", "conversations"],
         help="run one section only",
     )
     args = parser.parse_args()
@@ -141,6 +141,11 @@ def main() -> None:
 
         print()
         run(print_fn=print)
+    if args.only in (None, "conversations"):
+        from bench.conversations import run as run_conversations
+
+        print()
+        run_conversations(print_fn=print)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,26 @@ NON_DEFAULT_AUTH: dict[Route, str] = {
     # the widget's public config: verdicts cached per key AND Origin, so one refused origin
     # cannot poison the cached verdict of an allowed one
     ("GET", "/v1/public/agents/{agentId}/config"): "PublicKeyAuthorizer",
+    # the widget's conversations: the same key-and-Origin verdicts; each call also carries
+    # the visitor token of its conversation, checked by the function
+    ("POST", "/v1/public/agents/{agentId}/conversations"): "PublicKeyAuthorizer",
+    ("GET", "/v1/public/agents/{agentId}/conversations/{conversationId}"): "PublicKeyAuthorizer",
+    (
+        "POST",
+        "/v1/public/agents/{agentId}/conversations/{conversationId}/messages",
+    ): "PublicKeyAuthorizer",
+    (
+        "POST",
+        "/v1/public/agents/{agentId}/conversations/{conversationId}/messages/{messageId}/feedback",
+    ): "PublicKeyAuthorizer",
+    (
+        "POST",
+        "/v1/public/agents/{agentId}/conversations/{conversationId}/lead",
+    ): "PublicKeyAuthorizer",
+    (
+        "POST",
+        "/v1/public/agents/{agentId}/conversations/{conversationId}/handoff",
+    ): "PublicKeyAuthorizer",
 }
 
 

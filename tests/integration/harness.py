@@ -84,6 +84,44 @@ ROUTE_EVENTS: dict[tuple[str, str], str] = {
     ): "knowledge/api_new_upload_url",
     ("GET", "/v1/agents/{agentId}/index"): "knowledge/api_get_index",
     ("POST", "/v1/agents/{agentId}/search"): "knowledge/api_search",
+    ("POST", "/v1/public/agents/{agentId}/conversations"): (
+        "conversations/api_start_widget_conversation"
+    ),
+    ("GET", "/v1/public/agents/{agentId}/conversations/{conversationId}"): (
+        "conversations/api_get_widget_conversation"
+    ),
+    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/messages"): (
+        "conversations/api_post_widget_message"
+    ),
+    (
+        "POST",
+        "/v1/public/agents/{agentId}/conversations/{conversationId}/messages/{messageId}/feedback",
+    ): "conversations/api_post_widget_feedback",
+    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/lead"): (
+        "conversations/api_post_widget_lead"
+    ),
+    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/handoff"): (
+        "conversations/api_post_widget_handoff"
+    ),
+    ("POST", "/v1/agents/{agentId}/conversations"): "conversations/api_start_conversation",
+    ("GET", "/v1/agents/{agentId}/conversations/{conversationId}"): (
+        "conversations/api_get_conversation"
+    ),
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/messages"): (
+        "conversations/api_post_message"
+    ),
+    (
+        "POST",
+        "/v1/agents/{agentId}/conversations/{conversationId}/messages/{messageId}/feedback",
+    ): "conversations/api_post_feedback",
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/lead"): (
+        "conversations/api_post_lead"
+    ),
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/handoff"): (
+        "conversations/api_post_handoff"
+    ),
+    ("GET", "/v1/conversations"): "conversations/api_list_conversations",
+    ("POST", "/v1/agents/{agentId}/identity-secret"): "conversations/api_rotate_identity_secret",
 }
 AUTHORIZER_EVENT = "identity/authorizer_secret_key"
 KNOWLEDGE = "knowledge.handlers.api"
@@ -140,6 +178,7 @@ COVERED_FUNCTIONS = frozenset(
         "AuditApiFunction",
         "DocsFunction",
         "KnowledgeApiFunction",
+        "ConversationsApiFunction",
     }
 )
 

@@ -143,7 +143,7 @@ def test_a_publishable_key_from_an_allowed_origin_may_read_public_routes_only(wi
 
     statement = _statement(policy)
     assert statement["Effect"] == "Allow"
-    assert statement["Resource"] == f"{ARN_BASE}/GET/v1/public/*"
+    assert statement["Resource"] == [f"{ARN_BASE}/GET/v1/public/*", f"{ARN_BASE}/POST/v1/public/*"]
     assert policy["context"]["keyType"] == "publishable"
     assert policy["context"]["agentId"] == agent["id"]
     assert policy["context"]["role"] == ""
@@ -154,6 +154,10 @@ def test_a_publishable_key_from_an_allowed_origin_may_read_public_routes_only(wi
     assert h.policy_allows(policy, f"{ARN_BASE}/GET{_public_path(agent)}")
     assert not h.policy_allows(policy, f"{ARN_BASE}/GET/v1/agents")
     assert not h.policy_allows(policy, f"{ARN_BASE}/DELETE{_public_path(agent)}")
+    # (the widget's conversation routes are POSTs under /v1/public/ too)
+    conversations = f"/v1/public/agents/{agent['id']}/conversations"
+    assert h.policy_allows(policy, f"{ARN_BASE}/POST{conversations}")
+    assert not h.policy_allows(policy, f"{ARN_BASE}/POST/v1/agents/{agent['id']}/conversations")
 
 
 @pytest.mark.parametrize(

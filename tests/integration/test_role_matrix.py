@@ -15,6 +15,8 @@ import pytest
 
 from tests.integration import harness as h
 
+CONVERSATIONS = "conversations.handlers.api"
+
 ROLES = ("owner", "admin", "member", "viewer", "publishable")
 
 # fmt: off
@@ -49,6 +51,34 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
                                                      (200,  200,  200,   403,   403),
     ("GET", "/v1/agents/{agentId}/index"):           (200,  200,  200,   200,   403),
     ("POST", "/v1/agents/{agentId}/search"):         (200,  200,  200,   200,   403),
+    # conversations: the widget's routes (its publishable key and the visitor's token) ...
+    ("POST", "/v1/public/agents/{agentId}/conversations"):
+                                                     (403,  403,  403,   403,   201),
+    ("GET", "/v1/public/agents/{agentId}/conversations/{conversationId}"):
+                                                     (403,  403,  403,   403,   200),
+    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/messages"):
+                                                     (403,  403,  403,   403,   201),
+    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/messages/{messageId}/feedback"):  # noqa: E501
+                                                     (403,  403,  403,   403,   200),
+    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/lead"):
+                                                     (403,  403,  403,   403,   201),
+    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/handoff"):
+                                                     (403,  403,  403,   403,   200),
+    # ... and the tenant's server's
+    ("POST", "/v1/agents/{agentId}/conversations"):  (201,  201,  201,   403,   403),
+    ("GET", "/v1/agents/{agentId}/conversations/{conversationId}"):
+                                                     (200,  200,  200,   200,   403),
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/messages"):
+                                                     (201,  201,  201,   403,   403),
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/messages/{messageId}/feedback"):
+                                                     (200,  200,  200,   403,   403),
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/lead"):
+                                                     (201,  201,  201,   403,   403),
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/handoff"):
+                                                     (200,  200,  200,   403,   403),
+    ("GET", "/v1/conversations"):                    (200,  200,  200,   200,   403),
+    ("POST", "/v1/agents/{agentId}/identity-secret"):
+                                                     (201,  201,  403,   403,   403),
 }
 # fmt: on
 
@@ -62,6 +92,9 @@ class Org:
     spare_widget_key: h.Principal
     document_id: str  # an indexed text source
     upload_id: str  # an upload source awaiting its file
+    conversation_id: str  # started by the widget, with one answered question
+    visitor_token: str  # that conversation's visitor
+    answer_id: str  # the answer in it
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +112,20 @@ def org(aws: h.World) -> Iterator[Org]:
     h.ingest_queued(aws)
     upload = {"source": {"type": "upload", "file_name": "a.pdf", "size": 100}}
     uploaded = h.api(h.KNOWLEDGE, "POST", documents, upload, caller=tenant.owner).json
+    conversations = f"/v1/public/agents/{agent['id']}/conversations"
+    origin = {"Origin": h.ALLOWED_ORIGIN}
+    started = h.api(
+        CONVERSATIONS, "POST", conversations, {}, caller=keys["publishable"], headers=origin
+    ).json
+    conversation_id, token = started["conversation"]["id"], started["visitor_token"]
+    asked = h.api(
+        CONVERSATIONS,
+        "POST",
+        f"{conversations}/{conversation_id}/messages",
+        {"text": "When are you open?", "visitor_token": token},
+        caller=keys["publishable"],
+        headers=origin,
+    ).json
     org = Org(
         tenant=tenant,
         keys=keys,
@@ -87,6 +134,9 @@ def org(aws: h.World) -> Iterator[Org]:
         spare_widget_key=tenant.widget_key(agent["id"]),
         document_id=document["document"]["id"],
         upload_id=uploaded["document"]["id"],
+        conversation_id=conversation_id,
+        visitor_token=token,
+        answer_id=asked["answer"]["id"],
     )
     h.keep_tenant(aws, tenant.id)
     yield org
@@ -101,6 +151,8 @@ def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[
         .replace("{documentId}", document)
         .replace("/v1/keys/{keyId}", f"/v1/keys/{org.spare_secret_key.key_id}")
         .replace("{keyId}", org.spare_widget_key.key_id)
+        .replace("{conversationId}", org.conversation_id)
+        .replace("{messageId}", org.answer_id)
     )
     bodies = {
         ("POST", "/v1/tenants"): {"name": "Another"},
@@ -114,9 +166,33 @@ def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[
         ("POST", "/v1/agents/{agentId}/documents"): {"source": {"type": "text", "text": "More."}},
         ("POST", "/v1/agents/{agentId}/documents/{documentId}/upload-url"): {"size": 200},
         ("POST", "/v1/agents/{agentId}/search"): {"query": "hours"},
+        ("POST", "/v1/agents/{agentId}/conversations"): {},
+        ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/messages"): {
+            "text": "When are you open?"
+        },
+        (
+            "POST",
+            "/v1/agents/{agentId}/conversations/{conversationId}/messages/{messageId}/feedback",
+        ): {"rating": "up"},
+        ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/lead"): {
+            "email": "dana@example.com"
+        },
+        ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/handoff"): {},
     }
+    body = bodies.get((method, route))
+    if route.startswith("/v1/public/agents/{agentId}/conversations") and method == "POST":
+        # the widget's routes take the server route's body plus the visitor token
+        server_route = route.replace("/v1/public/", "/v1/", 1)
+        body = {**bodies.get(("POST", server_route), {}), "visitor_token": org.visitor_token}
     headers = {"If-Match": '"v1"'} if method == "PATCH" else {}
-    return path, bodies.get((method, route)), headers
+    return path, body, headers
+
+
+def _query(org: Org, method: str, route: str) -> dict[str, str] | None:
+    """The widget reads a conversation with its visitor token in the query."""
+    if (method, route) == ("GET", "/v1/public/agents/{agentId}/conversations/{conversationId}"):
+        return {"visitor_token": org.visitor_token}
+    return None
 
 
 CASES = [
@@ -139,7 +215,13 @@ def test_handler_enforces_roles(org: Org, method, route, role, expected):
     # When the route's function is invoked with that context (as if the gateway let it in)
     module = h.route_for(method, path)[0].handler_module
     response = h.api(
-        module, method, path, body, caller=key, headers={**headers, "Origin": h.ALLOWED_ORIGIN}
+        module,
+        method,
+        path,
+        body,
+        caller=key,
+        headers={**headers, "Origin": h.ALLOWED_ORIGIN},
+        query=_query(org, method, route),
     )
 
     # Then the answer is exactly the expected one, errors in the envelope
@@ -155,7 +237,15 @@ def test_gateway_enforces_roles(org: Org, method, route, role, expected):
     path, body, headers = _request(org, method, route)
 
     # When the request goes through API Gateway: authorizer, policy, then the function
-    response = h.gateway(method, path, body, key=key, origin=h.ALLOWED_ORIGIN, headers=headers)
+    response = h.gateway(
+        method,
+        path,
+        body,
+        key=key,
+        origin=h.ALLOWED_ORIGIN,
+        headers=headers,
+        query=_query(org, method, route),
+    )
 
     # Then the caller sees the same status, whichever layer refused it
     assert response.status == expected, response

@@ -34,10 +34,11 @@ DESCRIPTION = (
 def _domain_resolvers() -> list[APIGatewayRestResolver]:
     from agents.handlers.api import app as agents_app
     from audit.handlers.api import app as audit_app
+    from conversations.handlers.api import app as conversations_app
     from identity.handlers.api import app as identity_app
     from knowledge.handlers.api import app as knowledge_app
 
-    return [identity_app, agents_app, knowledge_app, audit_app]
+    return [identity_app, agents_app, knowledge_app, conversations_app, audit_app]
 
 
 @cache

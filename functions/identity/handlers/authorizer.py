@@ -27,6 +27,10 @@ from identity.logic import authentication, key_format
 from identity.models import AuthContext, KeyRecord
 
 PUBLIC_PREFIX = "/v1/public/"
+# What a publishable key's (cached) verdict opens: the public routes' methods only — the
+# widget reads its config and conversations (GET) and starts, asks, rates, leaves a lead or
+# asks for a human (POST). Nothing else, and never a secret-key route.
+PUBLIC_RESOURCES = (f"GET{PUBLIC_PREFIX}*", f"POST{PUBLIC_PREFIX}*")
 _MISSING = "missing"
 
 
@@ -74,7 +78,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         ):
             logger().info("publishable key refused", extra={"key_id": verdict.key_id})
             return _policy("Deny", method_arn, verdict)
-        return _policy("Allow", method_arn, verdict, resource_path=f"GET{PUBLIC_PREFIX}*")
+        return _policy("Allow", method_arn, verdict, resource_paths=PUBLIC_RESOURCES)
     return _policy("Allow", method_arn, verdict)
 
 
@@ -85,11 +89,15 @@ def _path_of(method_arn: str) -> str:
 
 
 def _policy(
-    effect: str, method_arn: str, verdict: AuthContext, resource_path: str = "*/*"
+    effect: str,
+    method_arn: str,
+    verdict: AuthContext,
+    resource_paths: tuple[str, ...] = ("*/*",),
 ) -> dict[str, Any]:
     # The verdict is cached and reused for other routes, so it names the whole stage (secret
     # keys) or the public routes (publishable keys), not only the method that was called.
     base = "/".join(method_arn.split("/", 2)[:2]) if method_arn else "*"
+    resources = [f"{base}/{path}" for path in resource_paths]
     return {
         "principalId": f"{verdict.tenant_id}/{verdict.key_id}",
         "policyDocument": {
@@ -98,7 +106,8 @@ def _policy(
                 {
                     "Action": "execute-api:Invoke",
                     "Effect": effect,
-                    "Resource": f"{base}/{resource_path}",
+                    # One ARN stays a string (as before); the public verdict names two.
+                    "Resource": resources[0] if len(resources) == 1 else resources,
                 }
             ],
         },

@@ -78,3 +78,55 @@ INDEX_POINTER_SK = "INDEX"
 # transactional outbox: events waiting for the stream relay, per tenant (TTL removes them)
 def outbox_pk(tenant_id: str) -> str:
     return f"{TENANT_PREFIX}{tenant_id}#OUTBOX"
+
+
+# conversations: each conversation is its own partition (its header, its rolling state and its
+# messages), so message traffic spreads across as many partitions as there are conversations.
+# The header alone carries gsi1 keys: a tenant's conversations newest first, written when a
+# conversation starts or a flag changes (lead, handoff, unanswered), never once per message.
+CONVERSATION_SK = "CONV"
+CONVERSATION_STATE_SK = "STATE"
+MESSAGE_SK_PREFIX = "MSG#"
+
+
+def conversation_pk(tenant_id: str, conversation_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#CONV#{conversation_id}"
+
+
+def message_sk(message_id: str) -> str:
+    return f"{MESSAGE_SK_PREFIX}{message_id}"
+
+
+def conversations_gsi1pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#CONVS"
+
+
+def conversations_gsi1sk(started_at: str, conversation_id: str) -> str:
+    return f"{started_at}#{conversation_id}"
+
+
+# the shared answer cache: one partition per cached answer (reads of popular questions spread),
+# the digest covers the index version, the agent version and the normalized question
+ANSWER_SK = "ANSWER"
+
+
+def answer_pk(tenant_id: str, agent_id: str, digest: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#ANSWER#{agent_id}#{digest}"
+
+
+# rate limits: fixed windows, one item per (subject, window), removed by TTL
+def visitor_rate_pk(tenant_id: str, agent_id: str, visitor_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#RATE#VISITOR#{agent_id}#{visitor_id}"
+
+
+def agent_rate_pk(tenant_id: str, agent_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#RATE#AGENT#{agent_id}"
+
+
+def rate_window_sk(window_start: int) -> str:
+    return f"WINDOW#{window_start}"
+
+
+# an agent's visitor-identity secret (HMAC key the tenant's server signs visitor ids with)
+def identity_secret_sk(agent_id: str) -> str:
+    return f"IDSECRET#{agent_id}"

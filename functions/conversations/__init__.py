@@ -1,0 +1,1 @@
+"""Conversations: visitor sessions, messages, grounded answers with citations."""
