@@ -48,6 +48,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 BLOB = "index.bin"
 ARTIFACT_NAMES = (MANIFEST, BLOB)
+COVERAGE_MIN_CHUNKS = 1000  # see LoadedIndex.coverage
 RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 
 
@@ -447,7 +448,11 @@ class LoadedIndex:
         if not weights or not positions:
             return [0.0] * len(positions)
         p = self.postings
-        n = self.chunk_count
+        # A small knowledge base is read as a sample of a larger one: with a handful of chunks
+        # every known term would have a near-zero IDF and one filler word the index has never
+        # seen would outweigh all of them. From COVERAGE_MIN_CHUNKS chunks up, this is BM25's
+        # own IDF.
+        n = max(self.chunk_count, COVERAGE_MIN_CHUNKS)
         unseen_idf = float(np.log1p((n + 0.5) / 0.5))
         hit = np.asarray(positions, dtype=np.int32)
         found = np.zeros(len(hit), dtype=np.float64)
@@ -457,7 +462,8 @@ class LoadedIndex:
             if t is None:
                 total += unseen_idf * term_weight
                 continue
-            weight = float(p.idf[t]) * term_weight
+            df = int(p.indptr[t + 1] - p.indptr[t])
+            weight = float(np.log1p((n - df + 0.5) / (df + 0.5))) * term_weight
             if weight <= 0:
                 continue
             total += weight
