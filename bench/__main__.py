@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=300, help="warm requests per route")
     parser.add_argument(
         "--only",
-        choices=["cold", "routes", "gateway", "retrieval", "conversations"],
+        choices=["cold", "routes", "gateway", "messages", "retrieval", "conversations"],
         help="run one section only",
     )
     args = parser.parse_args()
@@ -136,6 +136,10 @@ def main() -> None:
         warm_and_calls(args.warm)
     if args.only in (None, "gateway"):
         gateway()
+    if args.only in (None, "messages"):
+        from bench.message_latency import run as run_messages
+
+        run_messages(print_fn=print)
     if args.only in (None, "retrieval"):
         from bench.retrieval import run
 
