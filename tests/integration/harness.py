@@ -921,10 +921,16 @@ class CallLog:
 
 
 def counting(original: Callable[..., Any], log: CallLog) -> Callable[..., Any]:
-    """Wrap ``BaseClient._make_api_call``: every boto3 and pynamodb request passes there."""
+    """Wrap ``BaseClient._make_api_call``: every boto3 and pynamodb request passes there.
+    Only this thread's calls count: a local runtime started by another test tier in the same
+    session polls its queues and streams from threads of this process."""
+    import threading
+
+    mine = threading.get_ident()
 
     def wrapper(client: Any, operation_name: str, api_params: Any) -> Any:
-        log.calls.append((client.meta.service_model.service_name, operation_name))
+        if threading.get_ident() == mine:
+            log.calls.append((client.meta.service_model.service_name, operation_name))
         return original(client, operation_name, api_params)
 
     return wrapper
