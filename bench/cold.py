@@ -75,6 +75,8 @@ def main() -> None:
 
 
 def _policy_effect(result: object) -> str:
+    if isinstance(result, dict) and "batchItemFailures" in result:
+        return f"{len(result['batchItemFailures'])} failed"
     try:
         return result["policyDocument"]["Statement"][0]["Effect"]  # type: ignore[index]
     except (TypeError, KeyError, IndexError):

@@ -33,6 +33,9 @@ ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "AgentHub",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "STAGE": "bench",
+    "DOCUMENTS_BUCKET": "agenthub-documents-bench",
+    "INGESTION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/ingestion",
+    "INGESTION_MAX_RECEIVES": "3",
     "PYDANTIC_DISABLE_PLUGINS": "__all__",
 }
 
@@ -185,6 +188,8 @@ def aws_answers() -> dict[str, Any]:
     }
     answers["SecretsManager.GetSecretValue"] = secret
     answers["Events.PutEvents"] = put_events
+    answers["HTTP.PUT"] = lambda _op, _payload: {}  # S3 PutObject: the answer is in headers
+    answers["SQS.SendMessage"] = lambda _op, _payload: {"MessageId": "bench"}
     return answers
 
 
@@ -365,5 +370,26 @@ def routes() -> list[Route]:
             "docs.handlers.api",
             "GET /v1/openapi.json",
             api_event("GET", "/v1/openapi.json"),
+        ),
+        Route(
+            "IngestionFunction",
+            "knowledge.handlers.on_ingestion_message",
+            "SQS reindex (empty agent)",
+            {
+                "Records": [
+                    {
+                        "messageId": "bench-1",
+                        "receiptHandle": "bench",
+                        "body": json.dumps(
+                            {"action": "reindex", "tenant_id": TENANT, "agent_id": AGENT_ID}
+                        ),
+                        "attributes": {"ApproximateReceiveCount": "1"},
+                        "messageAttributes": {},
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingestion",
+                        "awsRegion": "us-east-1",
+                    }
+                ]
+            },
         ),
     ]
