@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FN ?=
 EVENT ?=
 
-.PHONY: dev test test-unit test-integration test-e2e test-infra lint format typecheck bench build validate invoke deploy clean setup
+.PHONY: dev test test-unit test-integration test-e2e test-infra test-browser lint format typecheck bench build validate invoke deploy clean setup widget publish-widget
 
 $(STAMP): requirements-dev.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt
 	@bash infra/scripts/setup.sh $(PY_VERSION) $(VENV)
@@ -31,6 +31,8 @@ test-e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
 test-infra: $(STAMP)
 	$(PY) -m pytest tests/infra
+test-browser: $(STAMP)  ## the widget in Chromium (screenshots in artifacts/browser)
+	$(PY) -m pytest tests/e2e/browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -52,6 +54,12 @@ validate: $(STAMP)
 
 build: $(STAMP)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH sam build
+
+widget: $(STAMP)  ## build the widget's versioned files into .aws-sam/widget
+	$(PY) -m functions.widget.logic.assets build --out .aws-sam/widget
+
+publish-widget: $(STAMP)  ## make publish-widget ENV=dev|prod: upload to the stack's bucket, refresh the loader
+	$(PY) -m functions.widget.logic.assets publish --stack-name agenthub-$${ENV:-dev}
 
 invoke: $(STAMP)  ## make invoke FN=<logical id> EVENT=events/...json
 	$(PY) -m infra.local.invoke $(FN) $(EVENT)

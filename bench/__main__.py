@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=300, help="warm requests per route")
     parser.add_argument(
         "--only",
-        choices=["cold", "routes", "gateway", "messages", "retrieval", "conversations"],
+        choices=["cold", "routes", "gateway", "messages", "retrieval", "conversations", "widget"],
         help="run one section only",
     )
     args = parser.parse_args()
@@ -150,6 +150,11 @@ def main() -> None:
 
         print()
         run_conversations(print_fn=print)
+    if args.only in (None, "widget"):
+        from bench.widget import run as run_widget
+
+        print()
+        run_widget(print_fn=print)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,9 @@ class ApiKey(BaseModel):
     last_used_at: str | None = None
     revoked_at: str | None = None
     created_by: str | None = None
+    # Publishable keys only: they are public by nature (every page with the widget shows
+    # them), so the full value is kept and listed, for embed codes. Secret keys never are.
+    key: str | None = None
 
 
 class KeyRecord(ApiKey):

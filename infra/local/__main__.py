@@ -59,6 +59,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds before a failed SQS message is visible again",
     )
     parser.add_argument("--no-seed", action="store_true", help="do not create demo data")
+    parser.add_argument(
+        "--widget-port",
+        type=int,
+        default=_env_int("LOCAL_WIDGET_PORT", 3001),
+        help="the widget's CloudFront (loader, UI files, public API); -1 = off",
+    )
+    parser.add_argument(
+        "--demo-port",
+        type=int,
+        default=_env_int("LOCAL_DEMO_PORT", 8080),
+        help="a customer's page embedding the widget (another origin); -1 = off",
+    )
     parser.add_argument("--prewarm", action="store_true", help="start every function at boot")
     parser.add_argument("--no-reload", action="store_true", help="keep environments on code edits")
     parser.add_argument("--log-dir", default=os.environ.get("LOCAL_LOG_DIR"), help="function logs")
@@ -100,6 +112,10 @@ def banner(summary: dict[str, Any]) -> str:
         ]
     elif summary.get("seed_error"):
         lines.append(f"  WARNING: demo data not seeded: {summary['seed_error']}")
+    if summary.get("widget_url"):
+        lines.append(f"  widget loader    {summary['widget_url']}/widget.js")
+    if summary.get("demo_url"):
+        lines.append(f"  demo page        {summary['demo_url']}  (a customer's site)")
     lines += [f"  started in {summary['startup_seconds']} s; Ctrl+C stops everything", ""]
     return "\n".join(lines)
 
@@ -131,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         state_file=args.state_file,
         access_log=not args.quiet,
         reload_code=not args.no_reload,
+        widget_port=args.widget_port if args.widget_port >= 0 else None,
+        demo_port=args.demo_port if args.demo_port >= 0 and args.widget_port >= 0 else None,
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

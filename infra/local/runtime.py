@@ -67,6 +67,8 @@ class LocalRuntime:
         admin_secret: str = "AdminSecret",
         stack_name: str = DEFAULT_STACK_NAME,
         env_overrides: dict[str, dict[str, str]] | None = None,
+        widget_port: int | None = None,
+        demo_port: int | None = None,
     ) -> None:
         self.template_path = Path(template)
         self.api_port = api_port
@@ -86,6 +88,14 @@ class LocalRuntime:
         self.stack_name = stack_name
         # Local-only environment variables: {"FunctionLogicalId" or "*": {"NAME": "value"}}
         self.env_overrides = {k: dict(v) for k, v in (env_overrides or {}).items()}
+        # The widget (infra/local/widget.py): its CloudFront on widget_port, and a customer's
+        # demo page on demo_port (needs the seed); None = not served.
+        self.widget_port = widget_port
+        self.demo_port = demo_port
+        self.widget_url: str | None = None
+        self.widget_cdn: Any = None  # infra.local.widget.WidgetCdn, once served
+        self.demo_url: str | None = None
+        self._widget_servers: list[asyncio.Server] = []
 
         self.model: TemplateModel | None = None
         self.moto: MotoProcess | None = None
@@ -181,6 +191,9 @@ class LocalRuntime:
         if self.seed_enabled:
             self._seed()
             self._phase("seed", started)
+        if self.widget_port is not None:
+            self._start_widget()
+            self._phase("widget", started)
         self.startup_seconds = time.perf_counter() - started
         if self.state_file:
             self._write_state()
@@ -362,6 +375,68 @@ class LocalRuntime:
             self.seed_error = str(exc)
             LOG.warning("seeding failed (the API may not be built yet): %s", exc)
 
+    def _start_widget(self) -> None:
+        # A busy port costs the widget (with a warning), not the whole runtime.
+        assert self.widget_port is not None
+        try:
+            self.serve_widget(self.widget_port)
+        except OSError as exc:
+            LOG.warning("widget not served (--widget-port %s): %s", self.widget_port, exc)
+            return
+        if self.demo_port is None or not self.seed:
+            return
+        from infra.local.widget import prepare_demo
+
+        origin = f"http://{self.host}:{self.demo_port}"
+        try:
+            key = prepare_demo(self.api_url, self.seed, origin)
+        except (RuntimeError, OSError, KeyError) as exc:
+            LOG.warning("demo agent not prepared: %s", exc)
+            key = self.seed["publishable_key"]
+        try:
+            self.demo_url = self.serve_demo_page(self.seed["agent_id"], key, self.demo_port)
+        except OSError as exc:
+            LOG.warning("demo page not served (--demo-port %s): %s", self.demo_port, exc)
+
+    def serve_widget(self, port: int = 0) -> str:
+        """Serve the widget as the template's CloudFront distribution would (its files, the
+        API's public routes, the same response headers) on ``port``; returns its URL. SSM
+        parameters holding the distribution's URL get this URL instead (functions cache what
+        they read: start this before they first read it, as start() does)."""
+        from infra.local.http11 import serve as serve_http
+        from infra.local.widget import WidgetCdn, distribution_parameters
+
+        if self.widget_url is not None:
+            return self.widget_url
+        assert self.model is not None and self.gateway is not None, "start() first"
+        assert self.stack is not None
+        cdn = self.widget_cdn = WidgetCdn(self.model.cfn, self.gateway.handle)
+        server = self._call(serve_http(cdn.handle, self.host, port))
+        self._widget_servers.append(server)
+        self.widget_url = f"http://{self.host}:{server.sockets[0].getsockname()[1]}"
+        ssm = boto_client("ssm", self.moto_url)
+        for parameter, rest in distribution_parameters(self.model.cfn).items():
+            name = self.stack.refs[parameter]
+            ssm.put_parameter(
+                Name=name, Value=self.widget_url + rest, Type="String", Overwrite=True
+            )
+        if self.state_file:
+            self._write_state()
+        return self.widget_url
+
+    def serve_demo_page(self, agent_id: str, publishable_key: str, port: int = 0) -> str:
+        """Serve a customer's page embedding the widget for ``agent_id`` on ``port`` (another
+        origin than the API and the widget's files); returns its URL. Call it again with
+        another port for a second site, e.g. one the key does not allow."""
+        from infra.local.http11 import serve as serve_http
+        from infra.local.widget import DemoSite
+
+        loader = self.serve_widget() + "/widget.js"
+        site = DemoSite(loader, agent_id, publishable_key)
+        server = self._call(serve_http(site.handle, self.host, port))
+        self._widget_servers.append(server)
+        return f"http://{self.host}:{server.sockets[0].getsockname()[1]}/"
+
     def stop(self) -> None:
         """Stop workers, pollers, the gateway and moto. Safe to call twice."""
         if self._stopped or not self._started:
@@ -392,6 +467,8 @@ class LocalRuntime:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        for server in self._widget_servers:
+            server.close()
         for pool in self.pools.values():
             pool.close()
 
@@ -534,6 +611,8 @@ class LocalRuntime:
             "stack_name": self.stack_name,
             "stack": self.stack.to_json(),
             "startup_seconds": round(self.startup_seconds, 2),
+            "widget_url": self.widget_url,
+            "demo_url": self.demo_url,
         }
 
     def _write_state(self) -> None:

@@ -23,3 +23,22 @@ fi
 "$venv/bin/python" -m pip install --quiet -r requirements-dev.txt
 # sam build looks for python3.12 on PATH; the venv provides it.
 [ -e "$venv/bin/python3.12" ] || ln -s python "$venv/bin/python3.12"
+
+# The browser tests (tests/e2e/browser) and bench (bench/widget) drive Debian's Chromium with
+# Playwright (pinned in requirements-dev.txt). `playwright install` would download a browser
+# build from outside the package registries, so the system's Chromium is used instead.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Chromium (apt-get) for the browser tests..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium fonts-liberation >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Chromium (sudo apt-get) for the browser tests..." >&2
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null
+  else
+    echo "warning: /usr/bin/chromium is missing and cannot be installed here (needs root and" \
+      "apt-get); the browser tests will fail until it is (or set AGENTHUB_CHROMIUM)" >&2
+  fi
+fi

@@ -33,3 +33,4 @@ class ApiKeyItem(TableItem, discriminator="api_key"):
     created_by = UnicodeAttribute(null=True)
     last_used_at = UnicodeAttribute(null=True)
     revoked_at = UnicodeAttribute(null=True)
+    publishable_key = UnicodeAttribute(null=True)  # the full value, publishable keys only

@@ -33,6 +33,7 @@ def _key_model(item: ApiKeyItem) -> KeyRecord:
         created_by=item.created_by,
         last_used_at=item.last_used_at,
         revoked_at=item.revoked_at,
+        key=item.publishable_key if item.key_type == "publishable" else None,
     )
 
 
@@ -51,6 +52,7 @@ def _key_item(record: KeyRecord) -> ApiKeyItem:
         allowed_origins=record.allowed_origins or None,
         created_at=record.created_at,
         created_by=record.created_by,
+        publishable_key=record.key if record.type == "publishable" else None,
     )
 
 

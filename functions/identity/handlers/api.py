@@ -24,7 +24,7 @@ from agenthub.http import (
 from agenthub.runtime import init_function
 from agenthub.settings import ApiSettings
 from identity.logic import key_format, service
-from identity.models import PublishableKeyCreate, SecretKeyCreate, TenantCreate
+from identity.models import ApiKey, PublishableKeyCreate, SecretKeyCreate, TenantCreate
 
 
 class IdentitySettings(ApiSettings):
@@ -51,7 +51,7 @@ def create_tenant():
         raise Unauthorized("platform admin token required")
     body = parse_body(app, TenantCreate)
     tenant, key = service.create_tenant(body)
-    return json_response(app, {"tenant": tenant.model_dump(), "key": key.model_dump()}, status=201)
+    return json_response(app, {"tenant": tenant.model_dump(), "key": _key_view(key)}, status=201)
 
 
 @app.get("/v1/tenant", summary="The caller's tenant", tags=["identity"])
@@ -64,7 +64,7 @@ def get_tenant(who: Caller):
 @endpoint(app, roles=MANAGERS, body=SecretKeyCreate)
 def create_key(who: Caller, body: SecretKeyCreate):
     created = service.create_secret_key(who.tenant_id, body, _actor(who))
-    return json_response(app, created.model_dump(), status=201)
+    return json_response(app, _key_view(created), status=201)
 
 
 @app.get("/v1/keys", summary="List secret keys (masked)", tags=["identity"])
@@ -77,14 +77,14 @@ def list_keys(who: Caller):
 @endpoint(app, roles=MANAGERS)
 def revoke_key(who: Caller, keyId: str):
     revoked = service.revoke_key(who.tenant_id, keyId, "secret", _actor(who))
-    return json_response(app, revoked.model_dump())
+    return json_response(app, _key_view(revoked))
 
 
 @app.post("/v1/publishable-keys", summary="Create a widget key", tags=["identity"])
 @endpoint(app, roles=MANAGERS, body=PublishableKeyCreate)
 def create_publishable_key(who: Caller, body: PublishableKeyCreate):
     created = service.create_publishable_key(who.tenant_id, body, _actor(who))
-    return json_response(app, created.model_dump(), status=201)
+    return json_response(app, _key_view(created), status=201)
 
 
 @app.get("/v1/publishable-keys", summary="List widget keys", tags=["identity"])
@@ -97,11 +97,16 @@ def list_publishable_keys(who: Caller):
 @endpoint(app, roles=MANAGERS)
 def revoke_publishable_key(who: Caller, keyId: str):
     revoked = service.revoke_key(who.tenant_id, keyId, "publishable", _actor(who))
-    return json_response(app, revoked.model_dump())
+    return json_response(app, _key_view(revoked))
 
 
 def _listing(items: list[Any]) -> dict[str, Any]:
-    return {"items": [item.model_dump() for item in items], "next_cursor": None}
+    return {"items": [_key_view(item) for item in items], "next_cursor": None}
+
+
+def _key_view(key: ApiKey) -> dict[str, Any]:
+    """A key as the API shows it: a secret key never has a ``key`` field at all."""
+    return key.model_dump(exclude={"key"} if key.type == "secret" else None)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

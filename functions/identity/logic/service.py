@@ -45,6 +45,7 @@ def _new_record(
         key_hash=key_format.hash_key(secret),
         created_at=utc_now_iso(),
         created_by=created_by,
+        key=secret if key_type == "publishable" else None,
         **extra,  # type: ignore[arg-type]
     )
     return record, secret

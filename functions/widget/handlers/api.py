@@ -1,0 +1,51 @@
+"""Widget REST API: an agent's embed code. The widget itself is static files on CloudFront
+(functions/widget/assets, built by widget.logic.assets) and calls the public routes of the
+agents and conversations domains."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field
+
+from agenthub.errors import ConfigurationError
+from agenthub.http import ALL_ROLES, Caller, endpoint, json_response, make_resolver, resolve
+from agenthub.runtime import init_function
+from agenthub.settings import ApiSettings
+from widget.logic import embed
+
+app = make_resolver()
+
+
+ASSETS_URL = re.compile(r"^https?://[^/\s]+")
+
+
+class WidgetSettings(ApiSettings):
+    # The SSM parameter that holds where the loader is served (the widget's CloudFront).
+    widget_assets_url_parameter: str = Field(min_length=2)
+
+
+def _settings() -> WidgetSettings:
+    return init_function(WidgetSettings)
+
+
+def _assets_url() -> str:
+    """The CloudFront URL, from SSM through Powertools Parameters (cached 5 minutes)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_parameter(_settings().widget_assets_url_parameter, max_age=300)
+    if not isinstance(value, str) or not ASSETS_URL.match(value):
+        raise ConfigurationError("the widget's assets URL parameter is not a URL")
+    return value
+
+
+@app.get("/v1/agents/<agentId>/embed", summary="An agent's embed code", tags=["widget"])
+@endpoint(app, roles=ALL_ROLES)
+def get_embed_code(who: Caller, agentId: str):
+    code = embed.embed_code(who.tenant_id, agentId, assets_url=_assets_url)
+    return json_response(app, code.model_dump(mode="json"))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)

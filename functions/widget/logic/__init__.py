@@ -1,0 +1,2 @@
+"""The widget's logic: its versioned assets (``assets``, standard library only, so the build and
+the local runtime can use it without the Lambda layer) and embed codes (``embed``)."""

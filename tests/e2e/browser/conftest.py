@@ -1,0 +1,190 @@
+"""The widget in a real browser: Debian's Chromium driven by Playwright, against the session's
+local runtime (tests/e2e/conftest.py ``runtime``).
+
+``widget_site`` sets the scene once per session, through the API only: a tenant, an agent with
+a greeting, suggested questions, a theme, the lead form and handoff, a publishable key for one
+customer site, and that site's FAQ page imported as a URL source (indexed before any test
+runs). Two customer sites serve the same page embedding the widget with the one tag: one on an
+origin the key allows, one on an origin it does not. The widget itself is served by the local
+CloudFront (``runtime.serve_widget()``).
+
+Chromium must be installed (``make setup`` does it: infra/scripts/setup.sh); a missing browser
+fails the suite rather than skipping it. Screenshots go to ``artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.runtime import LocalRuntime
+from infra.local.widget import FAQ_TITLE
+from tests.e2e.api import Api, Tenant
+from tests.e2e.support import eventually
+
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM = os.environ.get("AGENTHUB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+]
+THEME = {"title": "Kettle help", "primary_color": "#0f766e", "position": "bottom-right"}
+THEME_RGB = "rgb(15, 118, 110)"
+GREETING = "Hello! Ask me about opening hours, delivery or returns."
+QUESTIONS = ["How long does delivery take?", "Can I return an item?"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: run `make setup` (infra/scripts/setup.sh "
+            "installs Debian's chromium), or point AGENTHUB_CHROMIUM at a Chromium binary"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass(frozen=True)
+class WidgetSite:
+    runtime: LocalRuntime
+    api: Api
+    tenant: Tenant
+    agent_id: str
+    publishable_key: str
+    key_id: str
+    cdn_url: str  # the local CloudFront
+    allowed_url: str  # a customer page on an origin the key allows
+    refused_url: str  # the same page on an origin the key does not allow
+    faq_url: str
+    document_id: str
+
+    @property
+    def allowed_origin(self) -> str:
+        return self.allowed_url.rstrip("/")
+
+    def edge_log(self, origin: str) -> list[Any]:
+        """What the local CloudFront received from ``origin`` for this agent's public routes."""
+        prefix = f"/v1/public/agents/{self.agent_id}/"
+        return [
+            entry
+            for entry in self.runtime.widget_cdn.access_log
+            if entry.origin == origin and entry.path.startswith(prefix)
+        ]
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        """A conversation as the tenant's server sees it (secret key)."""
+        path = f"/v1/agents/{self.agent_id}/conversations/{conversation_id}"
+        return dict(self.api.ok("GET", path, self.tenant.owner_key))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def widget_site(runtime: LocalRuntime) -> WidgetSite:
+    api = Api(runtime)
+    cdn_url = runtime.serve_widget()
+    tenant = api.new_tenant("Kettle shop")
+    agent = api.new_agent(
+        tenant.owner_key,
+        name="Kettle shop assistant",
+        greeting=GREETING,
+        suggested_questions=QUESTIONS,
+        theme=THEME,
+        enabled_tools=["knowledge", "lead_capture", "handoff"],
+    )
+    allowed_port, refused_port = _free_port(), _free_port()
+    allowed_origin = f"http://127.0.0.1:{allowed_port}"
+    key = api.ok(
+        "POST",
+        "/v1/publishable-keys",
+        tenant.owner_key,
+        json={"agent_id": agent["id"], "allowed_origins": [allowed_origin]},
+    )
+    allowed_url = runtime.serve_demo_page(agent["id"], key["secret"], allowed_port)
+    refused_url = runtime.serve_demo_page(agent["id"], key["secret"], refused_port)
+    faq_url = f"{allowed_origin}/faq.html"
+    documents = f"/v1/agents/{agent['id']}/documents"
+    created = api.ok(
+        "POST",
+        documents,
+        tenant.owner_key,
+        json={"source": {"type": "url", "url": faq_url, "title": FAQ_TITLE}},
+    )
+    document_id = created["document"]["id"]
+
+    def indexed() -> dict[str, Any] | None:
+        doc = api.ok("GET", f"{documents}/{document_id}", tenant.owner_key)
+        assert doc["status"] != "failed", doc
+        return doc if doc["status"] == "indexed" else None
+
+    eventually(indexed, within=60)
+    return WidgetSite(
+        runtime=runtime,
+        api=api,
+        tenant=tenant,
+        agent_id=agent["id"],
+        publishable_key=key["secret"],
+        key_id=key["id"],
+        cdn_url=cdn_url,
+        allowed_url=allowed_url,
+        refused_url=refused_url,
+        faq_url=faq_url,
+        document_id=document_id,
+    )
+
+
+@dataclass(frozen=True)
+class ThemedSite:
+    url: str
+    theme: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def themed_site(runtime: LocalRuntime, widget_site: WidgetSite) -> ThemedSite:
+    """A second agent of the tenant with another theme: a light colour on the left, an avatar."""
+    api, owner = widget_site.api, widget_site.tenant.owner_key
+    theme = {
+        "title": "Left and light",
+        "primary_color": "#fde68a",
+        "position": "bottom-left",
+        "avatar_url": "https://cdn.example.com/avatar.png",
+    }
+    agent = api.new_agent(owner, name="Themed", theme=theme)
+    port = _free_port()
+    key = api.ok(
+        "POST",
+        "/v1/publishable-keys",
+        owner,
+        json={"agent_id": agent["id"], "allowed_origins": [f"http://127.0.0.1:{port}"]},
+    )
+    return ThemedSite(runtime.serve_demo_page(agent["id"], key["secret"], port), theme)
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
