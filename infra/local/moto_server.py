@@ -139,6 +139,25 @@ def _patch_transactions() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def _serialize_dynamodb() -> None:
+    """One DynamoDB (and DynamoDB Streams) request at a time. moto's threaded server lets a
+    TransactWriteItems deep-copy every table (its rollback copy) while another thread writes
+    to one of them ("dictionary changed size during iteration"); DynamoDB itself never shows
+    such a state, so the local emulation must not either."""
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    lock = threading.RLock()
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        original = handler.call_action
+
+        def call_action(self: Any, _original: Any = original) -> Any:
+            with lock:
+                return _original(self)
+
+        handler.call_action = call_action  # type: ignore[method-assign]
+
+
 def _patch_s3_notifications() -> None:
     import itertools
     from urllib.parse import quote_plus
@@ -244,6 +263,7 @@ def main() -> None:
 
     _patch_moto()
     _patch_transactions()
+    _serialize_dynamodb()
     _patch_s3_notifications()
     _patch_s3_preflight()
     _patch_stream_iterators()
