@@ -29,12 +29,19 @@ class CachedE5:
     model_id = MODEL_ID
     dims = 384
 
-    def __init__(self, queries: list[str], vectors: np.ndarray) -> None:
+    def __init__(
+        self,
+        texts: list[str],
+        passages: np.ndarray,
+        queries: list[str],
+        query_vectors: np.ndarray,
+    ) -> None:
         self.tokens_used = 0
-        self._queries = dict(zip(queries, vectors, strict=True))
+        self._passages = dict(zip(texts, passages, strict=True))
+        self._queries = dict(zip(queries, query_vectors, strict=True))
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
-        raise NotImplementedError("documents are embedded ahead of time")
+        return np.vstack([self._passages[text] for text in texts])
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._queries[text]
@@ -71,7 +78,7 @@ def run(print_fn=print) -> None:
     texts = [search_index.embedding_text(c) for c in chunks]
     queries = [q.question for q in questions] + unanswerable
     passages, query_vectors = _embed(texts, queries)
-    embedder = CachedE5(queries, query_vectors)
+    embedder = CachedE5(texts, passages, queries, query_vectors)
     index = search_index.load_index(
         search_index.build_index(chunks, vectors=passages, embedding_model=MODEL_ID).files()
     )

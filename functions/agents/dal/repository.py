@@ -43,12 +43,11 @@ def create(agent: Agent, events: Sequence[DomainEvent]) -> None:
         agent_id=agent.id,
         **values,
     )
-    try:
-        outbox.write(lambda t: t.save(item, condition=AgentItem.pk.does_not_exist()), events)
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise Conflict("agent id collision, retry") from exc
-        raise
+    outbox.write(
+        lambda t: t.save(item, condition=AgentItem.pk.does_not_exist()),
+        events,
+        on_condition_failure=Conflict("agent id collision, retry"),
+    )
 
 
 def get(tenant_id: str, agent_id: str, *, consistent: bool = False) -> Agent:
@@ -107,9 +106,8 @@ def update(updated: Agent, changes: dict[str, Any], events: Sequence[DomainEvent
 
 def delete(tenant_id: str, agent_id: str, events: Sequence[DomainEvent]) -> None:
     item = AgentItem(pk=keys.tenant_pk(tenant_id), sk=keys.agent_sk(agent_id))
-    try:
-        outbox.write(lambda t: t.delete(item, condition=AgentItem.pk.exists()), events)
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise NotFound("agent not found") from exc
-        raise
+    outbox.write(
+        lambda t: t.delete(item, condition=AgentItem.pk.exists()),
+        events,
+        on_condition_failure=NotFound("agent not found"),
+    )

@@ -171,12 +171,11 @@ def start(conversation: Conversation, events: Sequence[DomainEvent]) -> None:
         t.save(header, condition=ConversationItem.pk.does_not_exist())
         t.save(state, condition=ConversationStateItem.pk.does_not_exist())
 
-    try:
-        outbox.write(build, events)
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise Conflict("conversation id collision, retry") from exc
-        raise
+    outbox.write(
+        build,
+        events,
+        on_condition_failure=Conflict("conversation id collision, retry"),
+    )
 
 
 def get_conversation(tenant_id: str, conversation_id: str) -> Conversation | None:
@@ -349,19 +348,15 @@ def set_feedback(
     item = MessageItem(
         pk=keys.conversation_pk(tenant_id, conversation_id), sk=keys.message_sk(message_id)
     )
-    try:
-        outbox.write(
-            lambda t: t.update(
-                item,
-                actions=[MessageItem.feedback.set(feedback.model_dump(mode="json"))],
-                condition=MessageItem.pk.exists() & (MessageItem.role == "assistant"),
-            ),
-            events,
-        )
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise NotFound("message not found") from exc
-        raise
+    outbox.write(
+        lambda t: t.update(
+            item,
+            actions=[MessageItem.feedback.set(feedback.model_dump(mode="json"))],
+            condition=MessageItem.pk.exists() & (MessageItem.role == "assistant"),
+        ),
+        events,
+        on_condition_failure=NotFound("message not found"),
+    )
 
 
 def set_lead(
@@ -370,22 +365,18 @@ def set_lead(
     header = ConversationItem(
         pk=keys.conversation_pk(tenant_id, conversation_id), sk=keys.CONVERSATION_SK
     )
-    try:
-        outbox.write(
-            lambda t: t.update(
-                header,
-                actions=[
-                    ConversationItem.lead.set(lead.model_dump(mode="json")),
-                    ConversationItem.has_lead.set(True),
-                ],
-                condition=ConversationItem.pk.exists(),
-            ),
-            events,
-        )
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise NotFound("conversation not found") from exc
-        raise
+    outbox.write(
+        lambda t: t.update(
+            header,
+            actions=[
+                ConversationItem.lead.set(lead.model_dump(mode="json")),
+                ConversationItem.has_lead.set(True),
+            ],
+            condition=ConversationItem.pk.exists(),
+        ),
+        events,
+        on_condition_failure=NotFound("conversation not found"),
+    )
 
 
 def request_handoff(

@@ -188,7 +188,9 @@ class BedrockConverseProvider:
             raise ProviderUnavailable(retry_after=math.ceil(wait))
         params = self._params(request)
         started = self._clock()
-        for attempt in range(1, self._max_attempts + 1):
+        attempt = 0
+        while True:  # every pass returns, retries (bounded by _max_attempts) or raises
+            attempt += 1
             try:
                 response = self.client.converse(**params)
             except Exception as error:
@@ -216,7 +218,6 @@ class BedrockConverseProvider:
                 raise ProviderUnavailable(retry_after=math.ceil(retry_after)) from error
             self._breaker.record_success()
             return _result(response, self.model_id)
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2**(attempt-1))]."""

@@ -75,12 +75,11 @@ def create_tenant_with_owner_key(
         transaction.save(tenant_item, condition=TenantItem.pk.does_not_exist())
         transaction.save(key_item, condition=ApiKeyItem.pk.does_not_exist())
 
-    try:
-        outbox.write(build, events)
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise Conflict("tenant already exists") from exc
-        raise
+    outbox.write(
+        build,
+        events,
+        on_condition_failure=Conflict("tenant already exists"),
+    )
 
 
 def get_tenant(tenant_id: str) -> Tenant:
@@ -105,12 +104,11 @@ def put_key(record: KeyRecord, events: Sequence[DomainEvent]) -> None:
                 condition=TenantItem.pk.exists(),
             )
 
-    try:
-        outbox.write(build, events)
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise Conflict("key id collision, retry") from exc
-        raise
+    outbox.write(
+        build,
+        events,
+        on_condition_failure=Conflict("key id collision, retry"),
+    )
 
 
 def get_key(tenant_id: str, key_id: str) -> KeyRecord | None:

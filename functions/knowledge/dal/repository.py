@@ -69,12 +69,11 @@ def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
         created_at=doc.created_at,
         updated_at=doc.updated_at,
     )
-    try:
-        outbox.write(lambda t: t.save(item, condition=DocumentItem.pk.does_not_exist()), events)
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise Conflict("document id collision, retry") from exc
-        raise
+    outbox.write(
+        lambda t: t.save(item, condition=DocumentItem.pk.does_not_exist()),
+        events,
+        on_condition_failure=Conflict("document id collision, retry"),
+    )
 
 
 def get_document(tenant_id: str, agent_id: str, document_id: str) -> Document:
@@ -145,12 +144,11 @@ def delete_document(
     tenant_id: str, agent_id: str, document_id: str, events: Sequence[DomainEvent]
 ) -> None:
     item = DocumentItem(*_key(tenant_id, agent_id, document_id))
-    try:
-        outbox.write(lambda t: t.delete(item, condition=DocumentItem.pk.exists()), events)
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise NotFound("document not found") from exc
-        raise
+    outbox.write(
+        lambda t: t.delete(item, condition=DocumentItem.pk.exists()),
+        events,
+        on_condition_failure=NotFound("document not found"),
+    )
 
 
 def indexed_documents(tenant_id: str, agent_id: str) -> list[tuple[Document, str]]:

@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from agenthub.errors import AppError, is_condition_failure
 from agenthub.events import DomainEvent
 from agenthub.keys import outbox_pk
 from agenthub.table import TableItem
@@ -50,14 +52,25 @@ def _json(text: str) -> Any:
     return json.loads(text)
 
 
-def write(build: Callable[[TransactWrite], None], events: Sequence[DomainEvent]) -> None:
+def write(
+    build: Callable[[TransactWrite], None],
+    events: Sequence[DomainEvent],
+    *,
+    on_condition_failure: AppError | None = None,
+) -> None:
     """Run ``build``'s operations and stage ``events`` in one DynamoDB transaction (at most
-    100 operations in all). Errors are pynamodb's TransactWriteError: callers map condition
-    failures with ``agenthub.errors.is_condition_failure``."""
-    with TransactWrite(connection=TableItem._get_connection().connection) as transaction:
-        build(transaction)
-        for event in events:
-            transaction.save(outbox_item(event), condition=OutboxItem.pk.does_not_exist())
+    100 operations in all). A failed condition raises ``on_condition_failure`` when given;
+    otherwise (and for every other fault) pynamodb's TransactWriteError propagates, for
+    callers that tell failed conditions apart with ``agenthub.errors.is_condition_failure``."""
+    try:
+        with TransactWrite(connection=TableItem._get_connection().connection) as transaction:
+            build(transaction)
+            for event in events:
+                transaction.save(outbox_item(event), condition=OutboxItem.pk.does_not_exist())
+    except TransactWriteError as exc:
+        if on_condition_failure is not None and is_condition_failure(exc):
+            raise on_condition_failure from exc
+        raise
 
 
 def entry_from_image(image: dict[str, Any], bus_name: str) -> dict[str, Any] | None:
