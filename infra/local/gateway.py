@@ -50,6 +50,7 @@ _GATEWAY_DEFAULTS: dict[str, tuple[int, str | None, str]] = {
     "AUTHORIZER_FAILURE": (500, None, "AuthorizerFailureException"),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, None, "AuthorizerConfigurationException"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out", "InternalServerErrorException"),
+    "THROTTLED": (429, "Too Many Requests", "TooManyRequestsException"),
 }
 _DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
 _CONTEXT_VAR = re.compile(r"\$context\.([A-Za-z][A-Za-z0-9.]*)")
@@ -297,12 +298,28 @@ class ApiGateway:
         }
         body = _CONTEXT_VAR.sub(lambda m: values.get(m.group(1), ""), template or _DEFAULT_TEMPLATE)
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)]
-        for name, value in (configured.get("ResponseParameters") or {}).items():
-            if name.startswith("gatewayresponse.header."):
-                headers.append((name.split(".", 2)[2], str(value).strip("'")))
+        headers += _response_headers(configured.get("ResponseParameters") or {}, request)
         if request_id:
             headers.append(("x-amzn-RequestId", request_id))
         return HttpResponse(status, headers, body.encode())
+
+
+def _response_headers(parameters: dict[str, Any], request: HttpRequest) -> list[tuple[str, str]]:
+    """A gateway response's headers: SAM's ``Headers: {name: value}`` or CloudFormation's
+    ``gatewayresponse.header.<name>`` keys; a value is a static ``'text'`` or a request value
+    ``method.request.header.<name>`` (left out when the request has no such header)."""
+    named = {f"gatewayresponse.header.{k}": v for k, v in (parameters.get("Headers") or {}).items()}
+    named.update({k: v for k, v in parameters.items() if k.startswith("gatewayresponse.header.")})
+    headers = []
+    for key, raw in named.items():
+        value: str | None = str(raw)
+        if value.startswith("method.request.header."):
+            value = request.header(value.removeprefix("method.request.header."))
+        else:
+            value = value.strip("'")
+        if value is not None:
+            headers.append((key.split(".", 2)[2], value))
+    return headers
 
 
 def _lambda_failure(request_id: str) -> HttpResponse:

@@ -124,8 +124,10 @@ def _error_response(app: APIGatewayRestResolver, exc: AppError) -> Response:
     headers = {"Cache-Control": "no-store", **exc.headers}
     origin = app.current_event.headers.get("origin")
     if origin and app.current_event.path.startswith(PUBLIC_PREFIX):
-        # The widget must be able to read why it was refused (no data is in an error).
+        # The widget must be able to read why it was refused (no data is in an error), and how
+        # long to wait after a 429 or 503.
         headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Expose-Headers"] = "Retry-After"
         headers["Vary"] = "Origin"
     return Response(
         status_code=exc.status,
