@@ -6,6 +6,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from agenthub.contact import normalize_email
 from agenthub.events import DomainEvent
 from agenthub.origins import normalize_origin
 
@@ -27,6 +28,14 @@ Model = Literal[
 ]
 MODELS = get_args(Model)
 Tool = Literal["knowledge", "booking", "payments", "lead_capture", "handoff"]
+# The widget's interface languages (functions/widget/assets/ui/10-strings.js); "auto": the
+# visitor's browser language when the widget has it, else English.
+Locale = Literal["auto", "en", "de", "es", "fr", "pt", "ar"]
+# A handoff nobody answered within this time asks the visitor for an email and sends the
+# transcript to the team. The upper bound is SQS's longest message delay (15 minutes), which
+# times the handoff (functions/conversations/handlers/on_handoff.py).
+HANDOFF_TIMEOUT_MIN = 30
+HANDOFF_TIMEOUT_MAX = 900
 
 
 class Strict(BaseModel):
@@ -38,6 +47,8 @@ class Theme(Strict):
     position: Literal["bottom-right", "bottom-left"] = "bottom-right"
     title: str = Field(default="", max_length=60)
     avatar_url: HttpUrl | None = None
+    # "auto" follows the visitor's prefers-color-scheme
+    mode: Literal["auto", "light", "dark"] = "auto"
 
     @field_validator("avatar_url")
     @classmethod
@@ -45,6 +56,19 @@ class Theme(Strict):
         if value is not None and value.scheme != "https":
             raise ValueError("avatar_url must use https")
         return value
+
+
+class HandoffSettings(Strict):
+    """When a visitor asks for a person: how long the team has to answer before the visitor
+    is asked for an email, and where the transcript then goes (none: it stays in the API)."""
+
+    timeout_seconds: int = Field(default=120, ge=HANDOFF_TIMEOUT_MIN, le=HANDOFF_TIMEOUT_MAX)
+    email: str | None = Field(default=None, max_length=254)
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str | None) -> str | None:
+        return normalize_email(value) if value else None
 
 
 def _origins(value: list[str] | None) -> list[str] | None:
@@ -66,6 +90,8 @@ class AgentFields(Strict):
     theme: Theme | None = None
     allowed_origins: list[str] | None = Field(default=None, max_length=ORIGINS_MAX)
     enabled_tools: list[Tool] | None = None
+    locale: Locale | None = None
+    handoff: HandoffSettings | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -111,12 +137,17 @@ class Agent(BaseModel):
     theme: dict[str, object] = Field(default_factory=lambda: Theme().model_dump(mode="json"))
     allowed_origins: list[str] = Field(default_factory=list)
     enabled_tools: list[str] = Field(default_factory=lambda: ["knowledge"])
+    locale: str = "en"
+    handoff: dict[str, object] = Field(
+        default_factory=lambda: HandoffSettings().model_dump(mode="json")
+    )
     version: int = 1
     created_at: str
     updated_at: str
 
     def public_config(self) -> dict[str, object]:
-        """What a website visitor's browser may see: no instructions, model or origins."""
+        """What a website visitor's browser may see: no instructions, model, origins or handoff
+        settings."""
         return {
             "agent_id": self.id,
             "name": self.name,
@@ -124,6 +155,7 @@ class Agent(BaseModel):
             "suggested_questions": self.suggested_questions,
             "theme": self.theme,
             "tools": [t for t in self.enabled_tools if t in ("lead_capture", "handoff", "booking")],
+            "locale": self.locale,
             "version": self.version,
         }
 

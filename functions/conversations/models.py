@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agenthub.contact import normalize_email
 from agenthub.events import DomainEvent
 
 # Guardrails (ARCHITECTURE.md, issue 4): what one visitor message may be, what follows it.
@@ -18,17 +19,29 @@ MAX_MESSAGES_PER_CONVERSATION = 200
 # Visitor ids the tenant's server signs: its own user ids (no '#', which keys use).
 VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,128}$"
 ANONYMOUS_PREFIX = "anon_"
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
-    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$"
-)
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 Channel = Literal["widget", "api"]
 Rating = Literal["up", "down"]
-MessageStatus = Literal["answered", "failed"]
+# answered: the agent answered; failed: the provider could not (the question is kept); sent: a
+# person holds the conversation, the message is theirs to answer
+MessageStatus = Literal["answered", "failed", "sent"]
+# user: the visitor; assistant: the agent; operator: a person of the tenant's team; system: a
+# note in the conversation (a handoff asked for, a person joined or left, contact details left)
+Role = Literal["user", "assistant", "operator", "system"]
+SystemKind = Literal[
+    "handoff_requested", "operator_joined", "handoff_released", "handoff_timed_out", "lead_captured"
+]
+# requested: a visitor asked for a person; held: a person replied and holds the conversation
+# (the agent stays quiet); timed_out: nobody replied in time (the visitor was asked for an
+# email, the transcript went to the team); released: a person handed the conversation back.
+HandoffStatus = Literal["requested", "held", "timed_out", "released"]
+OPEN_HANDOFF: tuple[HandoffStatus, ...] = ("requested", "held", "timed_out")
+AUTHOR_MAX_CHARS = 60
+CONTEXT_MAX_ENTRIES = 20
+CONTEXT_VALUE_MAX_CHARS = 500
+_CONTEXT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
 
 class Strict(BaseModel):
@@ -67,8 +80,29 @@ class ServerConversationStart(Strict):
     visitor_id: str | None = Field(default=None, pattern=VISITOR_ID_PATTERN)
 
 
+def _context(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    if len(value) > CONTEXT_MAX_ENTRIES:
+        raise ValueError(f"at most {CONTEXT_MAX_ENTRIES} context values")
+    for name, item in value.items():
+        if not _CONTEXT_NAME.match(name):
+            raise ValueError("context names are 1 to 40 letters, digits, '_', '.' or '-'")
+        if isinstance(item, str) and len(item) > CONTEXT_VALUE_MAX_CHARS:
+            raise ValueError(f"context values have at most {CONTEXT_VALUE_MAX_CHARS} characters")
+    return value
+
+
 class MessageCreate(Strict):
     text: str = Field(min_length=1, max_length=MESSAGE_MAX_CHARS)
+    # What the page says about where the visitor is ({"plan": "pro"}); the agent reads it as
+    # data, never as instructions.
+    context: dict[str, str | int | float | bool] | None = None
+
+    @field_validator("context")
+    @classmethod
+    def _check_context(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _context(value)
 
 
 class WidgetAccess(Strict):
@@ -93,10 +127,7 @@ class WidgetFeedbackCreate(FeedbackCreate, WidgetAccess):
 def _email(value: str | None) -> str | None:
     if value is None or value == "":
         return None
-    if len(value) > 254 or not _EMAIL.match(value):
-        raise ValueError("not an email address like name@example.com")
-    local, domain = value.rsplit("@", 1)
-    return f"{local}@{domain.lower()}"
+    return normalize_email(value)
 
 
 def _phone(value: str | None) -> str | None:
@@ -146,6 +177,18 @@ class WidgetHandoffCreate(HandoffCreate, WidgetAccess):
     pass
 
 
+class OperatorReplyCreate(Strict):
+    """A person of the tenant's team writes to the visitor; ``author`` is the name the
+    visitor sees (none: "someone from the team")."""
+
+    text: str = Field(min_length=1, max_length=MESSAGE_MAX_CHARS)
+    author: str | None = Field(default=None, min_length=1, max_length=AUTHOR_MAX_CHARS)
+
+
+class HandoffRelease(Strict):
+    author: str | None = Field(default=None, min_length=1, max_length=AUTHOR_MAX_CHARS)
+
+
 # ---------------------------------------------------------------------------- domain
 
 
@@ -155,6 +198,22 @@ class Lead(BaseModel):
     phone: str | None = None
     note: str | None = None
     captured_at: str
+
+
+class HandoffState(BaseModel):
+    """The conversation's handoff now (the history is in its system messages)."""
+
+    status: HandoffStatus
+    requested_at: str
+    changed_at: str
+    operator: str | None = None  # the name of the person who holds or held it
+    # transcript emails sent for this handoff: "timeout", then "lead" if the visitor left
+    # contact details after it
+    emailed: list[str] = Field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_HANDOFF
 
 
 class Conversation(BaseModel):
@@ -171,6 +230,7 @@ class Conversation(BaseModel):
     lead: Lead | None = None
     handoff_requested_at: str | None = None
     handoff_reason: str | None = None
+    handoff_state: HandoffState | None = None
     # rolling state (its own item: written once per message, not in the list index)
     message_count: int = 0
     last_message_at: str | None = None
@@ -206,10 +266,14 @@ class Feedback(BaseModel):
 class Message(BaseModel):
     id: str
     conversation_id: str
-    role: Literal["user", "assistant"]
+    role: Role
     text: str
     created_at: str
     status: MessageStatus = "answered"
+    # operator messages: the person's name; system notes: who the note is about
+    author: str | None = None
+    kind: SystemKind | None = None  # system notes
+    context: dict[str, str | int | float | bool] | None = None  # visitor messages
     # assistant messages
     citations: list[CitationView] = Field(default_factory=list)
     abstained: bool = False
@@ -282,6 +346,24 @@ class HandoffRequested(ConversationEvent):
     detail_type = "HandoffRequested"
 
 
+class OperatorReplied(ConversationEvent):
+    """data: agent_id, conversation_id, message_id, joined (the reply that took the
+    conversation over)."""
+
+    detail_type = "OperatorReplied"
+
+
+class HandoffReleased(ConversationEvent):
+    detail_type = "HandoffReleased"
+
+
+class HandoffTimedOut(ConversationEvent):
+    """Nobody replied within the agent's handoff timeout (data: agent_id, conversation_id,
+    requested_at)."""
+
+    detail_type = "HandoffTimedOut"
+
+
 class IdentitySecretRotated(ConversationEvent):
     detail_type = "IdentitySecretRotated"
 
@@ -299,5 +381,7 @@ def public_message(message: Message) -> dict[str, Any]:
             "citations",
             "abstained",
             "feedback",
+            "author",
+            "kind",
         },
     )

@@ -25,11 +25,22 @@ AGENT_FIELDS = {
     "theme",
     "allowed_origins",
     "enabled_tools",
+    "locale",
+    "handoff",
     "version",
     "created_at",
     "updated_at",
 }
-PUBLIC_FIELDS = {"agent_id", "name", "greeting", "suggested_questions", "theme", "tools", "version"}
+PUBLIC_FIELDS = {
+    "agent_id",
+    "name",
+    "greeting",
+    "suggested_questions",
+    "theme",
+    "tools",
+    "locale",
+    "version",
+}
 FULL = {
     "name": "Front desk",
     "description": "Opening hours and bookings",
@@ -43,9 +54,12 @@ FULL = {
         "position": "bottom-left",
         "title": "Acme",
         "avatar_url": "https://cdn.acme.example/bot.png",
+        "mode": "dark",
     },
     "allowed_origins": ["https://www.acme.example/"],
     "enabled_tools": ["knowledge", "booking", "lead_capture", "booking"],
+    "locale": "pt",
+    "handoff": {"timeout_seconds": 300, "email": "Support@ACME.example"},
 }
 
 
@@ -73,6 +87,8 @@ def test_create_read_update_delete(acme: h.Tenant, published):
     assert agent["allowed_origins"] == ["https://www.acme.example"]
     assert agent["enabled_tools"] == ["booking", "knowledge", "lead_capture"]
     assert agent["theme"]["avatar_url"] == "https://cdn.acme.example/bot.png"
+    assert agent["theme"]["mode"] == "dark" and agent["locale"] == "pt"
+    assert agent["handoff"] == {"timeout_seconds": 300, "email": "Support@acme.example"}
     assert agent["created_at"] == agent["updated_at"]
 
     # And reading it (cold cache) gives the same thing
@@ -192,6 +208,15 @@ def test_a_member_creates_and_the_actor_is_the_member(acme: h.Tenant, published)
         ({"theme": {"avatar_url": "not a url"}}, "theme"),
         ({"theme": {"font": "Comic Sans"}}, "theme"),
         ({"theme": "dark"}, "theme"),
+        ({"theme": {"mode": "sepia"}}, "theme"),
+        ({"locale": "xx"}, "locale"),
+        ({"locale": "EN"}, "locale"),
+        ({"handoff": {"timeout_seconds": 29}}, "handoff"),
+        ({"handoff": {"timeout_seconds": 901}}, "handoff"),
+        ({"handoff": {"timeout_seconds": "soon"}}, "handoff"),
+        ({"handoff": {"email": "team@acme"}}, "handoff"),
+        ({"handoff": {"email": "a" * 250 + "@acme.example"}}, "handoff"),
+        ({"handoff": {"sms": "+351900000000"}}, "handoff"),
         ({"colour": "red"}, "colour"),
         ({"id": "ag_mine"}, "id"),
         ({"tenant_id": "0" * 16}, "tenant_id"),
@@ -307,6 +332,25 @@ def test_patch_validates_like_create(acme: h.Tenant, body):
     agent = acme.agent()
     response = _patch(acme, agent, {"greeting": "x", **body}, if_match='"v1"')
     assert response.status == 422, response
+
+
+def test_an_agent_starts_with_english_an_automatic_theme_and_a_two_minute_handoff(
+    acme: h.Tenant,
+):
+    agent = acme.agent()
+    assert agent["locale"] == "en"
+    assert agent["theme"]["mode"] == "auto"
+    assert agent["handoff"] == {"timeout_seconds": 120, "email": None}
+
+
+def test_patching_the_handoff_timeout_keeps_its_email(acme: h.Tenant):
+    # Given an agent whose handoff transcripts go to the team's inbox
+    agent = acme.agent(handoff={"email": "team@acme.example"})
+    # When only the timeout changes
+    response = _patch(acme, agent, {"handoff": {"timeout_seconds": 60}}, if_match='"v1"')
+    # Then the inbox is kept, and the public config shows neither
+    assert response.status == 200, response
+    assert response.json["handoff"] == {"timeout_seconds": 60, "email": "team@acme.example"}
 
 
 def test_patching_one_theme_field_keeps_the_others(acme: h.Tenant):

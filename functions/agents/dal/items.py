@@ -20,5 +20,7 @@ class AgentItem(TableItem, discriminator="agent"):
     theme = JSONAttribute(default=dict)
     allowed_origins = ListAttribute(of=UnicodeAttribute, default=list)
     enabled_tools = ListAttribute(of=UnicodeAttribute, default=list)
+    locale = UnicodeAttribute(default="en")
+    handoff = JSONAttribute(default=dict)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()

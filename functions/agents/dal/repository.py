@@ -11,7 +11,7 @@ from agenthub import keys, outbox
 from agenthub.errors import Conflict, NotFound, VersionConflict, is_condition_failure
 from agenthub.events import DomainEvent
 from agents.dal.items import AgentItem
-from agents.models import Agent
+from agents.models import Agent, HandoffSettings
 
 
 def _model(item: AgentItem) -> Agent:
@@ -28,6 +28,8 @@ def _model(item: AgentItem) -> Agent:
         theme=dict(item.theme or {}),
         allowed_origins=list(item.allowed_origins or []),
         enabled_tools=list(item.enabled_tools or []),
+        locale=item.locale or "en",
+        handoff={**HandoffSettings().model_dump(mode="json"), **(item.handoff or {})},
         version=int(item.version),
         created_at=item.created_at,
         updated_at=item.updated_at,

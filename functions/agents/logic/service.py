@@ -16,6 +16,7 @@ from agents.models import (
     AgentDeleted,
     AgentUpdate,
     AgentUpdated,
+    HandoffSettings,
     Theme,
 )
 
@@ -96,10 +97,11 @@ def update_agent(
             "the agent was changed by someone else; fetch it and retry",
             details={"current_version": current.version, "expected_version": expected},
         )
-    if "theme" in changes:
-        # A theme in a PATCH changes only the theme fields it names.
-        merged = {**current.theme, **changes["theme"]}
-        changes["theme"] = Theme.model_validate(merged).model_dump(mode="json")
+    for name, model in (("theme", Theme), ("handoff", HandoffSettings)):
+        if name in changes:
+            # A theme (or handoff settings) in a PATCH changes only the fields it names.
+            merged = {**getattr(current, name), **changes[name]}
+            changes[name] = model.model_validate(merged).model_dump(mode="json")
     agent = Agent.model_validate(
         {
             **current.model_dump(),
