@@ -121,6 +121,13 @@ ROUTE_EVENTS: dict[tuple[str, str], str] = {
         "conversations/api_post_handoff"
     ),
     ("GET", "/v1/conversations"): "conversations/api_list_conversations",
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/replies"): (
+        "conversations/api_post_reply"
+    ),
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/handoff/release"): (
+        "conversations/api_release_handoff"
+    ),
+    ("GET", "/v1/handoffs"): "conversations/api_list_handoffs",
     ("POST", "/v1/agents/{agentId}/identity-secret"): "conversations/api_rotate_identity_secret",
 }
 AUTHORIZER_EVENT = "identity/authorizer_secret_key"

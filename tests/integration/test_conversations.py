@@ -197,6 +197,8 @@ def test_a_grounded_answer_cites_the_ingested_document(clinic: Clinic, published
         "citations",
         "abstained",
         "feedback",
+        "author",
+        "kind",
     }  # the widget never sees the model, tokens or timings
     assert response.json["question"]["text"] == "Are you open on Saturday?"
 
@@ -686,7 +688,7 @@ def test_a_visitor_token_opens_only_its_own_visitors_conversations(clinic: Clini
     )
     assert own.status == 200, own
     assert [m["role"] for m in own.json["messages"]] == ["user", "assistant"]
-    assert "tokens_in" not in own.body and "lead" not in own.json["conversation"]
+    assert "tokens_in" not in own.body and own.json["conversation"]["lead"] is None
 
     # But another visitor's token does not open it, for reading or writing: 404, not 403
     for response in (

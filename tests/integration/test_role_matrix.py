@@ -79,6 +79,12 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/v1/conversations"):                    (200,  200,  200,   200,   403),
     ("POST", "/v1/agents/{agentId}/identity-secret"):
                                                      (201,  201,  403,   403,   403),
+    # a person of the team in the handoff (the conversation has one open)
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/replies"):
+                                                     (201,  201,  201,   403,   403),
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/handoff/release"):
+                                                     (200,  200,  200,   403,   403),
+    ("GET", "/v1/handoffs"):                         (200,  200,  200,   200,   403),
 }
 # fmt: on
 
@@ -92,7 +98,7 @@ class Org:
     spare_widget_key: h.Principal
     document_id: str  # an indexed text source
     upload_id: str  # an upload source awaiting its file
-    conversation_id: str  # started by the widget, with one answered question
+    conversation_id: str  # started by the widget, one answered question, a person asked for
     visitor_token: str  # that conversation's visitor
     answer_id: str  # the answer in it
 
@@ -126,6 +132,15 @@ def org(aws: h.World) -> Iterator[Org]:
         caller=keys["publishable"],
         headers=origin,
     ).json
+    handoff = h.api(
+        CONVERSATIONS,
+        "POST",
+        f"{conversations}/{conversation_id}/handoff",
+        {"visitor_token": token},
+        caller=keys["publishable"],
+        headers=origin,
+    )
+    assert handoff.status == 200, handoff
     org = Org(
         tenant=tenant,
         keys=keys,
@@ -178,6 +193,8 @@ def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[
             "email": "dana@example.com"
         },
         ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/handoff"): {},
+        ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/replies"): {"text": "Hi"},
+        ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/handoff/release"): {},
     }
     body = bodies.get((method, route))
     if route.startswith("/v1/public/agents/{agentId}/conversations") and method == "POST":

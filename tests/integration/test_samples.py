@@ -12,7 +12,7 @@ import pytest
 from tests.integration import harness as h
 from tests.support.events import EVENTS_DIR, load_event
 
-FILE_NAME = re.compile(r"^(api|authorizer|sqs|schedule)_[a-z0-9]+(_[a-z0-9]+)*\.json$")
+FILE_NAME = re.compile(r"^(api|authorizer|sqs|schedule|websocket)_[a-z0-9]+(_[a-z0-9]+)*\.json$")
 API_KEYS = {
     "resource",
     "path",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
@@ -29,6 +30,11 @@ class ConversationItem(TableItem, discriminator="conversation"):
     handoff = BooleanAttribute(default=False)
     handoff_requested_at = UnicodeAttribute(null=True)
     handoff_reason = UnicodeAttribute(null=True)
+    # the handoff now (conditions check handoff_status: one transition at a time)
+    handoff_status = UnicodeAttribute(null=True)
+    handoff_changed_at = UnicodeAttribute(null=True)
+    handoff_operator = UnicodeAttribute(null=True)
+    handoff_emailed = ListAttribute(of=UnicodeAttribute, null=True)
 
 
 class ConversationStateItem(TableItem, discriminator="conversation_state"):
@@ -55,6 +61,30 @@ class MessageItem(TableItem, discriminator="message"):
     tokens_out = NumberAttribute(default=0)
     latency_ms = NumberAttribute(null=True)
     feedback = JSONAttribute(null=True)
+    author = UnicodeAttribute(null=True)
+    kind = UnicodeAttribute(null=True)
+    context = JSONAttribute(null=True)
+
+
+class HandoffItem(TableItem, discriminator="handoff"):
+    """An open handoff, in the tenant's list of them (gsi1, oldest first); deleted when the
+    handoff closes. The header has the same status: both change in one transaction."""
+
+    tenant_id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    agent_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    requested_at = UnicodeAttribute()
+    changed_at = UnicodeAttribute()
+    operator = UnicodeAttribute(null=True)
+
+
+class ConnectionItem(TableItem, discriminator="connection"):
+    """A visitor's WebSocket connection following the conversation; removed by TTL (the
+    WebSocket API closes connections after two hours) or when a push finds it gone."""
+
+    connection_id = UnicodeAttribute()
+    connected_at = UnicodeAttribute()
 
 
 class AnswerCacheItem(TableItem, discriminator="answer_cache"):

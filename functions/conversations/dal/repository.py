@@ -35,6 +35,7 @@ from conversations.models import (
     Conversation,
     ConversationFilters,
     Feedback,
+    HandoffState,
     IdentitySecret,
     Lead,
     Message,
@@ -100,10 +101,24 @@ def _conversation(header: ConversationItem, state: ConversationStateItem | None)
         lead=Lead(**header.lead) if header.lead else None,
         handoff_requested_at=header.handoff_requested_at,
         handoff_reason=header.handoff_reason,
+        handoff_state=_handoff_state(header),
         message_count=int(state.message_count) if state else 0,
         last_message_at=state.last_message_at if state else None,
         history=list(state.history or []) if state else [],
         state_version=int(state.version) if state else 1,
+    )
+
+
+def _handoff_state(header: ConversationItem) -> HandoffState | None:
+    if header.handoff_requested_at is None:
+        return None
+    return HandoffState(
+        # asked for before handoffs had a status: still waiting for a person
+        status=header.handoff_status or "requested",  # type: ignore[arg-type]
+        requested_at=header.handoff_requested_at,
+        changed_at=header.handoff_changed_at or header.handoff_requested_at,
+        operator=header.handoff_operator,
+        emailed=list(header.handoff_emailed or []),
     )
 
 
@@ -123,10 +138,14 @@ def _message(item: MessageItem) -> Message:
         tokens_out=int(item.tokens_out or 0),
         latency_ms=int(item.latency_ms) if item.latency_ms is not None else None,
         feedback=Feedback(**item.feedback) if item.feedback else None,
+        author=item.author,
+        kind=item.kind,  # type: ignore[arg-type]
+        context=item.context,
     )
 
 
-def _message_item(tenant_id: str, message: Message) -> MessageItem:
+def message_item(tenant_id: str, message: Message) -> MessageItem:
+    """A message as stored (also for the handoff dal, which writes replies and notes)."""
     return MessageItem(
         pk=keys.conversation_pk(tenant_id, message.conversation_id),
         sk=keys.message_sk(message.id),
@@ -143,6 +162,9 @@ def _message_item(tenant_id: str, message: Message) -> MessageItem:
         tokens_in=message.tokens_in,
         tokens_out=message.tokens_out,
         latency_ms=message.latency_ms,
+        author=message.author,
+        kind=message.kind,
+        context=message.context,
     )
 
 
@@ -203,6 +225,21 @@ def get_with_messages(
     return _conversation(header, state), messages
 
 
+def messages_after(tenant_id: str, conversation_id: str, after: str) -> list[Message]:
+    """The conversation's messages newer than message ``after`` (one Query), oldest first:
+    what a widget that has seen ``after`` is missing."""
+    return [
+        _message(item)
+        for item in MessageItem.query(
+            keys.conversation_pk(tenant_id, conversation_id),
+            MessageItem.sk.between(
+                keys.message_sk(after) + "\x00", keys.MESSAGE_SK_PREFIX + "\uffff"
+            ),
+        )
+        if isinstance(item, MessageItem)
+    ]
+
+
 def read_turn(
     tenant_id: str,
     conversation_id: str,
@@ -260,11 +297,14 @@ def record_turn(
     counters: Sequence[CounterUse],
     cache: CacheEntry | None,
     events: Sequence[DomainEvent],
+    held: bool = False,
 ) -> None:
     """Store a turn in one transaction: the visitor's message, the answer (None when the
     provider failed: the question alone is kept), the new state (only if no other message
     changed it meanwhile), the counters (only below their limits), the shared cache entry and
-    the events. Raises CounterFull (a window is used up) or Conflict (a concurrent message)."""
+    the events. ``held``: a person holds the conversation (the question is theirs, there is no
+    answer) and must still hold it when this is written. Raises CounterFull (a window is used
+    up) or Conflict (a concurrent message, or the person let go meanwhile)."""
     tenant_id = conversation.tenant_id
     pk = keys.conversation_pk(tenant_id, conversation.id)
     stored = [user] + ([assistant] if assistant else [])
@@ -281,7 +321,7 @@ def record_turn(
     def build(t: TransactWrite) -> None:
         position = 0
         for message in stored:
-            t.save(_message_item(tenant_id, message), condition=MessageItem.pk.does_not_exist())
+            t.save(message_item(tenant_id, message), condition=MessageItem.pk.does_not_exist())
             position += 1
         t.update(
             state,
@@ -289,6 +329,14 @@ def record_turn(
             condition=ConversationStateItem.version == conversation.state_version,
         )
         position += 1
+        if held:
+            t.condition_check(
+                ConversationItem,
+                pk,
+                keys.CONVERSATION_SK,
+                condition=ConversationItem.handoff_status == "held",
+            )
+            position += 1
         if mark_unanswered:
             header = ConversationItem(pk=pk, sk=keys.CONVERSATION_SK)
             t.update(
@@ -360,56 +408,29 @@ def set_feedback(
 
 
 def set_lead(
-    tenant_id: str, conversation_id: str, lead: Lead, events: Sequence[DomainEvent]
+    tenant_id: str,
+    conversation_id: str,
+    lead: Lead,
+    note: Message,
+    events: Sequence[DomainEvent],
 ) -> None:
+    """The visitor's contact details on the header, and the note saying so in the messages."""
     header = ConversationItem(
         pk=keys.conversation_pk(tenant_id, conversation_id), sk=keys.CONVERSATION_SK
     )
-    outbox.write(
-        lambda t: t.update(
+
+    def build(t: TransactWrite) -> None:
+        t.update(
             header,
             actions=[
                 ConversationItem.lead.set(lead.model_dump(mode="json")),
                 ConversationItem.has_lead.set(True),
             ],
             condition=ConversationItem.pk.exists(),
-        ),
-        events,
-        on_condition_failure=NotFound("conversation not found"),
-    )
-
-
-def request_handoff(
-    tenant_id: str,
-    conversation_id: str,
-    requested_at: str,
-    reason: str | None,
-    events: Sequence[DomainEvent],
-) -> bool:
-    """Mark the conversation for a human. False when it already was (nothing written)."""
-    header = ConversationItem(
-        pk=keys.conversation_pk(tenant_id, conversation_id), sk=keys.CONVERSATION_SK
-    )
-    actions: list[Action] = [
-        ConversationItem.handoff.set(True),
-        ConversationItem.handoff_requested_at.set(requested_at),
-    ]
-    if reason:
-        actions.append(ConversationItem.handoff_reason.set(reason))
-    try:
-        outbox.write(
-            lambda t: t.update(
-                header,
-                actions=actions,
-                condition=ConversationItem.pk.exists() & (ConversationItem.handoff == False),  # noqa: E712
-            ),
-            events,
         )
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+        t.save(message_item(tenant_id, note), condition=MessageItem.pk.does_not_exist())
+
+    outbox.write(build, events, on_condition_failure=NotFound("conversation not found"))
 
 
 def list_page(

@@ -3,8 +3,10 @@ plus the visitor token of its conversation) and the server's routes (secret keys
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, time
 from functools import cache
 from typing import Any, Literal
@@ -33,17 +35,20 @@ from agenthub.keys import conversations_gsi1pk
 from agenthub.pagination import codec_from_secret
 from agenthub.runtime import init_function
 from agenthub.settings import ApiSettings
-from conversations.logic import messages, service, visitors
+from conversations.logic import handoff, messages, service, visitors
 from conversations.logic.rate_limits import Limits
+from conversations.logic.realtime import Channel
 from conversations.logic.service import Access
 from conversations.models import (
     Conversation,
     ConversationFilters,
     FeedbackCreate,
     HandoffCreate,
+    HandoffRelease,
     LeadCreate,
     Message,
     MessageCreate,
+    OperatorReplyCreate,
     ServerConversationStart,
     WidgetAccess,
     WidgetConversationStart,
@@ -57,6 +62,7 @@ from conversations.models import (
 app = make_resolver()
 
 PUBLIC = "/v1/public/agents/<agentId>/conversations"
+MESSAGE_ID = re.compile(r"^msg_[0-9a-f]{22}$")
 SERVER = "/v1/agents/<agentId>/conversations"
 CONVERSATION_FIELDS = (
     "id",
@@ -71,6 +77,7 @@ CONVERSATION_FIELDS = (
     "handoff",
     "handoff_requested_at",
     "handoff_reason",
+    "handoff_state",
     "message_count",
     "last_message_at",
 )
@@ -84,6 +91,10 @@ class ConversationSettings(ApiSettings):
     visitor_messages_per_window: int = Field(default=20, ge=1)
     agent_messages_per_window: int = Field(default=600, ge=1)
     rate_window_seconds: int = Field(default=60, ge=1, le=3600)
+    # the live channel (a WebSocket API): where the widget connects, where pushes go; unset,
+    # the widget polls during a handoff
+    realtime_url: str | None = None
+    realtime_endpoint: str | None = None
 
 
 def _settings() -> ConversationSettings:
@@ -115,6 +126,11 @@ def _policy() -> messages.MessagePolicy:
     )
 
 
+def _channel() -> Channel:
+    settings = _settings()
+    return Channel(endpoint=settings.realtime_endpoint, url=settings.realtime_url)
+
+
 def _tokens() -> visitors.VisitorTokens:
     from agenthub.clients import secret_json
 
@@ -133,6 +149,8 @@ def _conversation_view(conversation: Conversation) -> dict[str, Any]:
 
 
 def _public_conversation(conversation: Conversation) -> dict[str, Any]:
+    lead = conversation.lead
+    state = conversation.handoff_state
     return {
         "id": conversation.id,
         "agent_id": conversation.agent_id,
@@ -141,6 +159,15 @@ def _public_conversation(conversation: Conversation) -> dict[str, Any]:
         "started_at": conversation.started_at,
         "message_count": conversation.message_count,
         "handoff": conversation.handoff,
+        # the visitor's own: that they left contact details (not the details themselves)
+        "lead": {"name": lead.name, "captured_at": lead.captured_at} if lead else None,
+        "handoff_state": (
+            state.model_dump(
+                mode="json", include={"status", "requested_at", "changed_at", "operator"}
+            )
+            if state
+            else None
+        ),
     }
 
 
@@ -151,9 +178,11 @@ def _message_view(message: Message, *, public: bool) -> dict[str, Any]:
 
 
 def _exchange_view(exchange: messages.Exchange, *, public: bool) -> dict[str, Any]:
+    """The question and the answer (null while a person holds the conversation)."""
+    answer = exchange.answer
     return {
         "question": _message_view(exchange.question, public=public),
-        "answer": _message_view(exchange.answer, public=public),
+        "answer": _message_view(answer, public=public) if answer else None,
     }
 
 
@@ -204,6 +233,7 @@ def start_widget_conversation(agentId: str):
     data = {
         "conversation": _public_conversation(conversation),
         "visitor_token": tokens.issue(who.tenant_id, agentId, visitor),
+        "realtime": _channel().describe(),
     }
     return json_response(app, data, status=201, headers=_cors())
 
@@ -213,12 +243,21 @@ def get_widget_conversation(agentId: str, conversationId: str):
     who = _widget(agentId, {"conversationId": conversationId})
     token = app.current_event.get_query_string_value("visitor_token")
     access = _widget_access(who, agentId, token)
-    conversation, found = service.get_conversation(access, conversationId)
+    conversation, found = service.get_conversation(access, conversationId, after=_after())
     data = {
         "conversation": _public_conversation(conversation),
         "messages": [_message_view(m, public=True) for m in found],
+        "realtime": _channel().describe(),
     }
     return json_response(app, data, headers=_cors())
+
+
+def _after() -> str | None:
+    """?after=<message id>: only the messages newer than that one (a widget catching up)."""
+    after = app.current_event.get_query_string_value("after")
+    if after is not None and not MESSAGE_ID.match(after):
+        raise BadRequest("'after' must be a message id (msg_...)")
+    return after
 
 
 @app.post(f"{PUBLIC}/<conversationId>/messages", summary="Ask the agent (widget)", tags=["widget"])
@@ -227,8 +266,11 @@ def post_widget_message(agentId: str, conversationId: str):
     who = _widget(agentId, {"conversationId": conversationId})
     body = parse_body(app, WidgetMessageCreate)
     access = _widget_access(who, agentId, body.visitor_token)
-    exchange = messages.post_message(access, conversationId, body.text, _policy())
-    return json_response(app, _exchange_view(exchange, public=True), status=201, headers=_cors())
+    exchange = messages.post_message(access, conversationId, body.text, _policy(), body.context)
+    data = _exchange_view(exchange, public=True)
+    if exchange.answer is None:
+        data["handoff_state"] = {"status": "held"}
+    return json_response(app, data, status=201, headers=_cors())
 
 
 @app.post(
@@ -253,8 +295,11 @@ def post_widget_lead(agentId: str, conversationId: str):
     who = _widget(agentId, {"conversationId": conversationId})
     body = parse_body(app, WidgetLeadCreate)
     access = _widget_access(who, agentId, body.visitor_token)
-    lead = service.capture_lead(access, conversationId, LeadCreate(**_fields(body, LeadCreate)))
-    return json_response(app, {"lead": lead.model_dump(mode="json")}, status=201, headers=_cors())
+    lead, written = service.capture_lead(
+        access, conversationId, LeadCreate(**_fields(body, LeadCreate))
+    )
+    data = {"lead": lead.model_dump(mode="json"), "message": public_message(written)}
+    return json_response(app, data, status=201, headers=_cors())
 
 
 @app.post(f"{PUBLIC}/<conversationId>/handoff", summary="Ask for a human (widget)", tags=["widget"])
@@ -263,10 +308,14 @@ def post_widget_handoff(agentId: str, conversationId: str):
     who = _widget(agentId, {"conversationId": conversationId})
     body = parse_body(app, WidgetHandoffCreate)
     access = _widget_access(who, agentId, body.visitor_token)
-    conversation, _ = service.request_handoff(
-        access, conversationId, HandoffCreate(**_fields(body, HandoffCreate))
+    conversation, written = handoff.request_handoff(
+        access, conversationId, HandoffCreate(**_fields(body, HandoffCreate)), _channel()
     )
-    return json_response(app, {"conversation": _public_conversation(conversation)}, headers=_cors())
+    data = {
+        "conversation": _public_conversation(conversation),
+        "message": public_message(written) if written else None,
+    }
+    return json_response(app, data, headers=_cors())
 
 
 def _fields(body: WidgetAccess, model: type[BaseModel]) -> dict[str, Any]:
@@ -302,7 +351,9 @@ def start_conversation(who: Caller, body: ServerConversationStart, agentId: str)
 )
 @endpoint(app, roles=ALL_ROLES)
 def get_conversation(who: Caller, agentId: str, conversationId: str):
-    conversation, found = service.get_conversation(_access(who, agentId), conversationId)
+    conversation, found = service.get_conversation(
+        _access(who, agentId), conversationId, after=_after()
+    )
     data = {
         "conversation": _conversation_view(conversation),
         "messages": [_message_view(m, public=False) for m in found],
@@ -315,7 +366,9 @@ def get_conversation(who: Caller, agentId: str, conversationId: str):
 )
 @endpoint(app, roles=WRITERS, body=MessageCreate)
 def post_message(who: Caller, body: MessageCreate, agentId: str, conversationId: str):
-    exchange = messages.post_message(_access(who, agentId), conversationId, body.text, _policy())
+    exchange = messages.post_message(
+        _access(who, agentId), conversationId, body.text, _policy(), body.context
+    )
     return json_response(app, _exchange_view(exchange, public=False), status=201)
 
 
@@ -335,7 +388,7 @@ def post_feedback(
 @app.post(f"{SERVER}/<conversationId>/lead", summary="Capture a lead", tags=["conversations"])
 @endpoint(app, roles=WRITERS, body=LeadCreate)
 def post_lead(who: Caller, body: LeadCreate, agentId: str, conversationId: str):
-    lead = service.capture_lead(_access(who, agentId), conversationId, body)
+    lead, _ = service.capture_lead(_access(who, agentId), conversationId, body)
     return json_response(app, {"lead": lead.model_dump(mode="json")}, status=201)
 
 
@@ -344,8 +397,57 @@ def post_lead(who: Caller, body: LeadCreate, agentId: str, conversationId: str):
 )
 @endpoint(app, roles=WRITERS, body=HandoffCreate)
 def post_handoff(who: Caller, body: HandoffCreate, agentId: str, conversationId: str):
-    conversation, _ = service.request_handoff(_access(who, agentId), conversationId, body)
+    conversation, _ = handoff.request_handoff(
+        _access(who, agentId), conversationId, body, _channel()
+    )
     return json_response(app, {"conversation": _conversation_view(conversation)})
+
+
+@app.post(
+    f"{SERVER}/<conversationId>/replies",
+    summary="Reply to the visitor as a person (takes the conversation over)",
+    tags=["handoff"],
+)
+@endpoint(app, roles=WRITERS, body=OperatorReplyCreate)
+def post_reply(who: Caller, body: OperatorReplyCreate, agentId: str, conversationId: str):
+    conversation, added = handoff.reply(_access(who, agentId), conversationId, body, _channel())
+    data = {
+        "conversation": _conversation_view(conversation),
+        "messages": [_message_view(m, public=False) for m in added],
+    }
+    return json_response(app, data, status=201)
+
+
+@app.post(
+    f"{SERVER}/<conversationId>/handoff/release",
+    summary="Hand the conversation back to the agent",
+    tags=["handoff"],
+)
+@endpoint(app, roles=WRITERS, body=HandoffRelease)
+def release_handoff(who: Caller, body: HandoffRelease, agentId: str, conversationId: str):
+    conversation, written = handoff.release(_access(who, agentId), conversationId, body, _channel())
+    data = {
+        "conversation": _conversation_view(conversation),
+        "message": _message_view(written, public=False),
+    }
+    return json_response(app, data)
+
+
+@app.get("/v1/handoffs", summary="Open handoffs, oldest first", tags=["handoff"])
+@endpoint(app, roles=ALL_ROLES)
+def list_handoffs(who: Caller):
+    limit = query_int(app, "limit", 20, low=1, high=100)
+    agent_id = app.current_event.get_query_string_value("agent_id")
+    if agent_id is not None:
+        check_path_ids({"agent_id": agent_id})
+    scope = f"handoffs:{who.tenant_id}:{agent_id or '*'}"
+    cursor = app.current_event.get_query_string_value("cursor")
+    codec = codec_from_secret(_settings().signing_secret_arn)
+    start = codec.decode(cursor, scope=scope, tenant_id=who.tenant_id) if cursor else None
+    found = handoff.list_open(who.tenant_id, agent_id, limit, start)
+    items = [dataclasses.asdict(item) for item in found.items]
+    next_cursor = codec.encode(found.last_key, scope=scope) if found.last_key else None
+    return json_response(app, {"items": items, "next_cursor": next_cursor})
 
 
 @app.get(

@@ -43,6 +43,8 @@ class AgentPersona:
     instructions: str
     model: str
     temperature: float
+    # what the visitor's page says about where they are ((name, value), ...): quoted as data
+    page_context: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

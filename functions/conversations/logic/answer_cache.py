@@ -33,8 +33,12 @@ def normalize(text: str) -> str:
     return _TRAILING.sub("", _SPACE.sub(" ", folded).strip())
 
 
-def digest(index_version: int, agent_version: int, question: str) -> str:
+def digest(index_version: int, agent_version: int, question: str, page: str = "") -> str:
+    """``page``: the visitor's page context as the answer sees it ("" when it cannot change
+    the answer: the extractive answerer does not read it)."""
     material = f"v1|index={index_version}|agent={agent_version}|{normalize(question)}"
+    if page:
+        material += f"|page={page}"
     return hashlib.sha256(material.encode()).hexdigest()[:40]
 
 

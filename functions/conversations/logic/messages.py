@@ -15,7 +15,6 @@ to the visitor: nothing is half written.
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +26,8 @@ from agenthub.events import utc_now_iso
 from agenthub.observability import logger
 from agents.logic import get_agent
 from conversations.dal import repository
-from conversations.logic import answer_cache, answering, rate_limits
+from conversations.logic import answer_cache, answering, providers, rate_limits
+from conversations.logic.notes import message_ids
 from conversations.logic.service import Access, owned
 from conversations.models import (
     MAX_MESSAGES_PER_CONVERSATION,
@@ -57,8 +57,11 @@ class MessagePolicy:
 
 @dataclass(frozen=True)
 class Exchange:
+    """A question and its answer; no answer while a person holds the conversation (the
+    question is theirs)."""
+
     question: Message
-    answer: Message
+    answer: Message | None
 
 
 class ConversationFull(Conflict):
@@ -67,7 +70,7 @@ class ConversationFull(Conflict):
 
 def new_message_id() -> str:
     """Time-ordered within a conversation (microseconds, then randomness)."""
-    return f"msg_{time.time_ns() // 1000:014x}{secrets.token_hex(4)}"
+    return message_ids(1)[0]
 
 
 def _history(conversation: Conversation) -> list[answering.Turn]:
@@ -103,20 +106,39 @@ def _metric(name: str) -> None:
     metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
+def _page(context: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    return tuple((name, str(value)) for name, value in sorted((context or {}).items()))
+
+
+def _page_key(agent: Any, page: tuple[tuple[str, str], ...]) -> str:
+    """The page context as the answer cache keys it: only when it can change the answer."""
+    if not page or agent.model == providers.EXTRACTIVE:
+        return ""
+    return "\n".join(f"{name}={value}" for name, value in page)
+
+
 def post_message(
-    access: Access, conversation_id: str, text: str, policy: MessagePolicy
+    access: Access,
+    conversation_id: str,
+    text: str,
+    policy: MessagePolicy,
+    context: dict[str, Any] | None = None,
 ) -> Exchange:
     """Answer ``text`` in the conversation; raises NotFound (not the caller's conversation),
     TooManyRequests (429, Retry-After), ConversationFull / Conflict (409) or
-    ProviderUnavailable (503, Retry-After; the question is stored)."""
+    ProviderUnavailable (503, Retry-After; the question is stored). ``context``: what the
+    visitor's page says about where they are, kept with the question and quoted to the model.
+    While a person holds the conversation, the question is stored for them and the agent does
+    not answer (Exchange.answer is None)."""
     started = time.perf_counter()
     question = text.strip()
     tenant_id, agent_id = access.tenant_id, access.agent_id
     agent = get_agent(tenant_id, agent_id)
+    page = _page(context)
     from knowledge.logic import retrieval
 
     index_version = retrieval.index_pointer(tenant_id, agent_id).version
-    key = answer_cache.digest(index_version, agent.version, question)
+    key = answer_cache.digest(index_version, agent.version, question, _page_key(agent, page))
     local_key = (tenant_id, agent_id, key)
     local_entry = answer_cache.local().get(local_key)
     cache_pk = keys.answer_pk(tenant_id, agent_id, key)
@@ -147,7 +169,23 @@ def post_message(
         role="user",
         text=question,
         created_at=utc_now_iso(),
+        context=context or None,
     )
+    handoff = conversation.handoff_state
+    if handoff is not None and handoff.status == "held":
+        sent = user.model_copy(update={"status": "sent"})
+        _record(
+            conversation,
+            user=sent,
+            assistant=None,
+            counters=counters,
+            cache=None,
+            events=[],
+            policy=policy,
+            now=now,
+            held=True,
+        )
+        return Exchange(question=sent, answer=None)
 
     cached = _lookup(local_entry, reads.cached, search_query, local_key)
     cache_put: repository.CacheEntry | None = None
@@ -156,7 +194,7 @@ def post_message(
         _metric("AnswerCacheMiss")
         try:
             cached, tokens_in, tokens_out, cache_put = _answer_afresh(
-                access, agent, question, history, search_query, policy
+                access, agent, question, history, search_query, policy, page
             )
         except answering.ProviderUnavailable:
             _store_failed_question(conversation, user, counters, policy, now)
@@ -234,13 +272,14 @@ def _answer_afresh(
     history: list[answering.Turn],
     search_query: str,
     policy: MessagePolicy,
+    page: tuple[tuple[str, str], ...],
 ) -> tuple[CachedAnswer, int, int, repository.CacheEntry]:
     """A cache miss: retrieve and generate, keep the answer in L1 and return the shared
     entry to write with the message. (answer, tokens in, tokens out, cache entry)."""
     answer, tokens_in, tokens_out, index_version = _generate(
-        access, agent, question, history, search_query, policy
+        access, agent, question, history, search_query, policy, page
     )
-    key = answer_cache.digest(index_version, agent.version, question)
+    key = answer_cache.digest(index_version, agent.version, question, _page_key(agent, page))
     answer_cache.local().set((access.tenant_id, access.agent_id, key), answer)
     entry = repository.CacheEntry(
         pk=keys.answer_pk(access.tenant_id, access.agent_id, key),
@@ -258,6 +297,7 @@ def _generate(
     history: list[answering.Turn],
     search_query: str,
     policy: MessagePolicy,
+    page: tuple[tuple[str, str], ...],
 ) -> tuple[CachedAnswer, int, int, int]:
     """Retrieve and answer: (the answer as the cache keeps it, tokens in, tokens out, the
     index version searched)."""
@@ -278,6 +318,7 @@ def _generate(
         instructions=agent.instructions,
         model=agent.model,
         temperature=agent.temperature,
+        page_context=page,
     )
     produced = answering.answer(
         question, passages, history, persona, answering.provider_for(agent.model)
@@ -302,6 +343,7 @@ def _record(
     events: list[Any],
     policy: MessagePolicy,
     now: float,
+    held: bool = False,
 ) -> None:
     stored = [user] + ([assistant] if assistant else [])
     history = _next_history(conversation, *stored) if assistant else list(conversation.history)
@@ -315,6 +357,7 @@ def _record(
             counters=counters,
             cache=cache,
             events=events,
+            held=held,
         )
     except repository.CounterFull as exc:
         raise rate_limits.refused(exc.counter, policy.limits, now) from None

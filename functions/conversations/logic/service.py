@@ -16,6 +16,7 @@ from agenthub.errors import Conflict, NotFound
 from agenthub.events import Actor, utc_now_iso
 from agents.logic import get_agent
 from conversations.dal import repository
+from conversations.logic.notes import note
 from conversations.logic.visitors import Visitor
 from conversations.models import (
     Conversation,
@@ -24,8 +25,6 @@ from conversations.models import (
     Feedback,
     FeedbackCreate,
     FeedbackReceived,
-    HandoffCreate,
-    HandoffRequested,
     Lead,
     LeadCaptured,
     LeadCreate,
@@ -92,10 +91,16 @@ def start_conversation(access: Access, visitor: Visitor, channel: str) -> Conver
     return conversation
 
 
-def get_conversation(access: Access, conversation_id: str) -> tuple[Conversation, list[Message]]:
-    """The conversation and its messages, oldest first."""
-    conversation, messages = repository.get_with_messages(access.tenant_id, conversation_id)
-    return owned(conversation, access), messages
+def get_conversation(
+    access: Access, conversation_id: str, *, after: str | None = None
+) -> tuple[Conversation, list[Message]]:
+    """The conversation and its messages, oldest first (only those newer than message
+    ``after`` when given)."""
+    if after is None:
+        conversation, messages = repository.get_with_messages(access.tenant_id, conversation_id)
+        return owned(conversation, access), messages
+    conversation = owned(repository.get_conversation(access.tenant_id, conversation_id), access)
+    return conversation, repository.messages_after(access.tenant_id, conversation_id, after)
 
 
 def list_conversations(
@@ -133,11 +138,13 @@ def give_feedback(
     return feedback
 
 
-def capture_lead(access: Access, conversation_id: str, data: LeadCreate) -> Lead:
+def capture_lead(access: Access, conversation_id: str, data: LeadCreate) -> tuple[Lead, Message]:
     """Attach the visitor's contact details to the conversation (a later capture replaces
-    them) and emit LeadCaptured — without the personal data, which stays in the table."""
-    owned(repository.get_conversation(access.tenant_id, conversation_id), access)
+    them), note it in the messages (the widget shows it after a reload) and emit LeadCaptured
+    — without the personal data, which stays in the table."""
+    conversation = owned(repository.get_conversation(access.tenant_id, conversation_id), access)
     lead = Lead(**data.model_dump(), captured_at=utc_now_iso())
+    written = note(conversation, "lead_captured", lead.captured_at, author=lead.name)
     event = LeadCaptured(
         tenant_id=access.tenant_id,
         actor=access.actor,
@@ -149,37 +156,5 @@ def capture_lead(access: Access, conversation_id: str, data: LeadCreate) -> Lead
             "has_phone": lead.phone is not None,
         },
     )
-    repository.set_lead(access.tenant_id, conversation_id, lead, [event])
-    return lead
-
-
-def request_handoff(
-    access: Access, conversation_id: str, data: HandoffCreate
-) -> tuple[Conversation, bool]:
-    """Mark the conversation for a human and emit HandoffRequested (for notifications).
-    Idempotent: asking again changes nothing and emits nothing (the bool says whether this
-    call was the one that asked)."""
-    conversation = owned(repository.get_conversation(access.tenant_id, conversation_id), access)
-    if conversation.handoff:
-        return conversation, False
-    requested_at = utc_now_iso()
-    event = HandoffRequested(
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        subject=f"conversation/{conversation_id}",
-        data={
-            "agent_id": access.agent_id,
-            "conversation_id": conversation_id,
-            "visitor_verified": conversation.verified,
-            "has_lead": conversation.has_lead,
-            "has_reason": bool(data.reason),
-        },
-    )
-    first = repository.request_handoff(
-        access.tenant_id, conversation_id, requested_at, data.reason, [event]
-    )
-    if first:
-        conversation = conversation.model_copy(
-            update={"handoff_requested_at": requested_at, "handoff_reason": data.reason}
-        )
-    return conversation, first
+    repository.set_lead(access.tenant_id, conversation_id, lead, written, [event])
+    return lead, written

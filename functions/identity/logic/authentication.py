@@ -52,3 +52,17 @@ def record_use(record: KeyRecord, now: datetime | None = None) -> bool:
             return False
     repository.touch_key(record.tenant_id, record.id, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     return True
+
+
+def verify_publishable(presented: str, agent_id: str, origin: str | None) -> AuthContext | None:
+    """A live publishable key of ``agent_id`` used from one of its allowed origins, or None:
+    the check a WebSocket connection makes (no authorizer stands in front of it). ``origin``
+    None: a message on a connection whose handshake (and Origin) was already checked."""
+    from agenthub.origins import origin_allowed
+
+    verdict = verify_key(presented, load_key)
+    if verdict is None or verdict.key_type != "publishable" or verdict.agent_id != agent_id:
+        return None
+    if origin is not None and not origin_allowed(origin, verdict.allowed_origins):
+        return None
+    return verdict

@@ -198,11 +198,50 @@ def test_every_public_route_answers_cors_for_exactly_the_callers_origin(
         assert response.status_code in (200, 201, 422), response.text
         assert response.headers["Access-Control-Allow-Origin"] == origin, response.request.url
         assert response.headers["Cache-Control"] == "no-store"
-    # the same key from another origin: refused, and no CORS grant
+    # the same key from another origin: refused by the authorizer (a gateway response), and
+    # that origin may read the refusal, which holds nothing but the error
     for method, path in (("GET", "/config"), ("POST", "/conversations")):
         refused = _public(widget_site, method, path, "https://evil.example.net")
         assert refused.status_code == 403
-        assert "Access-Control-Allow-Origin" not in refused.headers
+        assert refused.headers["Access-Control-Allow-Origin"] == "https://evil.example.net"
+        assert refused.headers["Access-Control-Expose-Headers"] == "Retry-After"
+        assert set(refused.json()) == {"error"}
+    # a key that is not one: 401, readable the same way
+    bad_key = requests.get(
+        f"{widget_site.cdn_url}/v1/public/agents/{widget_site.agent_id}/config",
+        headers={"Authorization": "Bearer pk_live_nonsense", "Origin": origin},
+        timeout=30,
+    )
+    assert bad_key.status_code == 401
+    assert bad_key.headers["Access-Control-Allow-Origin"] == origin
+
+
+def test_a_rate_limited_visitor_can_read_how_long_to_wait(widget_site: WidgetSite) -> None:
+    # Given a visitor who has used up the per-visitor window (20 messages a minute)
+    origin = widget_site.allowed_origin
+    started = _public(widget_site, "POST", "/conversations", origin).json()
+    path = f"/conversations/{started['conversation']['id']}/messages"
+    token = started["visitor_token"]
+    answers = [
+        _public(widget_site, "POST", path, origin, text=f"Open on day {n}?", visitor_token=token)
+        for n in range(21)
+    ]
+    # Then the refusal says how long, and the browser is allowed to read it
+    refused = answers[-1]
+    assert [a.status_code for a in answers[:20]] == [201] * 20
+    assert refused.status_code == 429, refused.text
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["Access-Control-Allow-Origin"] == origin
+    assert refused.headers["Access-Control-Expose-Headers"] == "Retry-After"
+
+
+def test_the_gateways_own_refusals_carry_cors_headers_in_the_template() -> None:
+    responses = _resources()["Api"]["Properties"]["GatewayResponses"]
+    for kind in ("UNAUTHORIZED", "ACCESS_DENIED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"):
+        headers = responses[kind]["ResponseParameters"]["Headers"]
+        assert headers["Access-Control-Allow-Origin"] == "method.request.header.Origin", kind
+        assert headers["Access-Control-Expose-Headers"] == "'Retry-After'", kind
+    assert responses["THROTTLED"]["ResponseParameters"]["Headers"]["Retry-After"] == "'1'"
 
 
 # ---------------------------------------------------------------------------- the template

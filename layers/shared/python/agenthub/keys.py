@@ -105,6 +105,27 @@ def conversations_gsi1sk(started_at: str, conversation_id: str) -> str:
     return f"{started_at}#{conversation_id}"
 
 
+# live handoff: while a handoff is open (a visitor asked for a person; no one has closed it),
+# the conversation's partition holds a HANDOFF item whose gsi1 keys list the tenant's open
+# handoffs oldest first; it is deleted when the handoff closes (a sparse index). The visitor's
+# open WebSocket connections are CONN# items of the conversation (TTL: the WebSocket API's
+# two-hour limit).
+HANDOFF_SK = "HANDOFF"
+CONNECTION_SK_PREFIX = "CONN#"
+
+
+def handoffs_gsi1pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#HANDOFFS"
+
+
+def handoffs_gsi1sk(requested_at: str, conversation_id: str) -> str:
+    return f"{requested_at}#{conversation_id}"
+
+
+def connection_sk(connection_id: str) -> str:
+    return f"{CONNECTION_SK_PREFIX}{connection_id}"
+
+
 # the shared answer cache: one partition per cached answer (reads of popular questions spread),
 # the digest covers the index version, the agent version and the normalized question
 ANSWER_SK = "ANSWER"
