@@ -71,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=_env_int("LOCAL_DEMO_PORT", 8080),
         help="a customer's page embedding the widget (another origin); -1 = off",
     )
+    parser.add_argument(
+        "--realtime-port",
+        type=int,
+        default=_env_int("LOCAL_REALTIME_PORT", 3002),
+        help="the template's WebSocket API (the widget's live channel); -1 = off",
+    )
     parser.add_argument("--prewarm", action="store_true", help="start every function at boot")
     parser.add_argument("--no-reload", action="store_true", help="keep environments on code edits")
     parser.add_argument("--log-dir", default=os.environ.get("LOCAL_LOG_DIR"), help="function logs")
@@ -116,6 +122,8 @@ def banner(summary: dict[str, Any]) -> str:
         lines.append(f"  widget loader    {summary['widget_url']}/widget.js")
     if summary.get("demo_url"):
         lines.append(f"  demo page        {summary['demo_url']}  (a customer's site)")
+    if summary.get("realtime_url"):
+        lines.append(f"  live channel     {summary['realtime_url']}  (WebSocket API)")
     lines += [f"  started in {summary['startup_seconds']} s; Ctrl+C stops everything", ""]
     return "\n".join(lines)
 
@@ -149,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         reload_code=not args.no_reload,
         widget_port=args.widget_port if args.widget_port >= 0 else None,
         demo_port=args.demo_port if args.demo_port >= 0 and args.widget_port >= 0 else None,
+        realtime_port=args.realtime_port if args.realtime_port >= 0 else None,
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

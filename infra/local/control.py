@@ -9,6 +9,8 @@
   (a JSON body, if any, is the event instead of the schedule's Input)
 - ``POST /__local__/invoke/<Function>``             → invoke with the request body as event
 - ``DELETE /__local__/authorizer-cache``            → forget cached authorizer verdicts
+- ``GET  /__local__/emails``                        → what the functions sent with SES
+  (moto keeps it: source, destinations, subject, body), oldest first
 
 A function error answers 502 with Lambda's error document; a timeout 504.
 """
@@ -90,6 +92,10 @@ class ControlApi:
             return _json(400, {"message": "the body must be a JSON event"})
         return _result(await self.runtime.invoke_async(function, event))
 
+    async def _emails(self, request: HttpRequest) -> HttpResponse:
+        loop = asyncio.get_running_loop()
+        return _json(200, await loop.run_in_executor(None, self.runtime.sent_emails))
+
     async def _flush(self, request: HttpRequest) -> HttpResponse:
         return _json(200, {"flushed": self.runtime.flush_authorizer_cache()})
 
@@ -103,4 +109,5 @@ class ControlApi:
         ("POST", "schedules", 2): _schedule,
         ("POST", "invoke", 1): _invoke,
         ("DELETE", "authorizer-cache", 0): _flush,
+        ("GET", "emails", 0): _emails,
     }

@@ -69,6 +69,7 @@ class LocalRuntime:
         env_overrides: dict[str, dict[str, str]] | None = None,
         widget_port: int | None = None,
         demo_port: int | None = None,
+        realtime_port: int | None = 0,
     ) -> None:
         self.template_path = Path(template)
         self.api_port = api_port
@@ -96,6 +97,10 @@ class LocalRuntime:
         self.widget_cdn: Any = None  # infra.local.widget.WidgetCdn, once served
         self.demo_url: str | None = None
         self._widget_servers: list[asyncio.Server] = []
+        # The template's WebSocket API (infra/local/websocket.py) on realtime_port; None = off.
+        self.realtime_port = realtime_port
+        self.realtime: Any = None  # infra.local.websocket.WebSocketGateway, once served
+        self._realtime_server: asyncio.Server | None = None
 
         self.model: TemplateModel | None = None
         self.moto: MotoProcess | None = None
@@ -222,9 +227,12 @@ class LocalRuntime:
     async def _start_async(self) -> None:
         assert self.model is not None and self.stack is not None
         resolver = self.model.resolver(self.stack.refs, self.stack.attrs)
+        await self._start_realtime(resolver)
         for name, spec in self.model.functions.items():
             extra = {**self.env_overrides.get("*", {}), **self.env_overrides.get(name, {})}
             env = function_environment(spec, resolver, self.moto_url, extra=extra)
+            if self.realtime is not None:
+                env = self.realtime.localize(env)
             self.pools[name] = FunctionPool(
                 name,
                 env,
@@ -248,6 +256,25 @@ class LocalRuntime:
         self._server = await serve(self.gateway.handle, self.host, self.api_port)
         self.api_port = self._server.sockets[0].getsockname()[1]
         self.gateway.port = self.api_port
+
+    async def _start_realtime(self, resolver: Any) -> None:
+        """Serve the template's WebSocket API before the functions start: their environment
+        gets its local URLs instead of execute-api ones."""
+        from infra.local.websocket import WebSocketGateway, websocket_api
+
+        assert self.model is not None and self.stack is not None
+        spec = websocket_api(self.model.cfn, resolver.resolve)
+        if spec is None or self.realtime_port is None:
+            return
+        self.realtime = WebSocketGateway(
+            spec, self.invoke_async, api_id=str(self.stack.refs[spec.logical_id])
+        )
+        self._realtime_server = await self.realtime.serve(self.host, self.realtime_port)
+        self.realtime_port = self.realtime.port
+
+    @property
+    def realtime_url(self) -> str | None:
+        return self.realtime.url if self.realtime is not None else None
 
     def _log_file(self, name: str) -> IO[bytes] | None:
         if self.log_dir is None:
@@ -467,6 +494,10 @@ class LocalRuntime:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self._realtime_server is not None:
+            self._realtime_server.close()
+            for connection in list(self.realtime.connections.values()):
+                connection.writer.close()
         for server in self._widget_servers:
             server.close()
         for pool in self.pools.values():
@@ -594,6 +625,16 @@ class LocalRuntime:
             )
         return queues
 
+    def sent_emails(self) -> list[dict[str, Any]]:
+        """The emails functions sent through SES, as moto recorded them, oldest first."""
+        import urllib.request
+
+        with urllib.request.urlopen(self.moto_url + "/moto-api/data.json", timeout=10) as raw:
+            data = json.loads(raw.read())
+        messages = (data.get("ses") or {}).get("Message") or []
+        fields = ("id", "source", "destinations", "subject", "body")
+        return [{name: message.get(name) for name in fields} for message in messages]
+
     def summary(self) -> dict[str, Any]:
         """What `make dev` prints and .local/runtime.json holds."""
         assert self.model is not None and self.stack is not None
@@ -613,6 +654,7 @@ class LocalRuntime:
             "startup_seconds": round(self.startup_seconds, 2),
             "widget_url": self.widget_url,
             "demo_url": self.demo_url,
+            "realtime_url": self.realtime_url,
         }
 
     def _write_state(self) -> None:

@@ -141,7 +141,7 @@ class AssetSource:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stamp: tuple[float, ...] = ()
+        self._stamp: tuple[tuple[str, float], ...] = ()
         self._checked = 0.0
         self._bundle: widget_assets.Bundle | None = None
 
@@ -150,7 +150,7 @@ class AssetSource:
             now = time.monotonic()
             if self._bundle is None or now - self._checked > 1.0:
                 self._checked = now
-                stamp = tuple(p.stat().st_mtime for p in sorted(widget_assets.SOURCE_DIR.iterdir()))
+                stamp = tuple((p.name, p.stat().st_mtime) for p in widget_assets.source_files())
                 if stamp != self._stamp or self._bundle is None:
                     self._bundle = widget_assets.build()
                     self._stamp = stamp
@@ -255,9 +255,15 @@ days of the item arriving at our warehouse.</p>
 """
 
 
+# A site that forbids HTML-string sinks (Trusted Types) and names the policies it allows: the
+# widget must work there with its one policy.
+STRICT_CSP = "require-trusted-types-for 'script'; trusted-types agenthub-widget"
+
+
 class DemoSite:
     """A customer's site: ``/`` embeds the widget with exactly the tag the embed route returns,
-    ``/faq.html`` is the page its agent learns from."""
+    ``/strict.html`` is the same page under Trusted Types (``STRICT_CSP``), ``/faq.html`` is the
+    page its agent learns from."""
 
     def __init__(self, loader_url: str, agent_id: str, publishable_key: str) -> None:
         tag = widget_assets.snippet(loader_url, agent_id, publishable_key)
@@ -269,10 +275,13 @@ class DemoSite:
         }
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
-        body = self.pages.get(request.path)
+        strict = request.path == "/strict.html"
+        body = self.pages.get("/" if strict else request.path)
         if body is None or request.method not in ("GET", "HEAD"):
             return HttpResponse(404, [("Content-Type", "text/plain")], b"not found")
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-cache")]
+        if strict:
+            headers.append(("Content-Security-Policy", STRICT_CSP))
         return HttpResponse(200, headers, body)
 
 

@@ -6,9 +6,15 @@
  * - The chat is an iframe whose document is `srcdoc`: a separate document (full CSS isolation,
  *   room for a payment form later) that shares the page's origin, so every API call carries
  *   the page's Origin and the API alone decides whether this site may use the key.
+ * - A site the key does not allow gets nothing: no launcher, no chat files, one console
+ *   warning for its owner.
+ * - No HTML parsing from strings (no innerHTML): under Trusted Types
+ *   (require-trusted-types-for 'script') the one HTML sink, the iframe's srcdoc, goes through
+ *   a policy named "agenthub-widget" that only this closure can call, with a fixed template.
  * - The build writes the content-hashed names of the UI files below: this loader can only
  *   ever load the UI it was built with (docs/widget.md).
- * - All network calls go through request() here; the UI calls it through the context object.
+ * - All network calls go through request() and connect() here; the UI calls them through the
+ *   context object.
  */
 (function () {
   "use strict";
@@ -33,10 +39,20 @@
   var api = (script.getAttribute("data-api") || src.origin).replace(/\/+$/, "");
   var base = api + "/v1/public/agents/" + encodeURIComponent(agent);
   var storeKey = "agenthub:" + agent;
-  var listeners = [];
-  var state = { config: null, error: null, theme: null, identity: null, ready: false, open: false };
+  var listeners = { open: [], close: [], message: [] };
+  var state = { config: null, error: null, theme: null, identity: null, context: null, ready: false, open: false };
   var wantOpen = false;
-  var host, shadow, box, launcher, frame, ui;
+  var prefill = null;
+  var host, shadow, box, launcher, frame, ui, policy;
+  // The launcher's words; the chat's own are in ui/10-strings.js.
+  var LABELS = {
+    en: ["Open chat with ", "Close chat with ", "Chat with "],
+    de: ["Chat öffnen: ", "Chat schließen: ", "Chat mit "],
+    es: ["Abrir el chat con ", "Cerrar el chat con ", "Chat con "],
+    fr: ["Ouvrir la discussion avec ", "Fermer la discussion avec ", "Discussion avec "],
+    pt: ["Abrir o chat com ", "Fechar o chat com ", "Chat com "],
+    ar: ["فتح المحادثة مع ", "إغلاق المحادثة مع ", "محادثة مع "]
+  };
 
   var CSS =
     ":host{all:initial!important;display:block!important}" +
@@ -50,15 +66,13 @@
     ".b svg{width:28px;height:28px;fill:currentColor}.x,.o .m{display:none}.o .x{display:block}" +
     "iframe{display:none;position:fixed;bottom:88px;right:20px;width:380px;" +
     "height:min(640px,calc(100vh - 108px));border:0;border-radius:16px;background:#fff;" +
-    "box-shadow:0 12px 40px rgba(0,0,0,.25);color-scheme:light}" +
+    "box-shadow:0 12px 40px rgba(0,0,0,.25)}" +
+    ".d iframe{background:#111827}@media (prefers-color-scheme:dark){.a iframe{background:#111827}}" +
     ".l iframe{right:auto;left:20px}.o iframe{display:block}" +
     "@media (max-width:480px){iframe{inset:0;width:100%;height:100%;border-radius:0}.o .b{display:none}}" +
     "@media (prefers-reduced-motion:reduce){.b{transition:none}}";
-  var BUTTON =
-    '<button class="b" type="button" aria-expanded="false">' +
-    '<svg class="m" viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>' +
-    '<svg class="x" viewBox="0 0 24 24" aria-hidden="true"><path d="M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z"/></svg>' +
-    "</button>";
+  var CHAT = "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z";
+  var CROSS = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z";
 
   // ------------------------------------------------------------------ network
   function failure(status, data, retryAfter) {
@@ -71,6 +85,9 @@
     return e;
   }
 
+  // Every answer of the API, refusals and throttling included, carries CORS headers for the
+  // page's origin and exposes Retry-After: a request that fails without a status never reached
+  // the API (the visitor is offline).
   function request(method, path, body) {
     var init = {
       method: method,
@@ -92,18 +109,23 @@
         });
       },
       function () {
-        // The browser does not say why a request failed. When the API refuses an origin
-        // without CORS headers, a no-cors request still reaches it: that tells "refused here"
-        // apart from "cannot reach the server" (offline).
-        if (navigator.onLine === false) {
-          throw failure(0);
-        }
-        return fetch(base + "/config", { mode: "no-cors", credentials: "omit", cache: "no-store" }).then(
-          function () { throw failure(403, { error: { code: "origin_not_allowed" } }); },
-          function () { throw failure(0); }
-        );
+        throw failure(0);
       }
     );
+  }
+
+  // The conversation's live channel (a WebSocket API): the key and agent travel in the URL
+  // (a browser cannot set headers on a WebSocket; the handshake's Origin is the page's) and
+  // in the first message, `hello`, sent once the socket is open.
+  function connect(url, hello) {
+    var socket = new WebSocket(url + (url.indexOf("?") < 0 ? "?" : "&") +
+      "agent=" + encodeURIComponent(agent) + "&key=" + encodeURIComponent(key));
+    socket.addEventListener("open", function () {
+      hello.agent_id = agent;
+      hello.key = key;
+      socket.send(JSON.stringify(hello));
+    });
+    return socket;
   }
 
   // ------------------------------------------------------------------ storage (the page's origin)
@@ -127,7 +149,7 @@
     }
   }
 
-  // ------------------------------------------------------------------ theme
+  // ------------------------------------------------------------------ theme, words
   function theme(config) {
     var t = (config && config.theme) || {};
     var color = /^#[0-9a-f]{6}$/i.test(t.primary_color || "") ? t.primary_color : "#2563eb";
@@ -137,17 +159,44 @@
       color: color,
       fg: light ? "#111827" : "#ffffff",
       left: t.position === "bottom-left",
+      mode: t.mode === "dark" || t.mode === "light" ? t.mode : "auto",
       title: t.title || (config && config.name) || "Chat",
       avatar: /^https:\/\//.test(t.avatar_url || "") ? t.avatar_url : ""
     };
   }
 
+  // The agent's locale; "auto": the visitor's first browser language we have words for.
+  function locale(config) {
+    var wanted = (config && config.locale) || "en";
+    var candidates = wanted === "auto" ? (navigator.languages || [navigator.language || ""]) : [wanted];
+    for (var i = 0; i < candidates.length; i++) {
+      var code = String(candidates[i]).toLowerCase().split("-")[0];
+      if (LABELS[code]) {
+        return code;
+      }
+    }
+    return "en";
+  }
+
   function label() {
-    launcher.setAttribute("aria-label", (state.open ? "Close chat with " : "Open chat with ") + state.theme.title);
+    var words = LABELS[state.locale];
+    launcher.setAttribute("aria-label", words[state.open ? 1 : 0] + state.theme.title);
     launcher.setAttribute("aria-expanded", state.open ? "true" : "false");
   }
 
   // ------------------------------------------------------------------ launcher and panel
+  function svg(path, name) {
+    var ns = "http://www.w3.org/2000/svg";
+    var node = doc.createElementNS(ns, "svg");
+    node.setAttribute("class", name);
+    node.setAttribute("viewBox", "0 0 24 24");
+    node.setAttribute("aria-hidden", "true");
+    var shape = doc.createElementNS(ns, "path");
+    shape.setAttribute("d", path);
+    node.appendChild(shape);
+    return node;
+  }
+
   function mount() {
     host = doc.createElement("agenthub-widget");
     shadow = host.attachShadow({ mode: "open" });
@@ -162,8 +211,12 @@
     }
     box = doc.createElement("div");
     box.className = "w";
-    box.innerHTML = BUTTON;
-    launcher = box.firstChild;
+    launcher = doc.createElement("button");
+    launcher.className = "b";
+    launcher.type = "button";
+    launcher.appendChild(svg(CHAT, "m"));
+    launcher.appendChild(svg(CROSS, "x"));
+    box.appendChild(launcher);
     launcher.addEventListener("click", function () {
       if (state.open) {
         close();
@@ -183,10 +236,13 @@
   }
 
   function ready() {
-    var t = (state.theme = theme(state.config));
+    var t = state.theme;
     box.style.setProperty("--c", t.color);
     box.style.setProperty("--f", t.fg);
     box.classList.toggle("l", t.left);
+    if (t.mode !== "light") {
+      box.classList.add(t.mode === "dark" ? "d" : "a");
+    }
     box.classList.add("r");
     label();
     state.ready = true;
@@ -194,7 +250,7 @@
     if (win.performance && performance.mark) {
       performance.mark("agenthub:ready");
     }
-    win.dispatchEvent(new CustomEvent("agenthub:ready", { detail: { error: !!state.error } }));
+    win.dispatchEvent(new CustomEvent("agenthub:ready", { detail: { error: !!state.error, refused: false } }));
     if (wantOpen) {
       open();
     }
@@ -214,27 +270,49 @@
     return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
   }
 
+  // Under Trusted Types a srcdoc needs TrustedHTML: a policy only this closure holds, used for
+  // the one template below. Without Trusted Types, the string itself.
+  function html(text) {
+    return policy ? policy.createHTML(text) : text;
+  }
+
   function build() {
     frame = doc.createElement("iframe");
-    frame.title = "Chat with " + state.theme.title;
+    frame.title = LABELS[state.locale][2] + state.theme.title;
     frame.setAttribute("allow", "payment; clipboard-write");
     // The UI reads this through window.frameElement: same origin, no message passing.
     frame.agenthub = context;
-    frame.srcdoc =
-      '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
+    frame.srcdoc = html(
+      '<!doctype html><html lang="' + state.locale + '" dir="' + state.dir + '"><head><meta charset="utf-8">' +
       '<meta name="viewport" content="width=device-width,initial-scale=1">' +
       '<link rel="stylesheet" href="' + attr(assets + UI_CSS) + '">' +
-      '<script src="' + attr(assets + UI_JS) + '" defer></script></head><body></body></html>';
+      '<script src="' + attr(assets + UI_JS) + '" defer></script></head><body></body></html>'
+    );
     box.insertBefore(frame, launcher);
   }
 
-  function open() {
+  function emit(name, detail) {
+    listeners[name].slice().forEach(function (callback) {
+      try {
+        callback(detail);
+      } catch (e) {
+        setTimeout(function () { throw e; });
+      }
+    });
+  }
+
+  // options.message: text to put in the question field (the visitor still sends it)
+  function open(options) {
+    if (options && typeof options.message === "string") {
+      prefill = options.message;
+    }
     if (!state.ready) {
       wantOpen = true;
       return;
     }
     wantOpen = false;
     if (state.open) {
+      flush();
       return;
     }
     state.open = true;
@@ -244,6 +322,15 @@
       build();
     } else if (ui) {
       ui.opened();
+      flush();
+    }
+    emit("open", {});
+  }
+
+  function flush() {
+    if (ui && prefill !== null) {
+      ui.prefill(prefill);
+      prefill = null;
     }
   }
 
@@ -259,12 +346,14 @@
     if (focused === frame || focused === launcher) {
       launcher.focus();
     }
+    emit("close", {});
   }
 
   var context = {
     version: VERSION,
     state: state,
     request: request,
+    connect: connect,
     load: load,
     save: save,
     close: close,
@@ -272,24 +361,36 @@
       ui = api;
       if (state.open) {
         ui.opened();
+        flush();
       }
     },
     emit: function (message) {
-      listeners.slice().forEach(function (callback) {
-        try {
-          callback(message);
-        } catch (e) {
-          setTimeout(function () { throw e; });
-        }
-      });
+      emit("message", message);
     }
   };
+
+  function on(name, callback) {
+    if (!listeners[name] || typeof callback !== "function") {
+      throw new TypeError("AgentHub.on expects 'open', 'close' or 'message' and a function");
+    }
+    listeners[name].push(callback);
+    return function () {
+      var i = listeners[name].indexOf(callback);
+      if (i >= 0) {
+        listeners[name].splice(i, 1);
+      }
+    };
+  }
 
   // ------------------------------------------------------------------ public API
   var AgentHub = (win.AgentHub = {
     version: VERSION,
     open: open,
     close: close,
+    on: on,
+    onMessage: function (callback) {
+      return on("message", callback);
+    },
     identify: function (visitor) {
       if (!visitor || typeof visitor.id !== "string" || typeof visitor.signature !== "string") {
         throw new TypeError("AgentHub.identify expects {id, signature} (strings)");
@@ -304,29 +405,30 @@
         }
       }
     },
-    onMessage: function (callback) {
-      if (typeof callback !== "function") {
-        throw new TypeError("AgentHub.onMessage expects a function");
+    // What the page tells the agent about where the visitor is: up to 20 short values, sent
+    // with every question ({plan: "pro", page: "pricing"}); null forgets it.
+    setContext: function (values) {
+      if (values === null) {
+        state.context = null;
+        return;
       }
-      listeners.push(callback);
-      return function () {
-        var i = listeners.indexOf(callback);
-        if (i >= 0) {
-          listeners.splice(i, 1);
-        }
-      };
+      var names = values && typeof values === "object" ? Object.keys(values) : null;
+      var ok = names && names.length <= 20 && names.every(function (name) {
+        var value = values[name];
+        return /^[A-Za-z0-9_.-]{1,40}$/.test(name) &&
+          (typeof value === "number" || typeof value === "boolean" || (typeof value === "string" && value.length <= 500));
+      });
+      if (!ok) {
+        throw new TypeError("AgentHub.setContext: up to 20 names [A-Za-z0-9_.-] with numbers, booleans or strings (<= 500)");
+      }
+      state.context = JSON.parse(JSON.stringify(values));
     }
   });
 
   // ------------------------------------------------------------------ start
   var config = request("GET", "/config").then(
     function (data) { state.config = data; },
-    function (error) {
-      state.error = error;
-      if (error.status === 403) {
-        console.warn("AgentHub: " + location.origin + " is not an allowed origin of this widget key");
-      }
-    }
+    function (error) { state.error = error; }
   );
   var body = new Promise(function (resolve) {
     if (doc.body) {
@@ -336,6 +438,27 @@
     }
   });
   Promise.all([config, body]).then(function () {
+    var error = state.error;
+    if (error && error.status >= 400 && error.status < 500) {
+      // This site may not use the key (or the key or agent is wrong): nothing for visitors,
+      // one line for the site's owner.
+      console.warn("AgentHub: widget off: " + (error.status === 403
+        ? location.origin + " is not an allowed origin of this widget key"
+        : "the key or agent id is not valid (HTTP " + error.status + ")"));
+      win.dispatchEvent(new CustomEvent("agenthub:ready", { detail: { error: true, refused: true } }));
+      return;
+    }
+    if (win.trustedTypes) {
+      try {
+        policy = win.trustedTypes.createPolicy("agenthub-widget", { createHTML: function (s) { return s; } });
+      } catch (e) {
+        console.warn("AgentHub: widget off: allow the policy agenthub-widget in trusted-types");
+        return;
+      }
+    }
+    state.theme = theme(state.config);
+    state.locale = locale(state.config);
+    state.dir = /^(ar|he|fa|ur)$/.test(state.locale) ? "rtl" : "ltr";
     mount();
     ready();
   });

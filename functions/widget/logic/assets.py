@@ -5,7 +5,10 @@
 - ``ui.<hash>.js`` and ``ui.<hash>.css``: the chat UI, named by a hash of their content and
   cached 30 days as immutable. The build writes those names into the loader, so a loader can
   only ever load the UI it was built with: a cached old loader keeps working with its old UI
-  (deployments never delete old hashed files), and a new loader never meets an old UI.
+  (deployments never delete old hashed files), and a new loader never meets an old UI. Their
+  sources are the parts in ``assets/ui/``, joined in name order (``ui/*.js`` inside one
+  function scope, ``ui/*.css`` one after another): a feature such as a booking or payment
+  step is a part of its own (see ``ui/40-steps.js``).
 
 Standard library only: the build, the local runtime (``infra/local/widget.py``) and the bench
 import this module as ``functions.widget.logic.assets`` without the Lambda layer.
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SOURCE_DIR = Path(__file__).resolve().parents[1] / "assets"
+UI_PARTS = "ui"
 LOADER = "widget.js"
 # Placeholders in loader.js the build replaces; a loader still holding one must never ship.
 _UI_JS = "__AGENTHUB_UI_JS__"
@@ -73,8 +77,8 @@ class Bundle:
 
 def build(source_dir: Path = SOURCE_DIR) -> Bundle:
     """The loader and the content-hashed UI files, in memory."""
-    css = squeeze_css((source_dir / "ui.css").read_text(encoding="utf-8")).encode()
-    js = squeeze_js((source_dir / "ui.js").read_text(encoding="utf-8")).encode()
+    css = squeeze_css(_joined(source_dir, "css")).encode()
+    js = squeeze_js(_ui_script(_joined(source_dir, "js"))).encode()
     css_name = f"ui.{_digest(css)}.css"
     js_name = f"ui.{_digest(js)}.js"
     version = _digest(css + js)
@@ -94,6 +98,24 @@ def build(source_dir: Path = SOURCE_DIR) -> Bundle:
         Asset(css_name, css, CONTENT_TYPES[".css"], versioned=True),
     ]
     return Bundle(version=version, assets={a.name: a for a in assets})
+
+
+def source_files(source_dir: Path = SOURCE_DIR) -> list[Path]:
+    """Every file the build reads (what a rebuild watches)."""
+    return sorted([*source_dir.glob("*.*"), *(source_dir / UI_PARTS).glob("*.*")])
+
+
+def _joined(source_dir: Path, extension: str) -> str:
+    parts = sorted((source_dir / UI_PARTS).glob(f"*.{extension}"))
+    if not parts:
+        raise BuildError(f"no ui/*.{extension} parts in {source_dir}")
+    return "\n".join(part.read_text(encoding="utf-8") for part in parts)
+
+
+def _ui_script(parts: str) -> str:
+    # One function scope for all parts: they share their declarations, and nothing of the
+    # chat leaks into the iframe's globals.
+    return '(function () {\n"use strict";\n' + parts + "\n})();\n"
 
 
 def write(bundle: Bundle, out_dir: Path) -> Path:

@@ -188,3 +188,16 @@ def themed_site(runtime: LocalRuntime, widget_site: WidgetSite) -> ThemedSite:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def settle(page: Any, check: Any, within: float = 10.0) -> Any:
+    """Wait until ``check()`` is truthy, letting the page run meanwhile (Playwright delivers
+    console messages and other events only while a page call is in progress)."""
+    waited = 0.0
+    while waited < within:
+        value = check()
+        if value:
+            return value
+        page.wait_for_timeout(100)
+        waited += 0.1
+    raise AssertionError(f"not within {within} s: {check()!r}")
