@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,56 @@ def themed_site(runtime: LocalRuntime, widget_site: WidgetSite) -> ThemedSite:
         json={"agent_id": agent["id"], "allowed_origins": [f"http://127.0.0.1:{port}"]},
     )
     return ThemedSite(runtime.serve_demo_page(agent["id"], key["secret"], port), theme)
+
+
+@dataclass(frozen=True)
+class AgentSite:
+    """An agent of the widget tenant with its own settings, and a customer page for it."""
+
+    url: str
+    agent_id: str
+    publishable_key: str
+
+    @property
+    def origin(self) -> str:
+        return self.url.rstrip("/")
+
+
+MakeSite = Callable[..., AgentSite]
+
+
+@pytest.fixture(scope="session")
+def make_site(runtime: LocalRuntime, widget_site: WidgetSite) -> MakeSite:
+    """``make_site(document="...", **agent_fields)``: a new agent (the FAQ-like ``document``
+    indexed as a text source when given) and a page on a new origin its key allows."""
+    api, owner = widget_site.api, widget_site.tenant.owner_key
+
+    def make(document: str | None = None, **fields: Any) -> AgentSite:
+        fields.setdefault("name", "Site agent")
+        agent = api.new_agent(owner, **fields)
+        port = _free_port()
+        key = api.ok(
+            "POST",
+            "/v1/publishable-keys",
+            owner,
+            json={"agent_id": agent["id"], "allowed_origins": [f"http://127.0.0.1:{port}"]},
+        )
+        if document is not None:
+            documents = f"/v1/agents/{agent['id']}/documents"
+            source = {"type": "text", "text": document, "title": "Help centre"}
+            created = api.ok("POST", documents, owner, json={"source": source})
+            path = f"{documents}/{created['document']['id']}"
+
+            def indexed() -> bool:
+                status = api.ok("GET", path, owner)["status"]
+                assert status != "failed"
+                return status == "indexed"
+
+            eventually(indexed, within=60)
+        url = runtime.serve_demo_page(agent["id"], key["secret"], port)
+        return AgentSite(url, agent["id"], key["secret"])
+
+    return make
 
 
 @pytest.fixture

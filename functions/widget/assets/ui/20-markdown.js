@@ -126,6 +126,9 @@ function list(parent, lines, i, cite) {
       }
       if (indentOf(line) > indent) {
         body.push(line.slice(Math.min(indentOf(line), offset)));
+      } else if (LIST_ITEM.test(line)) {
+        // the next item (of this list, or one that ends it)
+        break;
       } else if (!startsBlock(line) && body[body.length - 1] !== "") {
         // a lazy continuation of the item's paragraph
         body.push(line.trim());

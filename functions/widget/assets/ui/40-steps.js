@@ -51,6 +51,8 @@ function showStep(step) {
   stepBox.appendChild(step.body);
   stepBox.hidden = false;
   dock.hidden = true;
+  // the conversation got shorter: keep its latest message in view
+  scroll();
   var first = step.body.querySelector("input, textarea, select, button");
   (first || back).focus();
 }

@@ -8,6 +8,16 @@ root.dir = state.dir;
 root.style.setProperty("--c", theme.color);
 root.style.setProperty("--f", theme.fg);
 var darkQuery = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)");
+// The page's viewport, not the chat's (always narrow): a phone, or any touch screen.
+var touchQuery = frame.ownerDocument.defaultView.matchMedia("(pointer: coarse), (max-width: 480px)");
+
+function applyTouch() {
+  root.classList.toggle("touch", touchQuery.matches);
+}
+applyTouch();
+if (touchQuery.addEventListener) {
+  touchQuery.addEventListener("change", applyTouch);
+}
 
 function applyScheme() {
   root.classList.toggle("dark", theme.mode === "dark" || (theme.mode !== "light" && !!darkQuery && darkQuery.matches));
