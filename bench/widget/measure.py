@@ -12,7 +12,8 @@ the local runtime (its CloudFront emulation in front of the API), each a median 
 - open -> greeting on screen: the first open (iframe, UI files, first paint);
 - question -> rendered answer: from submitting a question to the answer in the message list
   (the next animation frame after AgentHub.onMessage reports it), for new questions (the
-  answer computed) and for the same questions again (the answer cache).
+  answer computed) and for the same questions again (the answer cache);
+- a person's reply -> the open widget, over the WebSocket API and polling (bench/widget/handoff.py).
 The machine's load matters: compare figures measured in one run, on a quiet machine.
 """
 
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.widget import handoff
 from functions.widget.logic import assets as widget_assets
 
 PrintFn = Callable[..., None]
@@ -144,21 +146,23 @@ def browser_times(print_fn: PrintFn) -> None:
         runtime = LocalRuntime(api_port=0, moto_port=0, authorizer_ttl=None, log_dir=logs)
         runtime.start()
         try:
-            page_url = _prepare(runtime, eventually)
+            page_url, agent_id = _prepare(runtime, eventually)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
                 )
                 try:
                     _measure(browser, page_url, print_fn)
+                    handoff.measure(browser, runtime, page_url, agent_id, print_fn)
                 finally:
                     browser.close()
         finally:
             runtime.stop()
 
 
-def _prepare(runtime: Any, eventually: Callable[..., Any]) -> str:
-    """An agent with a small FAQ (indexed) and a key for a customer page; that page's URL."""
+def _prepare(runtime: Any, eventually: Callable[..., Any]) -> tuple[str, str]:
+    """An agent with a small FAQ (indexed), handoff on, and a key for a customer page; that
+    page's URL and the agent's id."""
     import socket
 
     import requests
@@ -170,7 +174,12 @@ def _prepare(runtime: Any, eventually: Callable[..., Any]) -> str:
     agent = requests.post(
         f"{api}/v1/agents",
         headers=headers,
-        json={"name": "Bench shop", "greeting": "Hello!", "suggested_questions": QUESTIONS[:2]},
+        json={
+            "name": "Bench shop",
+            "greeting": "Hello!",
+            "suggested_questions": QUESTIONS[:2],
+            **handoff.agent_fields(),
+        },
         timeout=30,
     ).json()
     with socket.socket() as probe:
@@ -195,7 +204,7 @@ def _prepare(runtime: Any, eventually: Callable[..., Any]) -> str:
         return bool(found["status"] == "indexed")
 
     eventually(indexed, within=60)
-    return str(runtime.serve_demo_page(agent["id"], key["secret"], port))
+    return str(runtime.serve_demo_page(agent["id"], key["secret"], port)), str(agent["id"])
 
 
 def _measure(browser: Any, page_url: str, print_fn: PrintFn) -> None:
