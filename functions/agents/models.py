@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, Field, HttpUrl, field_validator
 
 from agenthub.contact import normalize_email
-from agenthub.events import DomainEvent
+from agenthub.events import DomainEvent, EventData
+from agenthub.models import StrictInput
 from agenthub.origins import normalize_origin
 
 NAME_MAX = 80
@@ -38,11 +39,7 @@ HANDOFF_TIMEOUT_MIN = 30
 HANDOFF_TIMEOUT_MAX = 900
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class Theme(Strict):
+class Theme(StrictInput):
     primary_color: str = Field(default="#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
     position: Literal["bottom-right", "bottom-left"] = "bottom-right"
     title: str = Field(default="", max_length=60)
@@ -58,7 +55,7 @@ class Theme(Strict):
         return value
 
 
-class HandoffSettings(Strict):
+class HandoffSettings(StrictInput):
     """When a visitor asks for a person: how long the team has to answer before the visitor
     is asked for an email, and where the transcript then goes (none: it stays in the API)."""
 
@@ -77,7 +74,7 @@ def _origins(value: list[str] | None) -> list[str] | None:
     return sorted({normalize_origin(origin) for origin in value})
 
 
-class AgentFields(Strict):
+class AgentFields(StrictInput):
     """Fields a client may set; each optional here so PATCH can reuse them."""
 
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
@@ -168,13 +165,30 @@ class AgentEvent(DomainEvent):
     source = "agenthub.agents"
 
 
+class AgentCreatedData(EventData):
+    name: str
+    version: int
+
+
+class AgentUpdatedData(EventData):
+    changed: list[str]  # the fields the update set
+    version: int
+
+
+class AgentDeletedData(EventData):
+    """Nothing beyond the event's subject (``agent/<id>``)."""
+
+
 class AgentCreated(AgentEvent):
     detail_type = "AgentCreated"
+    data: AgentCreatedData
 
 
 class AgentUpdated(AgentEvent):
     detail_type = "AgentUpdated"
+    data: AgentUpdatedData
 
 
 class AgentDeleted(AgentEvent):
     detail_type = "AgentDeleted"
+    data: AgentDeletedData

@@ -15,11 +15,13 @@ visitor's open widget (realtime.Channel). The timeout is a delayed SQS message
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from agenthub.errors import Conflict
+from pydantic import ValidationError
+
+from agenthub.errors import BadRequest, Conflict
 from agenthub.events import Actor, utc_now_iso
 from conversations.dal import handoffs, repository
 from conversations.logic.notes import message_ids, note
@@ -28,14 +30,19 @@ from conversations.logic.service import Access, owned
 from conversations.models import (
     Conversation,
     HandoffCreate,
+    HandoffFilters,
     HandoffRelease,
     HandoffReleased,
+    HandoffReleasedData,
     HandoffRequested,
+    HandoffRequestedData,
     HandoffState,
     HandoffStatus,
     HandoffTimedOut,
+    HandoffTimedOutData,
     Message,
     OperatorReplied,
+    OperatorRepliedData,
     OperatorReplyCreate,
 )
 
@@ -44,12 +51,6 @@ TIMEOUT_MESSAGE = "handoff_timeout"
 
 class NoOpenHandoff(Conflict):
     code = "no_open_handoff"
-
-
-@dataclass(frozen=True)
-class OpenHandoffs:
-    items: list[handoffs.OpenHandoff]
-    last_key: dict[str, Any] | None
 
 
 def _with(conversation: Conversation, state: HandoffState) -> Conversation:
@@ -77,14 +78,14 @@ def request_handoff(
         tenant_id=access.tenant_id,
         actor=access.actor,
         subject=f"conversation/{conversation_id}",
-        data={
-            "agent_id": access.agent_id,
-            "conversation_id": conversation_id,
-            "requested_at": now,
-            "visitor_verified": conversation.verified,
-            "has_lead": conversation.has_lead,
-            "has_reason": bool(data.reason),
-        },
+        data=HandoffRequestedData(
+            agent_id=access.agent_id,
+            conversation_id=conversation_id,
+            requested_at=now,
+            visitor_verified=conversation.verified,
+            has_lead=conversation.has_lead,
+            has_reason=bool(data.reason),
+        ),
     )
     handoffs.change(
         conversation,
@@ -129,12 +130,12 @@ def reply(
         tenant_id=access.tenant_id,
         actor=access.actor,
         subject=f"conversation/{conversation_id}",
-        data={
-            "agent_id": access.agent_id,
-            "conversation_id": conversation_id,
-            "message_id": reply_id,
-            "joined": joins,
-        },
+        data=OperatorRepliedData(
+            agent_id=access.agent_id,
+            conversation_id=conversation_id,
+            message_id=reply_id,
+            joined=joins,
+        ),
     )
     if not joins:
         assert state is not None
@@ -182,7 +183,9 @@ def release(
         tenant_id=access.tenant_id,
         actor=access.actor,
         subject=f"conversation/{conversation_id}",
-        data={"agent_id": access.agent_id, "conversation_id": conversation_id, "was": state.status},
+        data=HandoffReleasedData(
+            agent_id=access.agent_id, conversation_id=conversation_id, was=state.status
+        ),
     )
     handoffs.change(
         conversation,
@@ -223,11 +226,11 @@ def time_out(
         tenant_id=tenant_id,
         actor=Actor(kind="system"),
         subject=f"conversation/{conversation_id}",
-        data={
-            "agent_id": conversation.agent_id,
-            "conversation_id": conversation_id,
-            "requested_at": requested_at,
-        },
+        data=HandoffTimedOutData(
+            agent_id=conversation.agent_id,
+            conversation_id=conversation_id,
+            requested_at=requested_at,
+        ),
     )
     try:
         handoffs.change(
@@ -249,12 +252,20 @@ def time_out(
     return updated
 
 
+def filters_from_query(query: Mapping[str, str]) -> HandoffFilters:
+    """The open handoffs' filter (``agent_id``) from the query string."""
+    try:
+        return HandoffFilters(agent_id=query.get("agent_id"))
+    except ValidationError:
+        raise BadRequest("'agent_id' is not an agent id") from None
+
+
 def list_open(
     tenant_id: str, agent_id: str | None, limit: int, start_key: dict[str, Any] | None
-) -> OpenHandoffs:
-    """The tenant's open handoffs (requested, held, timed out), oldest request first."""
-    items, last_key = handoffs.list_open(tenant_id, agent_id, limit, start_key)
-    return OpenHandoffs(items, last_key)
+) -> tuple[list[handoffs.OpenHandoff], dict[str, Any] | None]:
+    """The tenant's open handoffs (requested, held, timed out), oldest request first, and
+    where the next page starts."""
+    return handoffs.list_open(tenant_id, agent_id, limit, start_key)
 
 
 # ---------------------------------------------------------------------------- the timeout
