@@ -409,6 +409,18 @@ def release_handoff(who: Caller, body: HandoffRelease, agentId: str, conversatio
     return json_response(app, data)
 
 
+@app.get(
+    "/v1/conversations", summary="List conversations (filters, cursor)", tags=["conversations"]
+)
+@endpoint(app, roles=ALL_ROLES)
+def list_conversations(who: Caller):
+    filters = service.filters_from_query(app.current_event.query_string_parameters or {})
+    load = partial(service.list_conversations, who.tenant_id, filters)
+    return paginated(
+        app, who, load, view=_conversation_view, fields=CONVERSATION_FIELDS, query=filters
+    )
+
+
 @app.get("/v1/handoffs", summary="Open handoffs, oldest first", tags=["handoff"])
 @endpoint(app, roles=ALL_ROLES)
 def list_handoffs(who: Caller):
