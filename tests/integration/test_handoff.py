@@ -420,9 +420,9 @@ def _subscribe(clinic: Clinic, conversation_id: str, token: str, connection_id: 
 
 
 def _pushed(connection_id: str) -> list[dict[str, Any]]:
-    from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
-
     from urllib.parse import quote
+
+    from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 
     connections = apigatewaymanagementapi_backends["123456789012"][h.REGION].connections
     # moto keys a connection by its id as it appears in the request path (URL-encoded)
