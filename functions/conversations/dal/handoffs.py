@@ -10,7 +10,7 @@ events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -122,23 +122,34 @@ def change(
         for message in messages:
             t.save(message_item(tenant_id, message), condition=MessageItem.pk.does_not_exist())
 
+    _write(conversation, build, events)
+
+
+def _write(
+    conversation: Conversation,
+    build: Callable[[TransactWrite], None],
+    events: Sequence[DomainEvent],
+) -> None:
+    """One transaction; a failed condition is NotFound (the conversation is gone) or
+    HandoffChanged (someone changed the handoff since it was read)."""
     try:
         outbox.write(build, events)
     except TransactWriteError as exc:
         if not is_condition_failure(exc):
             raise
-        if conversation_gone(tenant_id, conversation.id):
+        if _gone(conversation):
             raise NotFound("conversation not found") from exc
         raise HandoffChanged(
             "the handoff changed meanwhile (a reply, a release or a timeout); read it again"
         ) from exc
 
 
-def conversation_gone(tenant_id: str, conversation_id: str) -> bool:
+def _gone(conversation: Conversation) -> bool:
     from pynamodb.exceptions import DoesNotExist
 
+    pk = keys.conversation_pk(conversation.tenant_id, conversation.id)
     try:
-        ConversationItem.get(keys.conversation_pk(tenant_id, conversation_id), keys.CONVERSATION_SK)
+        ConversationItem.get(pk, keys.CONVERSATION_SK)
     except DoesNotExist:
         return True
     return False
@@ -159,12 +170,7 @@ def add_message(
         t.condition_check(ConversationItem, pk, keys.CONVERSATION_SK, condition=_status_is(status))
         t.save(message_item(tenant_id, message), condition=MessageItem.pk.does_not_exist())
 
-    try:
-        outbox.write(build, events)
-    except TransactWriteError as exc:
-        if not is_condition_failure(exc):
-            raise
-        raise HandoffChanged("the handoff changed meanwhile; read it again") from exc
+    _write(conversation, build, events)
 
 
 def mark_emailed(tenant_id: str, conversation_id: str, reason: str) -> bool:

@@ -174,17 +174,7 @@ def post_message(
     handoff = conversation.handoff_state
     if handoff is not None and handoff.status == "held":
         sent = user.model_copy(update={"status": "sent"})
-        _record(
-            conversation,
-            user=sent,
-            assistant=None,
-            counters=counters,
-            cache=None,
-            events=[],
-            policy=policy,
-            now=now,
-            held=True,
-        )
+        _record_question(conversation, sent, counters, policy, now, held=True)
         return Exchange(question=sent, answer=None)
 
     cached = _lookup(local_entry, reads.cached, search_query, local_key)
@@ -363,6 +353,30 @@ def _record(
         raise rate_limits.refused(exc.counter, policy.limits, now) from None
 
 
+def _record_question(
+    conversation: Conversation,
+    user: Message,
+    counters: list[repository.CounterUse],
+    policy: MessagePolicy,
+    now: float,
+    *,
+    held: bool = False,
+) -> None:
+    """A question without an answer (failed, or for the person who holds the conversation):
+    counted against the limits like any other, no cache entry, no event."""
+    _record(
+        conversation,
+        user=user,
+        assistant=None,
+        counters=counters,
+        cache=None,
+        events=[],
+        policy=policy,
+        now=now,
+        held=held,
+    )
+
+
 def _store_failed_question(
     conversation: Conversation,
     user: Message,
@@ -374,15 +388,6 @@ def _store_failed_question(
     it is logged and the visitor still gets the provider's 503."""
     failed = user.model_copy(update={"status": "failed"})
     try:
-        _record(
-            conversation,
-            user=failed,
-            assistant=None,
-            counters=counters,
-            cache=None,
-            events=[],
-            policy=policy,
-            now=now,
-        )
+        _record_question(conversation, failed, counters, policy, now)
     except Exception:
         logger().exception("could not store a question the provider failed to answer")

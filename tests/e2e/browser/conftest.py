@@ -164,24 +164,15 @@ class ThemedSite:
 
 
 @pytest.fixture(scope="session")
-def themed_site(runtime: LocalRuntime, widget_site: WidgetSite) -> ThemedSite:
+def themed_site(make_site: MakeSite) -> ThemedSite:
     """A second agent of the tenant with another theme: a light colour on the left, an avatar."""
-    api, owner = widget_site.api, widget_site.tenant.owner_key
     theme = {
         "title": "Left and light",
         "primary_color": "#fde68a",
         "position": "bottom-left",
         "avatar_url": "https://cdn.example.com/avatar.png",
     }
-    agent = api.new_agent(owner, name="Themed", theme=theme)
-    port = _free_port()
-    key = api.ok(
-        "POST",
-        "/v1/publishable-keys",
-        owner,
-        json={"agent_id": agent["id"], "allowed_origins": [f"http://127.0.0.1:{port}"]},
-    )
-    return ThemedSite(runtime.serve_demo_page(agent["id"], key["secret"], port), theme)
+    return ThemedSite(make_site(name="Themed", theme=theme).url, theme)
 
 
 @dataclass(frozen=True)
