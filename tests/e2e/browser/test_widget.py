@@ -254,7 +254,7 @@ def _fulfill_json(route: Any, status: int, body: dict[str, Any], **headers: str)
     )
 
 
-def test_errors_are_shown_in_words(browser: Any, widget_site: WidgetSite) -> None:
+def test_errors_are_shown_in_words(browser: Any, widget_site: WidgetSite, artifacts: Path) -> None:
     # Given an open chat
     visitor, page, _, _ = open_page(browser, widget_site.allowed_url)
     page.locator(LAUNCHER).click()
@@ -282,6 +282,7 @@ def test_errors_are_shown_in_words(browser: Any, widget_site: WidgetSite) -> Non
     # Then the question is kept for another try, and sending waits as long as it was told
     expect(question).to_have_value("Are you open on Sundays?")
     expect(panel.get_by_role("button", name="Send")).to_be_disabled()
+    page.screenshot(path=artifacts / "6-rate-limited-wait.png")
     expect(panel.locator(".banner")).to_be_empty(timeout=6_000)
     expect(panel.get_by_role("button", name="Send")).to_be_enabled()
 

@@ -424,7 +424,7 @@ def test_a_new_conversation_starts_over_and_messages_carry_their_time(
 
 
 def test_the_page_opens_the_chat_with_a_message_hears_its_events_and_gives_context(
-    browser: Any, widget_site: WidgetSite
+    browser: Any, widget_site: WidgetSite, artifacts: Path
 ) -> None:
     visitor, page, _, _ = open_page(browser, widget_site.allowed_url)
     # Given listeners for the widget's events, and page context for the agent
@@ -448,6 +448,7 @@ def test_the_page_opens_the_chat_with_a_message_hears_its_events_and_gives_conte
     # Then the question field holds it, ready to send
     expect(panel.locator("#q")).to_have_value("Which kettle fits a small office?")
     expect(panel.locator("#q")).to_be_focused()
+    page.screenshot(path=artifacts / "details-10-opened-with-a-message.png")
     panel.locator("#q").press("Enter")
     expect(panel.locator(".msg.bot").nth(1)).to_be_visible(timeout=20_000)
     page.evaluate("() => AgentHub.close()")
