@@ -5,9 +5,9 @@ from ``template.yaml`` for the whole package. Every test makes its own tenants (
 starts with the tenant id), and after each test the table is replaced by an empty one and
 the audit queue drained (``harness.wipe``), so no test sees another's data.
 
-What a warm Lambda environment caches that changes behaviour (settings, the agents L1 cache,
-the authorizer's key cache, Parameters' cached secrets, the event publishers) is reset before
-and after every test. AWS clients stay warm between tests; ``cold_start`` gives a true cold
+What a warm Lambda environment keeps that changes behaviour (settings, caches, breakers, cached
+secrets: everything in agenthub.environment) is reset before and after every test. AWS clients
+stay warm between tests; ``cold_start`` gives a true cold
 start (new table binding and clients) where a test needs one, ``reconfigure`` a changed
 environment.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import botocore.loaders
 import botocore.session
@@ -29,40 +28,12 @@ from tests.integration import harness
 _AWS_VARIABLES_TO_DROP = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The audit consumer flushes Powertools metrics with none recorded; that warning is
-    # reported to the lead, not a test failure.
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.is_relative_to(here):
-            item.add_marker(pytest.mark.filterwarnings("ignore:No application metrics"))
-
-
 def reset_environment(*, cold: bool = False) -> None:
-    """Forget what a warm Lambda environment caches that changes behaviour: settings, the
-    agents L1 cache, the authorizer's key cache, Parameters' cached secrets, the event
-    publishers. With ``cold``, also the table binding and every AWS client (a cold start)."""
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+    """Forget what a warm Lambda environment keeps (agenthub.environment); with ``cold``, also
+    its clients and table binding (a cold start)."""
+    from agenthub import environment
 
-    from agenthub import events
-    from agenthub.clients import reset_clients
-    from agenthub.runtime import reset_runtime
-    from agenthub.settings import reset_settings
-    from agents.logic.service import agent_cache
-    from identity.handlers import authorizer
-
-    if cold:
-        reset_runtime()
-        reset_clients()
-        parameters.clear_caches()
-    else:
-        reset_settings()
-        for provider in DEFAULT_PROVIDERS.values():
-            provider.clear_cache()
-    agent_cache().clear()
-    authorizer._key_cache = None
-    events._publishers.clear()
+    environment.reset(cold=cold)
 
 
 @pytest.fixture(scope="package")

@@ -212,9 +212,9 @@ def test_delete_removes_chunks_from_the_index_and_the_version_advances(aws, acme
     deleted = api(KNOWLEDGE, "DELETE", f"{_documents(agent)}/{doc['id']}", caller=acme.owner)
     assert deleted.status == 202, deleted
     _work(aws)
-    from knowledge.logic import retrieval
+    from agenthub import environment
 
-    retrieval.reset_caches()
+    environment.reset()
     after = _search(acme, agent, "saturday")
     assert after["results"] == []
     assert after["index_version"] == before["index_version"] + 1
@@ -232,9 +232,9 @@ def test_re_ingesting_the_same_content_is_idempotent(aws, acme):
     got = api(KNOWLEDGE, "GET", f"{_documents(agent)}/{doc['id']}", caller=acme.owner).json
     assert got["status"] == "indexed"
     assert got["attempts"] == 1
-    from knowledge.logic import retrieval
+    from agenthub import environment
 
-    retrieval.reset_caches()
+    environment.reset()
     assert _search(acme, agent, "saturday")["index_version"] == version
 
 
