@@ -29,11 +29,11 @@ from typing import IO, Any
 from infra.local.control import ControlApi
 from infra.local.environment import function_environment, worker_config
 from infra.local.gateway import ApiGateway
-from infra.local.http11 import serve
 from infra.local.moto_server import MotoProcess, start_moto
 from infra.local.resources import Provisioner, StackState, boto_client
 from infra.local.schedules import Scheduler, schedule_event
 from infra.local.seed import SEED_ROUTES, SeedError, seed_demo
+from infra.local.server import serve
 from infra.local.sqs import QueuePoller
 from infra.local.streams import StreamPoller
 from infra.local.template import DEFAULT_STACK_NAME, ScheduleTrigger, TemplateModel, load_template
@@ -403,7 +403,7 @@ class LocalRuntime:
         API's public routes, the same response headers) on ``port``; returns its URL. SSM
         parameters holding the distribution's URL get this URL instead (functions cache what
         they read: start this before they first read it, as start() does)."""
-        from infra.local.http11 import serve as serve_http
+        from infra.local.server import serve as serve_http
         from infra.local.widget import WidgetCdn, distribution_parameters
 
         if self.widget_url is not None:
@@ -428,7 +428,7 @@ class LocalRuntime:
         """Serve a customer's page embedding the widget for ``agent_id`` on ``port`` (another
         origin than the API and the widget's files); returns its URL. Call it again with
         another port for a second site, e.g. one the key does not allow."""
-        from infra.local.http11 import serve as serve_http
+        from infra.local.server import serve as serve_http
         from infra.local.widget import DemoSite
 
         loader = self.serve_widget() + "/widget.js"

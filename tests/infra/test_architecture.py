@@ -25,8 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.helpers import FUNCTIONS_DIR, KERNEL_DIR
-from tests.support.aws import ROOT
+from tests.infra.helpers import FUNCTIONS_DIR, KERNEL_DIR, ROOT
 
 # Domains of ARCHITECTURE.md, also those not written yet: the kernel may import none of them.
 PLANNED_DOMAINS = frozenset(

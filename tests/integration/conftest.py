@@ -1,15 +1,15 @@
 """Integration fixtures: one moto world per test package, empty caches and table per test.
 
-The AWS resources (table, bus + audit rule + audit queue, secrets, bucket) are created once
-from ``template.yaml`` for the whole package. Every test makes its own tenants (every key
-starts with the tenant id), and after each test the table is replaced by an empty one and
-the audit queue drained (``harness.wipe``), so no test sees another's data.
+Every resource of ``template.yaml`` is created once for the whole package, in moto's
+in-process mock, by the local runtime's provisioner (``harness.create_world``). Every test
+makes its own tenants (every key starts with the tenant id), and after each test the table is
+replaced by an empty one and the queues drained (``harness.wipe``), so no test sees another's
+data.
 
 What a warm Lambda environment keeps that changes behaviour (settings, caches, breakers, cached
 secrets: everything in agenthub.environment) is reset before and after every test. AWS clients
-stay warm between tests; ``cold_start`` gives a true cold
-start (new table binding and clients) where a test needs one, ``reconfigure`` a changed
-environment.
+stay warm between tests; ``cold_start`` gives a true cold start (new table binding and
+clients) where a test needs one, ``reconfigure`` a changed environment.
 """
 
 from __future__ import annotations
@@ -48,9 +48,6 @@ def aws() -> Iterator[harness.World]:
         env.setenv("AWS_DEFAULT_REGION", harness.REGION)
         env.setenv("AWS_REGION", harness.REGION)
         env.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-        env.setenv("POWERTOOLS_METRICS_NAMESPACE", "AgentHub")
-        env.setenv("POWERTOOLS_SERVICE_NAME", "itest")
-        env.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
         # Every cold start builds new botocore sessions and clients, as Lambda would; sharing
         # one data loader only spares re-parsing the same service JSON (~60 ms a session).
         env.setattr(
@@ -59,8 +56,10 @@ def aws() -> Iterator[harness.World]:
         harness.aws_client.cache_clear()
         with mock_aws():
             world = harness.create_world()
-            for name, value in world.environment().items():
+            for name, value in world.environment.items():
                 env.setenv(name, value)
+            env.setenv("POWERTOOLS_SERVICE_NAME", "itest")
+            env.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
             reset_environment(cold=True)
             yield world
         harness.aws_client.cache_clear()
