@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 LOG = logging.getLogger("infra.local")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -46,7 +47,20 @@ class HttpResponse:
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 
-async def serve(handler: Handler, host: str, port: int) -> asyncio.Server:
+@dataclass
+class Listener:
+    """A listening server: its port, and ``close`` (which also ends open connections)."""
+
+    port: int
+    _server: asyncio.Server
+    _connections: Any
+
+    async def close(self) -> None:
+        self._server.close()
+        await self._connections.shutdown(1.0)
+
+
+async def serve(handler: Handler, host: str, port: int) -> Listener:
     """Listen on ``host:port`` (0 = a free port) and serve ``handler``."""
     from aiohttp import web, web_request, web_server
     from multidict import CIMultiDict
@@ -88,4 +102,5 @@ async def serve(handler: Handler, host: str, port: int) -> asyncio.Server:
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     server = web_server.Server(answer, request_factory=make_request, access_log=None)  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
-    return await loop.create_server(server, host, port, reuse_address=True)
+    listening = await loop.create_server(server, host, port, reuse_address=True)
+    return Listener(listening.sockets[0].getsockname()[1], listening, server)
