@@ -1,6 +1,6 @@
 """The sample events (``events/<domain>/*.json``) describe the API the template deploys.
 
-They feed ``sam local invoke -e`` and the tests alike (STYLE.md 6), so an event for a route
+They feed ``sam local invoke -e`` and the tests alike, so an event for a route
 that no longer exists, or a route with no event, is drift like any other.
 """
 

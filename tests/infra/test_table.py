@@ -109,7 +109,7 @@ def test_table_is_on_demand_streamed_recoverable_and_encrypted(
     table_properties: dict[str, Any],
 ) -> None:
     resource = project_template().raw["Resources"][TABLE]
-    # Then the operational settings ARCHITECTURE.md promises are all on
+    # Then the operational settings are all on
     assert table_properties["BillingMode"] == "PAY_PER_REQUEST"
     assert table_properties["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert (

@@ -23,7 +23,7 @@ from agents.models import (
     Theme,
 )
 
-# L1: agent configuration per warm environment for 5 minutes (ARCHITECTURE.md, caching). The
+# L1: agent configuration per warm environment for 5 minutes. The
 # environment that writes an agent drops its entry at once; others converge within the TTL.
 AGENT_CACHE_TTL = 300
 _cache: TTLCache[Agent] = ttl_cache(AGENT_CACHE_TTL, max_entries=2048)

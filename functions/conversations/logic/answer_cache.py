@@ -17,7 +17,7 @@ from agenthub.cache import TTLCache
 from agenthub.environment import ttl_cache
 from conversations.models import CachedAnswer
 
-TTL_SECONDS = 3600  # ARCHITECTURE.md: answers 1 h
+TTL_SECONDS = 3600
 _cache: TTLCache[CachedAnswer] = ttl_cache(TTL_SECONDS, max_entries=4096)
 _SPACE = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.,;:\u00bf\u00a1\u3002\uff1f\uff01]+$")
