@@ -29,6 +29,7 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 import boto3
+from requests.structures import CaseInsensitiveDict
 
 from infra.local import REGION
 from infra.local.authorizers import authorizer_event as _authorizer_event
@@ -375,29 +376,10 @@ class Principal:
         return f"Bearer {self.secret}"
 
 
-class Headers(dict[str, str]):
-    """Response headers, case-insensitive on lookup."""
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        for name, value in self.items():
-            if name.lower() == key.lower():
-                return value
-        return default
-
-    def __getitem__(self, key: str) -> str:
-        found = self.get(key)
-        if found is None:
-            raise KeyError(key)
-        return str(found)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key) is not None
-
-
 @dataclass
 class HttpResponse:
     status: int
-    headers: Headers
+    headers: CaseInsensitiveDict[str]
     body: str
 
     @property
@@ -416,7 +398,7 @@ class HttpResponse:
 
 
 def response_of(raw: Mapping[str, Any]) -> HttpResponse:
-    headers = Headers()
+    headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
     for name, values in (raw.get("multiValueHeaders") or {}).items():
         headers[name] = ", ".join(values)
     for name, value in (raw.get("headers") or {}).items():
@@ -583,7 +565,7 @@ def gateway(
             request(method, path, body, headers=sent, query=query, raw_body=raw_body)
         )
     )
-    out = Headers()
+    out: CaseInsensitiveDict[str] = CaseInsensitiveDict()
     for name, value in answer.headers:
         out[name] = f"{out[name]}, {value}" if name in out else value
     data = answer.body

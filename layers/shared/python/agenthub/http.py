@@ -21,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel, ValidationError
 
 from agenthub.errors import (
@@ -286,8 +287,13 @@ def publishable_caller(app: Routes, agent_id: str) -> Caller:
     return found
 
 
+def _proxy_event(app: Routes) -> APIGatewayProxyEvent:
+    event: APIGatewayProxyEvent = app.current_event  # type: ignore[assignment]
+    return event
+
+
 def _caller_from_context(app: Routes) -> Caller:
-    context = app.current_event.request_context.authorizer.raw_event or {}
+    context = _proxy_event(app).request_context.authorizer.raw_event or {}
     tenant_id = context.get("tenantId")
     key_id = context.get("keyId")
     if not tenant_id or not key_id:
@@ -375,7 +381,7 @@ def paginated[T](
     size = query_int(app, "limit", limit, low=1, high=max_limit)
     if fields is not None:
         select_fields(app, {}, fields)  # an unknown field is a 400 even when nothing is listed
-    event = app.current_event
+    event = _proxy_event(app)
     scope = json.dumps(
         [
             event.resource,

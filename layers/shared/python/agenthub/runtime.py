@@ -20,9 +20,7 @@ def init_function[S: BaseSettings](model: type[S]) -> S:
     return settings
 
 
-def entry[S: BaseSettings, R](
-    settings: type[S], *, misconfigured: Callable[[], R] | None = None
-) -> Callable[[Callable[[Any, Any, S], R]], Callable[[Any, Any], R]]:
+class entry[S: BaseSettings]:
     """Make ``func(event, context, settings)`` a Lambda handler ``handler(event, context)``.
 
     Each invocation names its Lambda context in the logs, loads ``settings`` (once per
@@ -30,22 +28,27 @@ def entry[S: BaseSettings, R](
     A deployment fault (settings that do not validate) is logged and answered by
     ``misconfigured()`` when given, else raised (the invocation fails)."""
 
-    def decorate(func: Callable[[Any, Any, S], R]) -> Callable[[Any, Any], R]:
+    def __init__(
+        self, settings: type[S], *, misconfigured: Callable[[], Any] | None = None
+    ) -> None:
+        self.settings = settings
+        self.misconfigured = misconfigured
+
+    def __call__[R](self, func: Callable[[Any, Any, S], R]) -> Callable[[Any, Any], R]:
         @functools.wraps(func)
         def handler(event: Any, context: Any) -> R:
             bind_context(context)
             try:
                 try:
-                    loaded = init_function(settings)
+                    loaded = init_function(self.settings)
                 except ConfigurationError:
-                    if misconfigured is None:
+                    if self.misconfigured is None:
                         raise
                     logger().exception("function misconfigured")
-                    return misconfigured()
+                    answer: R = self.misconfigured()
+                    return answer
                 return func(event, context, loaded)
             finally:
                 flush_metrics()
 
         return handler
-
-    return decorate
