@@ -17,33 +17,34 @@ resources (an Api with ProtocolType WEBSOCKET, its Routes, Integrations and Stag
 Functions reach this through their environment: the template's
 ``https://${Api}.execute-api.<region>.amazonaws.com/<stage>`` (and ``wss://``) values become
 this server's URLs (``localize``). Not emulated: route responses (two-way routes), the
-2-hour and 10-minute idle limits, frames of more than 128 KB, authorizers on ``$connect``.
+2-hour and 10-minute idle limits, authorizers on ``$connect``; a message over 128 KB closes
+the connection (1009) where API Gateway answers it with an error.
 
-The protocol (RFC 6455) is the small part a browser and boto3 need: the handshake, masked
-client frames, fragmented messages, ping/pong and close.
+The protocol (RFC 6455: handshake, fragments, ping/pong, close) is aiohttp's, served on its
+own port by the same server as the REST API (infra/local/server.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import hashlib
 import json
 import logging
 import os
-import struct
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
 
 from infra.local import REGION
+from infra.local.server import HttpRequest, HttpResponse, Listener, serve
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 LOG = logging.getLogger("infra.local")
-_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's message limit
 Invoke = Callable[[str, Any], Awaitable[Any]]
 
@@ -132,49 +133,28 @@ def _collect_refs(value: Any, found: set[str]) -> None:
             _collect_refs(item, found)
 
 
-# ---------------------------------------------------------------------------- frames
-
-
-async def _read_frame(reader: asyncio.StreamReader) -> tuple[bool, int, bytes]:
-    head = await reader.readexactly(2)
-    fin, opcode = bool(head[0] & 0x80), head[0] & 0x0F
-    masked, length = bool(head[1] & 0x80), head[1] & 0x7F
-    if length == 126:
-        (length,) = struct.unpack("!H", await reader.readexactly(2))
-    elif length == 127:
-        (length,) = struct.unpack("!Q", await reader.readexactly(8))
-    if length > MAX_MESSAGE_BYTES:
-        raise ValueError("message too big")
-    mask = await reader.readexactly(4) if masked else b""
-    data = await reader.readexactly(length)
-    if masked:
-        data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-    return fin, opcode, data
-
-
-def _frame(opcode: int, data: bytes) -> bytes:
-    length = len(data)
-    if length < 126:
-        head = struct.pack("!BB", 0x80 | opcode, length)
-    elif length < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, length)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, length)
-    return head + data
-
-
 @dataclass
 class Connection:
     id: str
-    writer: asyncio.StreamWriter
     source_ip: str
     user_agent: str
     connected_at: int = field(default_factory=lambda: int(time.time() * 1000))
     last_active: int = field(default_factory=lambda: int(time.time() * 1000))
+    socket: web.WebSocketResponse | None = None  # None until $connect accepted it
 
     async def send_text(self, text: bytes) -> None:
-        self.writer.write(_frame(0x1, text))
-        await self.writer.drain()
+        if self.socket is not None and not self.socket.closed:
+            await self.socket.send_str(text.decode("utf-8", errors="replace"))
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+
+
+def _json(status: int, data: Any = None) -> HttpResponse:
+    if data is None:
+        return HttpResponse(status)
+    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(data).encode())
 
 
 class WebSocketGateway:
@@ -198,11 +178,10 @@ class WebSocketGateway:
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}/{self.spec.stage}"
 
-    async def serve(self, host: str, port: int) -> asyncio.Server:
-        server = await asyncio.start_server(self._client, host, port)
-        self.host = host
-        self.port = server.sockets[0].getsockname()[1]
-        return server
+    async def serve(self, host: str, port: int) -> Listener:
+        listener = await serve(self._management, host, port, upgrade=self._websocket)
+        self.host, self.port = host, listener.port
+        return listener
 
     def localize(self, env: dict[str, str]) -> dict[str, str]:
         """The functions' environment with the API's AWS URLs replaced by this server's."""
@@ -215,84 +194,34 @@ class WebSocketGateway:
             for name, value in env.items()
         }
 
-    # ------------------------------------------------------------------ HTTP
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-            writer.close()
-            return
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, _ = [*lines[0].split(" "), "", ""][:3]
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if ":" in line:
-                name, value = line.split(":", 1)
-                headers[name.strip()] = value.strip()
-        lowered = {k.lower(): v for k, v in headers.items()}
-        peer = (writer.get_extra_info("peername") or ("127.0.0.1", 0))[0]
-        try:
-            if lowered.get("upgrade", "").lower() == "websocket":
-                await self._websocket(reader, writer, target, headers, lowered, peer)
-            else:
-                length = int(lowered.get("content-length") or 0)
-                body = await reader.readexactly(length) if length else b""
-                await self._management(writer, method, target, body)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                writer.close()
-
-    async def _respond(
-        self, writer: asyncio.StreamWriter, status: int, body: bytes = b"", kind: str = ""
-    ) -> None:
-        reason = {
-            200: "OK",
-            204: "No Content",
-            400: "Bad Request",
-            401: "Unauthorized",
-            403: "Forbidden",
-            404: "Not Found",
-            410: "Gone",
-        }
-        lines = [f"HTTP/1.1 {status} {reason.get(status, 'Error')}"]
-        if kind:
-            lines.append(f"Content-Type: {kind}")
-        lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
-        writer.write("\r\n".join(lines).encode() + body)
-        await writer.drain()
-
-    async def _management(
-        self, writer: asyncio.StreamWriter, method: str, target: str, body: bytes
-    ) -> None:
-        path = urlsplit(target).path
+    # ------------------------------------------------------------------ management API
+    async def _management(self, request: HttpRequest) -> HttpResponse:
         prefix = f"/{self.spec.stage}/@connections/"
-        if not path.startswith(prefix):
-            await self._respond(writer, 404)
-            return
-        connection = self.connections.get(unquote(path[len(prefix) :]))
+        if not request.path.startswith(prefix):
+            return _json(404, {"message": "Not Found"})
+        connection = self.connections.get(unquote(request.path[len(prefix) :]))
         if connection is None:
-            await self._respond(writer, 410, b'{"message":"Gone"}', "application/json")
-            return
-        if method == "POST":
-            await connection.send_text(body)
-            await self._respond(writer, 200)
-        elif method == "GET":
-            info = {
-                "ConnectedAt": connection.connected_at / 1000,
-                "LastActiveAt": connection.last_active / 1000,
-                "Identity": {"SourceIp": connection.source_ip, "UserAgent": connection.user_agent},
-            }
-            await self._respond(writer, 200, json.dumps(info).encode(), "application/json")
-        elif method == "DELETE":
-            with contextlib.suppress(Exception):
-                connection.writer.write(_frame(0x8, struct.pack("!H", 1000)))
-                connection.writer.close()
+            return _json(410, {"message": "Gone"})
+        if request.method == "POST":
+            await connection.send_text(request.body)
+            return _json(200)
+        if request.method == "GET":
+            return _json(
+                200,
+                {
+                    "ConnectedAt": connection.connected_at / 1000,
+                    "LastActiveAt": connection.last_active / 1000,
+                    "Identity": {
+                        "SourceIp": connection.source_ip,
+                        "UserAgent": connection.user_agent,
+                    },
+                },
+            )
+        if request.method == "DELETE":
             self.connections.pop(connection.id, None)
-            await self._respond(writer, 204)
-        else:
-            await self._respond(writer, 400)
+            await connection.close()
+            return _json(204)
+        return _json(400, {"message": "Bad Request"})
 
     # ------------------------------------------------------------------ WebSocket
     def _context(self, connection: Connection, route: str, kind: str) -> dict[str, Any]:
@@ -328,26 +257,19 @@ class WebSocketGateway:
             return 200
 
     async def _websocket(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        target: str,
-        headers: dict[str, str],
-        lowered: dict[str, str],
-        peer: str,
-    ) -> None:
-        parts = urlsplit(target)
-        key = lowered.get("sec-websocket-key")
-        if parts.path.rstrip("/") != f"/{self.spec.stage}" or not key:
-            await self._respond(writer, 404)
-            return
+        self, request: HttpRequest, accept: Callable[[int], Awaitable[web.WebSocketResponse]]
+    ) -> HttpResponse | None:
+        """A handshake: ``$connect`` decides; ``accept`` completes it (None: the connection
+        was served until it closed)."""
+        if request.path.rstrip("/") != f"/{self.spec.stage}":
+            return _json(404, {"message": "Not Found"})
+        headers = dict(request.headers)
         connection = Connection(
             id=base64.b64encode(uuid.uuid4().bytes[:10]).decode(),
-            writer=writer,
-            source_ip=peer,
-            user_agent=lowered.get("user-agent", ""),
+            source_ip=request.remote_addr,
+            user_agent=request.header("user-agent") or "",
         )
-        query = dict(parse_qsl(parts.query))
+        query = dict(parse_qsl(request.query))
         event = {
             "headers": headers,
             "multiValueHeaders": {k: [v] for k, v in headers.items()},
@@ -359,21 +281,11 @@ class WebSocketGateway:
         if "$connect" in self.spec.routes:
             status = await self._call("$connect", event)
             if not 200 <= status < 300:
-                await self._respond(writer, status)
-                return
-        accept = base64.b64encode(
-            hashlib.sha1((key + _GUID).encode()).digest()
-        ).decode()  # RFC 6455
-        writer.write(
-            (
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
-            ).encode()
-        )
-        await writer.drain()
+                return HttpResponse(status)
+        connection.socket = await accept(MAX_MESSAGE_BYTES)
         self.connections[connection.id] = connection
         try:
-            await self._messages(reader, connection)
+            await self._messages(connection.socket, connection)
         finally:
             self.connections.pop(connection.id, None)
             if "$disconnect" in self.spec.routes:
@@ -382,28 +294,20 @@ class WebSocketGateway:
                     "isBase64Encoded": False,
                 }
                 await self._call("$disconnect", disconnect)
+        return None
 
-    async def _messages(self, reader: asyncio.StreamReader, connection: Connection) -> None:
-        buffer = b""
-        while True:
-            fin, opcode, data = await _read_frame(reader)
+    async def _messages(self, socket: web.WebSocketResponse, connection: Connection) -> None:
+        from aiohttp import WSMsgType
+
+        async for message in socket:
             connection.last_active = int(time.time() * 1000)
-            if opcode == 0x8:  # close
-                with contextlib.suppress(Exception):
-                    connection.writer.write(_frame(0x8, data[:2]))
-                return
-            if opcode == 0x9:  # ping
-                connection.writer.write(_frame(0xA, data))
+            if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
-            if opcode in (0x1, 0x2, 0x0):
-                buffer += data
-                if not fin:
-                    continue
-                text, buffer = buffer, b""
-                # routed concurrently, as API Gateway does; kept so it is not collected
-                task = asyncio.ensure_future(self._route(connection, text))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            data = message.data if isinstance(message.data, bytes) else message.data.encode()
+            # routed concurrently, as API Gateway does; kept so it is not collected
+            task = asyncio.ensure_future(self._route(connection, data))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _route(self, connection: Connection, text: bytes) -> None:
         self.messages += 1
@@ -414,8 +318,7 @@ class WebSocketGateway:
         route = chosen if chosen in self.spec.routes else "$default"
         if route not in self.spec.routes:
             error = {"message": "Forbidden", "connectionId": connection.id}
-            with contextlib.suppress(Exception):
-                await connection.send_text(json.dumps(error).encode())
+            await connection.send_text(json.dumps(error).encode())
             return
         event = {
             "requestContext": {

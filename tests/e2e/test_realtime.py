@@ -1,57 +1,43 @@
 """The template's WebSocket API in the local runtime (infra/local/websocket.py), spoken to as
-a browser would (a raw RFC 6455 client here): the handshake runs `$connect` (key + Origin),
+a browser would (aiohttp's WebSocket client): the handshake runs `$connect` (key + Origin),
 messages are routed by their `action`, the management API posts to a connection, and a
 subscribed connection gets a person's reply."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
-import struct
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from infra.local.runtime import LocalRuntime
-from infra.local.websocket import _read_frame
 from tests.e2e.api import Api
 from tests.e2e.support import eventually
 
 
-def _masked(text: str) -> bytes:
-    data = text.encode()
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-    if len(data) < 126:
-        head = struct.pack("!BB", 0x81, 0x80 | len(data))
-    else:
-        head = struct.pack("!BBH", 0x81, 0x80 | 126, len(data))
-    return head + mask + body
+def _run[T](scenario: Coroutine[Any, Any, T]) -> T:
+    """Run ``scenario`` on a loop of its own (Playwright's sync API keeps one running in this
+    thread once a browser test has run)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, scenario).result()
 
 
-async def _open(url: str, origin: str) -> tuple[int, Any, Any]:
-    """(status, reader, writer) of a WebSocket handshake."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    writer.write(
-        (
-            f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: {origin}\r\n\r\n"
-        ).encode()
-    )
-    head = await reader.readuntil(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), reader, writer
+async def _status(url: str, origin: str) -> int:
+    """The status of a WebSocket handshake (101 when it was accepted)."""
+    async with aiohttp.ClientSession() as session:
+        try:
+            async with session.ws_connect(url, origin=origin):
+                return 101
+        except aiohttp.WSServerHandshakeError as refused:
+            return refused.status
 
 
-async def _next_text(reader: Any) -> dict[str, Any]:
-    _, _, data = await asyncio.wait_for(_read_frame(reader), timeout=20)
-    return dict(json.loads(data))
+async def _next_text(socket: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    return dict(json.loads(await socket.receive_str(timeout=20)))
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +61,13 @@ def test_the_handshake_admits_only_the_keys_origins(
     url = f"{runtime.realtime_url}?agent={widget_agent['agent']['id']}&key={widget_agent['key']}"
 
     async def scenario() -> list[int]:
-        statuses = []
-        for origin in (widget_agent["origin"], "https://evil.example.net"):
-            status, _, writer = await _open(url, origin)
-            statuses.append(status)
-            writer.close()
-        status, _, writer = await _open(runtime.realtime_url or "", widget_agent["origin"])
-        statuses.append(status)
-        writer.close()
-        return statuses
+        return [
+            await _status(url, widget_agent["origin"]),
+            await _status(url, "https://evil.example.net"),
+            await _status(runtime.realtime_url or "", widget_agent["origin"]),
+        ]
 
-    assert asyncio.run(scenario()) == [101, 403, 401]
+    assert _run(scenario()) == [101, 403, 401]
 
 
 def test_a_subscribed_connection_gets_a_persons_reply(
@@ -109,14 +91,19 @@ def test_a_subscribed_connection_gets_a_persons_reply(
 
     async def scenario() -> list[dict[str, Any]]:
         url = f"{runtime.realtime_url}?agent={agent['id']}&key={key}"
-        status, reader, writer = await _open(url, origin)
-        assert status == 101
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(url, origin=origin) as socket,
+        ):
+            return await conversation(socket)
+
+    async def conversation(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
         heard = []
         # an action the API has no route for: API Gateway's own answer
-        writer.write(_masked(json.dumps({"action": "dance"})))
-        heard.append(await _next_text(reader))
+        await socket.send_str(json.dumps({"action": "dance"}))
+        heard.append(await _next_text(socket))
         # a ping goes to a mock integration: no answer, no function
-        writer.write(_masked(json.dumps({"action": "ping"})))
+        await socket.send_str(json.dumps({"action": "ping"}))
         hello = {
             "action": "subscribe",
             "agent_id": agent["id"],
@@ -124,8 +111,8 @@ def test_a_subscribed_connection_gets_a_persons_reply(
             "conversation_id": conversation_id,
             "visitor_token": token,
         }
-        writer.write(_masked(json.dumps(hello)))
-        heard.append(await _next_text(reader))
+        await socket.send_str(json.dumps(hello))
+        heard.append(await _next_text(socket))
         path = f"/v1/agents/{agent['id']}/conversations/{conversation_id}/replies"
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
@@ -134,11 +121,10 @@ def test_a_subscribed_connection_gets_a_persons_reply(
                 "POST", path, tenant.owner_key, json={"text": "Hello!", "author": "Ana"}
             ),
         )
-        heard.append(await _next_text(reader))
-        writer.close()
+        heard.append(await _next_text(socket))
         return heard
 
-    forbidden, subscribed, pushed = asyncio.run(scenario())
+    forbidden, subscribed, pushed = _run(scenario())
     assert forbidden["message"] == "Forbidden"
     assert subscribed == {"type": "subscribed", "conversation_id": conversation_id}
     assert [m["role"] for m in pushed["messages"]] == ["system", "operator"]

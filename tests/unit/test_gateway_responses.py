@@ -4,7 +4,7 @@ static header values and values mapped from the request (the caller's Origin).""
 from __future__ import annotations
 
 from infra.local.gateway import _response_headers
-from infra.local.http11 import HttpRequest
+from infra.local.server import HttpRequest
 
 
 def _request(**headers: str) -> HttpRequest:

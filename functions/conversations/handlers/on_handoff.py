@@ -25,7 +25,7 @@ from pydantic import Field
 
 from agenthub.clients import client
 from agenthub.observability import logger
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 from agents.logic import get_agent
 from conversations.logic import handoff, transcripts
@@ -41,60 +41,55 @@ class HandoffWorkerSettings(BaseSettings):
     realtime_endpoint: str | None = None
 
 
-def _settings() -> HandoffWorkerSettings:
-    return init_function(HandoffWorkerSettings)
-
-
-def _mailer() -> transcripts.Mailer:
-    return transcripts.Mailer(sender=_settings().handoff_sender_email)
-
-
-def _requested(detail: dict[str, Any]) -> None:
+def _requested(detail: dict[str, Any], settings: HandoffWorkerSettings) -> None:
     data = detail["data"]
     tenant_id, conversation_id = detail["tenant_id"], data["conversation_id"]
     agent = get_agent(tenant_id, data["agent_id"])
     timeout = int(agent.handoff.get("timeout_seconds") or 120)
     delay = handoff.seconds_left(data["requested_at"], timeout)
     client("sqs").send_message(
-        QueueUrl=_settings().handoff_timeout_queue_url,
+        QueueUrl=settings.handoff_timeout_queue_url,
         MessageBody=handoff.timeout_message(tenant_id, conversation_id, data["requested_at"]),
         DelaySeconds=min(delay, SQS_MAX_DELAY),
     )
 
 
-def _timed_out(message: dict[str, Any]) -> None:
+def _timed_out(message: dict[str, Any], settings: HandoffWorkerSettings) -> None:
     tenant_id, conversation_id = message["tenant_id"], message["conversation_id"]
     conversation = handoff.time_out(
         tenant_id,
         conversation_id,
         message["requested_at"],
-        Channel(endpoint=_settings().realtime_endpoint),
+        Channel(endpoint=settings.realtime_endpoint),
     )
     if conversation is not None:
-        transcripts.send(tenant_id, conversation_id, "timeout", _mailer())
+        mailer = transcripts.Mailer(sender=settings.handoff_sender_email)
+        transcripts.send(tenant_id, conversation_id, "timeout", mailer)
 
 
-def _lead(detail: dict[str, Any]) -> None:
+def _lead(detail: dict[str, Any], settings: HandoffWorkerSettings) -> None:
     tenant_id, conversation_id = detail["tenant_id"], detail["data"]["conversation_id"]
-    transcripts.send_after_timeout(tenant_id, conversation_id, _mailer())
+    mailer = transcripts.Mailer(sender=settings.handoff_sender_email)
+    transcripts.send_after_timeout(tenant_id, conversation_id, mailer)
 
 
-def record_handler(record: Any) -> None:
-    body = json.loads(record.body)
-    if body.get("kind") == handoff.TIMEOUT_MESSAGE:
-        _timed_out(body)
-        return
-    kind, detail = body.get("detail-type"), body.get("detail") or {}
-    if kind == "HandoffRequested":
-        _requested(detail)
-    elif kind == "LeadCaptured":
-        _lead(detail)
-    else:
-        logger().warning("unexpected message on a handoff queue", extra={"kind": kind})
+@entry(HandoffWorkerSettings)
+def handler(event: dict[str, Any], context: Any, settings: HandoffWorkerSettings) -> dict[str, Any]:
+    def record_handler(record: Any) -> None:
+        body = json.loads(record.body)
+        if body.get("kind") == handoff.TIMEOUT_MESSAGE:
+            _timed_out(body, settings)
+            return
+        kind, detail = body.get("detail-type"), body.get("detail") or {}
+        if kind == "HandoffRequested":
+            _requested(detail, settings)
+        elif kind == "LeadCaptured":
+            _lead(detail, settings)
+        else:
+            logger().warning("unexpected message on a handoff queue", extra={"kind": kind})
 
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    _settings()
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     )

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agenthub.errors import AppError
 from agenthub.events import Actor
 from agenthub.observability import logger
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 from conversations.logic import realtime, visitors
 from conversations.logic.service import Access
@@ -93,8 +93,8 @@ def _subscribe(event: dict[str, Any], settings: RealtimeSettings) -> dict[str, A
     return _status(200)
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = init_function(RealtimeSettings)
+@entry(RealtimeSettings)
+def handler(event: dict[str, Any], context: Any, settings: RealtimeSettings) -> dict[str, Any]:
     route = (event.get("requestContext") or {}).get("routeKey")
     if route == "$connect":
         return _connect(event)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
+from agenthub.environment import connection
 from agenthub.events import utc_now_iso
 from agenthub.observability import logger
 from conversations.dal import handoffs, repository
@@ -84,7 +84,7 @@ class Channel:
             )
 
 
-@cache
+@connection
 def _management(endpoint: str) -> Any:
     import boto3
     from botocore.config import Config

@@ -11,9 +11,9 @@ redelivery checks that record first, so only a crash between the two sends it tw
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Literal
 
+from agenthub.clients import client
 from agenthub.observability import logger
 from agents.logic import get_agent
 from conversations.dal import handoffs, repository
@@ -47,14 +47,7 @@ class Mailer:
         }
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set
-        return str(_ses().send_email(**request).get("MessageId", ""))
-
-
-@cache
-def _ses() -> Any:
-    from agenthub.clients import client
-
-    return client("sesv2")
+        return str(client("sesv2").send_email(**request).get("MessageId", ""))
 
 
 def _speaker(message: Message) -> str:
