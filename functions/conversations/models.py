@@ -108,6 +108,16 @@ class WidgetAccess(StrictInput):
     visitor_token: str = Field(min_length=10, max_length=600)
 
 
+class RealtimeSubscribe(BaseModel):
+    """A WebSocket connection's ``subscribe`` message: follow the visitor's own conversation
+    (other fields, such as ``action``, are ignored)."""
+
+    agent_id: str = Field(pattern=ID_PATTERN)
+    key: str = Field(min_length=10, max_length=200)
+    conversation_id: str = Field(pattern=ID_PATTERN)
+    visitor_token: str = Field(min_length=10, max_length=600)
+
+
 class WidgetMessageCreate(MessageCreate, WidgetAccess):
     pass
 

@@ -17,11 +17,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agenthub.environment import connection
-from agenthub.events import utc_now_iso
+from agenthub.errors import Forbidden, Unauthorized
+from agenthub.events import Actor, utc_now_iso
 from agenthub.observability import logger
 from conversations.dal import handoffs, repository
 from conversations.logic.service import Access, owned
-from conversations.models import Conversation, Message, public_message
+from conversations.logic.visitors import VisitorTokens
+from conversations.models import Conversation, Message, RealtimeSubscribe, public_message
+from identity.logic import verify_publishable
 
 # API Gateway closes a WebSocket connection after two hours; its item goes with it (TTL).
 CONNECTION_LIFETIME = timedelta(hours=2)
@@ -107,3 +110,24 @@ def subscribe(access: Access, conversation_id: str, connection_id: str) -> Conve
         datetime.now(UTC) + CONNECTION_LIFETIME,
     )
     return conversation
+
+
+def admit(agent_id: str, key: str, origin: str) -> None:
+    """A handshake (``$connect``): the publishable key must be the agent's and the Origin one of
+    the key's allowed origins, what the REST authorizer checks for the widget's other calls."""
+    if not agent_id or not key or not origin:
+        raise Unauthorized("agent, key and Origin are required")
+    if verify_publishable(key, agent_id, origin) is None:
+        raise Forbidden("this key may not be used from here")
+
+
+def follow(request: RealtimeSubscribe, connection_id: str, tokens: VisitorTokens) -> Conversation:
+    """A ``subscribe`` message: the connection follows the visitor's own conversation. A
+    message has no Origin: the connection's handshake was checked by ``admit``."""
+    who = verify_publishable(request.key, request.agent_id, None)
+    if who is None:
+        raise Unauthorized("this key may not be used here")
+    visitor = tokens.verify(request.visitor_token, who.tenant_id, request.agent_id)
+    actor = Actor(kind="publishable_key", key_id=who.key_id)
+    access = Access(who.tenant_id, request.agent_id, actor, visitor.id)
+    return subscribe(access, request.conversation_id, connection_id)
