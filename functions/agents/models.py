@@ -34,7 +34,7 @@ Tool = Literal["knowledge", "booking", "payments", "lead_capture", "handoff"]
 Locale = Literal["auto", "en", "de", "es", "fr", "pt", "ar"]
 # A handoff nobody answered within this time asks the visitor for an email and sends the
 # transcript to the team. The upper bound is SQS's longest message delay (15 minutes), which
-# times the handoff (functions/conversations/handlers/on_handoff.py).
+# times the handoff (functions/conversations/logic/handoff_worker.py).
 HANDOFF_TIMEOUT_MIN = 30
 HANDOFF_TIMEOUT_MAX = 900
 

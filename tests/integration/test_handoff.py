@@ -281,14 +281,13 @@ def test_an_unanswered_handoff_times_out_and_the_team_gets_the_transcript(
     # queue after the agent's 60 s are over (its delay is what is left: none)
     conversation_id, token = _ask_for_a_person(clinic)
     event = _requested_event(clinic, conversation_id, published)
-    from conversations.handlers import on_handoff
-    from conversations.logic import handoff
+    from conversations.logic import handoff, handoff_worker
 
     asked = event["detail"]["data"]["requested_at"]
     late = datetime.fromisoformat(asked.replace("Z", "+00:00")) + timedelta(seconds=61)
     assert handoff.seconds_left(asked, 60, now=late) == 0
     assert handoff.seconds_left(asked, 60, now=late - timedelta(seconds=31)) == 30
-    assert on_handoff.SQS_MAX_DELAY == 900  # the agents' timeout is at most 900 s for this
+    assert handoff_worker.SQS_MAX_DELAY == 900  # the agents' timeout is at most 900 s for this
 
     # When the worker takes the event: it schedules the timeout
     assert _run_worker([json.dumps(event)]) == {"batchItemFailures": []}

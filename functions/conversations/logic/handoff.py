@@ -9,7 +9,7 @@ answers in time asks the visitor for an email and sends the transcript to the te
 Each step is one transaction (the header's status, the open-handoffs list, notes and replies in
 the message list, the event) conditional on the status it was decided on, then a push to the
 visitor's open widget (realtime.Channel). The timeout is a delayed SQS message
-(handlers/on_handoff.py), checked against the handoff it was set for.
+(logic/handoff_worker.py), checked against the handoff it was set for.
 """
 
 from __future__ import annotations
