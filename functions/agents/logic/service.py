@@ -9,6 +9,7 @@ from agenthub.cache import TTLCache
 from agenthub.environment import ttl_cache
 from agenthub.errors import NotFound, PreconditionRequired, ValidationFailed, VersionConflict
 from agenthub.events import Actor, utc_now_iso
+from agenthub.outbox import Required
 from agents.dal import repository
 from agents.models import (
     Agent,
@@ -68,6 +69,14 @@ def get_agent(tenant_id: str, agent_id: str, *, use_cache: bool = True) -> Agent
     agent = repository.get(tenant_id, agent_id)
     _cache.set(key, agent)
     return agent
+
+
+def agent_still_exists(tenant_id: str, agent_id: str) -> Required:
+    """A condition for another domain's write (``outbox.write(..., requires=[...])``): the
+    write commits only if the agent exists at that moment, else it is the agent's 404.
+    Cached reads may be up to AGENT_CACHE_TTL old; this is how a write sees a deletion at
+    once, from any environment, for no extra round trip."""
+    return repository.still_exists(tenant_id, agent_id)
 
 
 def list_agents(

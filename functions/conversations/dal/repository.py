@@ -177,8 +177,13 @@ def _message_item(tenant_id: str, message: Message) -> MessageItem:
 # ---------------------------------------------------------------------------- conversations
 
 
-def start(conversation: Conversation, events: Sequence[DomainEvent]) -> None:
-    """Store a new conversation (header and state) and its events in one transaction."""
+def start(
+    conversation: Conversation,
+    events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
+) -> None:
+    """Store a new conversation (header and state) and its events in one transaction, if
+    every item ``requires`` names (the agent) still exists."""
     pk = keys.conversation_pk(conversation.tenant_id, conversation.id)
     header = ConversationItem(
         pk=pk,
@@ -203,6 +208,7 @@ def start(conversation: Conversation, events: Sequence[DomainEvent]) -> None:
         build,
         events,
         on_condition_failure=Conflict("conversation id collision, retry"),
+        requires=requires,
     )
 
 
@@ -289,11 +295,14 @@ def record_turn(
     counters: Sequence[CounterUse],
     cache: CacheEntry | None,
     events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
 ) -> None:
     """Store a turn in one transaction: the visitor's message, the answer (None when the
     provider failed: the question alone is kept), the new state (only if no other message
     changed it meanwhile), the counters (only below their limits), the shared cache entry and
-    the events. Raises CounterFull (a window is used up) or Conflict (a concurrent message)."""
+    the events, on the condition that every item ``requires`` names still exists (the agent).
+    Raises CounterFull (a window is used up), Conflict (a concurrent message) or the missing
+    requirement's error."""
     tenant_id = conversation.tenant_id
     pk = keys.conversation_pk(tenant_id, conversation.id)
     stored = [user] + ([assistant] if assistant else [])
@@ -305,19 +314,15 @@ def record_turn(
         ConversationStateItem.history.set(history),
         ConversationStateItem.version.set(conversation.state_version + 1),
     ]
-    counter_positions: dict[int, CounterUse] = {}
 
     def build(t: TransactWrite) -> None:
-        position = 0
         for message in stored:
             t.save(_message_item(tenant_id, message), condition=MessageItem.pk.does_not_exist())
-            position += 1
         t.update(
             state,
             actions=state_actions,
             condition=ConversationStateItem.version == conversation.state_version,
         )
-        position += 1
         if mark_unanswered:
             header = ConversationItem(pk=pk, sk=keys.CONVERSATION_SK)
             t.update(
@@ -325,7 +330,6 @@ def record_turn(
                 actions=[ConversationItem.unanswered.set(True)],
                 condition=ConversationItem.pk.exists(),
             )
-            position += 1
         for counter in counters:
             counter_pk, counter_sk = counter.key
             t.update(
@@ -339,8 +343,6 @@ def record_turn(
                     RateCounterItem.hits.does_not_exist() | (RateCounterItem.hits < counter.limit)
                 ),
             )
-            counter_positions[position] = counter
-            position += 1
         if cache is not None:
             t.save(
                 AnswerCacheItem(
@@ -353,14 +355,14 @@ def record_turn(
             )
 
     try:
-        outbox.write(build, events)
+        outbox.write(build, events, requires=requires)
     except TransactWriteError as exc:
         if not is_condition_failure(exc):
             raise
-        reasons = exc.cancellation_reasons or []
-        for position, counter in counter_positions.items():
-            reason = reasons[position] if position < len(reasons) else None
-            if reason is not None and reason.code == "ConditionalCheckFailed":
+        # By item identity: pynamodb sends puts before updates, whatever the order above.
+        failed = outbox.failed_keys(exc)
+        for counter in counters:
+            if counter.key in failed:
                 raise CounterFull(counter) from exc
         raise Conflict(
             "another message of this conversation was answered meanwhile; send it again"
@@ -373,6 +375,7 @@ def set_feedback(
     message_id: str,
     feedback: Feedback,
     events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
 ) -> None:
     """Rate an answer (only an existing assistant message: the condition says so)."""
     item = MessageItem(
@@ -386,11 +389,16 @@ def set_feedback(
         ),
         events,
         on_condition_failure=NotFound("message not found"),
+        requires=requires,
     )
 
 
 def set_lead(
-    tenant_id: str, conversation_id: str, lead: Lead, events: Sequence[DomainEvent]
+    tenant_id: str,
+    conversation_id: str,
+    lead: Lead,
+    events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
 ) -> None:
     header = ConversationItem(
         pk=keys.conversation_pk(tenant_id, conversation_id), sk=keys.CONVERSATION_SK
@@ -406,6 +414,7 @@ def set_lead(
         ),
         events,
         on_condition_failure=NotFound("conversation not found"),
+        requires=requires,
     )
 
 
@@ -415,6 +424,7 @@ def request_handoff(
     requested_at: str,
     reason: str | None,
     events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
 ) -> bool:
     """Mark the conversation for a human. False when it already was (nothing written)."""
     header = ConversationItem(
@@ -434,6 +444,7 @@ def request_handoff(
                 condition=ConversationItem.pk.exists() & (ConversationItem.handoff == False),  # noqa: E712
             ),
             events,
+            requires=requires,
         )
     except TransactWriteError as exc:
         if is_condition_failure(exc):

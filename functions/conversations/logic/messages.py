@@ -24,7 +24,7 @@ from typing import Any
 from agenthub.errors import Conflict
 from agenthub.events import utc_now_iso
 from agenthub.observability import logger
-from agents.logic import get_agent
+from agents.logic import agent_still_exists, get_agent
 from conversations.dal import repository
 from conversations.logic import answer_cache, answering, rate_limits
 from conversations.logic.service import Access, owned
@@ -313,6 +313,7 @@ def _record(
             counters=counters,
             cache=cache,
             events=events,
+            requires=[agent_still_exists(conversation.tenant_id, conversation.agent_id)],
         )
     except repository.CounterFull as exc:
         raise rate_limits.refused(exc.counter, policy.limits, now) from None

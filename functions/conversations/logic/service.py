@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from agenthub.errors import BadRequest, Conflict, NotFound
 from agenthub.events import Actor, utc_now_iso
-from agents.logic import get_agent
+from agenthub.outbox import Required
+from agents.logic import agent_still_exists, get_agent
 from conversations.dal import repository
 from conversations.logic.visitors import Visitor
 from conversations.models import (
@@ -73,6 +74,12 @@ def owned(conversation: Conversation | None, access: Access) -> Conversation:
     return conversation
 
 
+def alive(access: Access) -> list[Required]:
+    """What a write of ``access`` requires: its agent, at the moment of the write (a
+    deletion is seen at once, whatever the agent cache of this environment holds)."""
+    return [agent_still_exists(access.tenant_id, access.agent_id)]
+
+
 def start_conversation(access: Access, visitor: Visitor, channel: Channel) -> Conversation:
     """A new conversation of ``visitor`` with the agent (which must exist), and its
     ConversationStarted event, in one write."""
@@ -97,7 +104,7 @@ def start_conversation(access: Access, visitor: Visitor, channel: Channel) -> Co
             verified=visitor.verified,
         ),
     )
-    repository.start(conversation, [event])
+    repository.start(conversation, [event], requires=alive(access))
     return conversation
 
 
@@ -187,7 +194,9 @@ def give_feedback(
             has_comment=bool(data.comment),
         ),
     )
-    repository.set_feedback(access.tenant_id, conversation_id, message_id, feedback, [event])
+    repository.set_feedback(
+        access.tenant_id, conversation_id, message_id, feedback, [event], requires=alive(access)
+    )
     return feedback
 
 
@@ -207,7 +216,7 @@ def capture_lead(access: Access, conversation_id: str, data: LeadCreate) -> Lead
             has_phone=lead.phone is not None,
         ),
     )
-    repository.set_lead(access.tenant_id, conversation_id, lead, [event])
+    repository.set_lead(access.tenant_id, conversation_id, lead, [event], requires=alive(access))
     return lead
 
 
@@ -234,7 +243,7 @@ def request_handoff(
         ),
     )
     first = repository.request_handoff(
-        access.tenant_id, conversation_id, requested_at, data.reason, [event]
+        access.tenant_id, conversation_id, requested_at, data.reason, [event], alive(access)
     )
     if first:
         conversation = conversation.model_copy(

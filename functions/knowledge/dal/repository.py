@@ -54,7 +54,11 @@ def _key(tenant_id: str, agent_id: str, document_id: str) -> tuple[str, str]:
     return keys.knowledge_pk(tenant_id, agent_id), keys.document_sk(document_id)
 
 
-def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
+def create_document(
+    doc: Document, events: Sequence[DomainEvent], requires: Sequence[outbox.Required] = ()
+) -> None:
+    """Store a new document and its events, if every item ``requires`` names (the agent)
+    still exists."""
     pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
     item = DocumentItem(
         pk=pk,
@@ -80,6 +84,7 @@ def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
         lambda t: t.save(item, condition=DocumentItem.pk.does_not_exist()),
         events,
         on_condition_failure=Conflict("document id collision, retry"),
+        requires=requires,
     )
 
 

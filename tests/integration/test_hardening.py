@@ -1,0 +1,150 @@
+"""What an attacker and a fuzzer found, each kept fixed by a test: races read by item identity,
+deleted agents refusing writes at once from any warm environment, public routes throttled per
+client address and per publishable key, malformed input that used to be a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.integration import harness as h
+from tests.integration.harness import api
+from tests.integration.test_conversations import CONVERSATIONS, Clinic, make_clinic
+
+NewTenant = Callable[..., h.Tenant]
+
+
+@pytest.fixture
+def clinic(aws: h.World, tenant: NewTenant) -> Clinic:
+    return make_clinic(aws, tenant("Acme Dental"))
+
+
+@pytest.fixture
+def frozen_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conversations.logic import rate_limits
+
+    monkeypatch.setattr(rate_limits, "now", lambda: 1_800_000_030.0)
+
+
+def race_after_first_read(
+    monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], None]
+) -> list[bool]:
+    """Run ``meanwhile`` once, right after the first message has read its conversation and
+    counters and before it writes (what a concurrent request does)."""
+    from conversations.dal import repository
+
+    original = repository.read_turn
+    raced: list[bool] = []
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        reads = original(*args, **kwargs)
+        if kwargs.get("counters") and not raced:
+            raced.append(True)
+            meanwhile()
+        return reads
+
+    monkeypatch.setattr(repository, "read_turn", racing)
+    return raced
+
+
+# ---------------------------------------------------------------------------- races
+
+
+def test_a_concurrent_message_on_one_conversation_is_a_conflict_not_a_rate_limit(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch, frozen_window
+):
+    # Given a visitor whose second message is answered while the first is being answered
+    conversation_id, token = clinic.begin()
+    raced = race_after_first_read(
+        monkeypatch, lambda: clinic.answer(conversation_id, token, "Are you open on Saturday?")
+    )
+
+    # When the first (a cache miss: its transaction also puts the cache entry and the event)
+    # writes against the state the second one changed
+    response = clinic.ask(conversation_id, token, "How do I pay?")
+
+    # Then it is the version conflict it is, not "too many messages for this agent"
+    assert raced
+    assert (response.status, response.error_code) == (409, "conflict"), response
+    assert clinic.read(conversation_id)["conversation"]["message_count"] == 2
+
+
+def test_a_visitor_limit_reached_meanwhile_is_429_not_a_conflict(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch, reconfigure, frozen_window
+):
+    # Given a visitor allowed 2 messages a window, with 1 used
+    reconfigure(VISITOR_MESSAGES_PER_WINDOW="2")
+    conversation_id, token = clinic.begin()
+    clinic.answer(conversation_id, token, "Are you open on Saturday?")
+    other_id, _ = clinic.begin({"visitor_token": token})
+    # When the same visitor's other conversation takes the last slot meanwhile
+    raced = race_after_first_read(
+        monkeypatch, lambda: clinic.answer(other_id, token, "Are you open on Sunday?")
+    )
+    response = clinic.ask(conversation_id, token, "How do I pay?")
+
+    # Then the visitor's limit answers, with its wait
+    assert raced
+    assert (response.status, response.error_code) == (429, "too_many_requests"), response
+    assert response.json["error"]["details"]["scope"] == "visitor"
+    assert response.headers["Retry-After"] == "30"
+
+
+# ---------------------------------------------------------------------------- deleted agents
+
+
+def delete_agent(clinic: Clinic) -> None:
+    response = api(
+        h.AGENTS, "DELETE", f"/v1/agents/{clinic.agent['id']}", caller=clinic.tenant.owner
+    )
+    assert response.status == 204, response
+
+
+def test_a_deleted_agent_refuses_conversations_and_messages_at_once_from_warm_environments(
+    clinic: Clinic,
+):
+    conversation_id, token = clinic.begin()
+    delete_agent(clinic)
+    assert _cached_stale_agent(clinic)
+
+    started = clinic.start()
+    asked = clinic.ask(conversation_id, token, "Are you open on Saturday?")
+    by_server = api(
+        CONVERSATIONS,
+        "POST",
+        f"{clinic.server}/{conversation_id}/messages",
+        {"text": "hello"},
+        caller=clinic.tenant.owner,
+    )
+
+    assert (started.status, started.error_code) == (404, "not_found"), started
+    assert (asked.status, asked.error_code) == (404, "not_found"), asked
+    assert by_server.status == 404, by_server
+
+
+def test_a_deleted_agent_refuses_documents_at_once_from_warm_environments(clinic: Clinic):
+    delete_agent(clinic)
+    assert _cached_stale_agent(clinic)
+
+    created = api(
+        h.KNOWLEDGE,
+        "POST",
+        f"/v1/agents/{clinic.agent['id']}/documents",
+        {"source": {"type": "url", "url": "https://example.com/faq"}},
+        caller=clinic.tenant.owner,
+    )
+
+    assert (created.status, created.error_code) == (404, "not_found"), created
+
+
+def _cached_stale_agent(clinic: Clinic) -> bool:
+    """Put the deleted agent back into this environment's agent cache, as another warm
+    environment still has it, and say whether the cache now serves it."""
+    from agents.logic.service import agent_cache
+    from agents.models import Agent
+
+    agent = Agent.model_validate({**clinic.agent, "tenant_id": clinic.tenant.id})
+    agent_cache().set((clinic.tenant.id, clinic.agent["id"]), agent)
+    return agent_cache().get((clinic.tenant.id, clinic.agent["id"])) is not None
