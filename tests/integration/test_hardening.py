@@ -148,3 +148,56 @@ def _cached_stale_agent(clinic: Clinic) -> bool:
     agent = Agent.model_validate({**clinic.agent, "tenant_id": clinic.tenant.id})
     agent_cache().set((clinic.tenant.id, clinic.agent["id"]), agent)
     return agent_cache().get((clinic.tenant.id, clinic.agent["id"])) is not None
+
+
+# ---------------------------------------------------------------------------- malformed input
+
+NON_ASCII_CURSOR = "eyJrIjp7fX0.sïgnåtüre€"  # base64url before the dot, not after
+
+
+@pytest.mark.parametrize(
+    ("handler", "path"),
+    [
+        (h.AGENTS, "/v1/agents"),
+        ("audit.handlers.api", "/v1/audit-log"),
+        (CONVERSATIONS, "/v1/conversations"),
+        (h.KNOWLEDGE, "/v1/agents/{agent}/documents"),
+    ],
+)
+def test_a_cursor_with_non_ascii_characters_is_a_bad_request(clinic: Clinic, handler, path):
+    response = api(
+        handler,
+        "GET",
+        path.format(agent=clinic.agent["id"]),
+        query={"cursor": NON_ASCII_CURSOR},
+        caller=clinic.tenant.owner,
+    )
+    assert (response.status, response.error_code) == (400, "bad_request"), response
+
+
+def test_a_visitor_token_with_non_ascii_characters_is_refused_like_any_invalid_token(
+    clinic: Clinic,
+):
+    conversation_id, token = clinic.begin()
+    forged = token[:-3] + "äöü"
+    read = h.gateway(
+        "GET",
+        f"{clinic.public}/{conversation_id}",
+        key=clinic.widget,
+        origin=h.ALLOWED_ORIGIN,
+        query={"visitor_token": forged},
+    )
+    asked = clinic.ask(conversation_id, forged, "hello")
+    resumed = clinic.start({"visitor_token": forged})
+    for response in (read, asked, resumed):
+        assert (response.status, response.error_code) == (401, "invalid_visitor"), response
+
+
+def test_json_nested_thousands_deep_is_a_bad_request(clinic: Clinic):
+    deep = "[" * 5000 + "]" * 5000
+    for response in (
+        api(h.AGENTS, "POST", "/v1/agents", raw_body=deep, caller=clinic.tenant.owner),
+        h.gateway("POST", clinic.public, key=clinic.widget, origin=h.ALLOWED_ORIGIN, raw_body=deep),
+    ):
+        assert (response.status, response.error_code) == (400, "bad_request"), response
+        assert "nested too deeply" in response.json["error"]["message"]

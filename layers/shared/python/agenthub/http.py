@@ -253,6 +253,9 @@ def parse_body[M: BaseModel](app: Routes, model: type[M], *, required: bool = Tr
         data = json.loads(raw)
     except ValueError:
         raise BadRequest("request body is not valid JSON") from None
+    except RecursionError:
+        # json's C decoder recurses per nesting level (thousands deep exhaust the stack).
+        raise BadRequest("request body is nested too deeply") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
