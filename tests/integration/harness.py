@@ -433,6 +433,7 @@ def request(
     headers: Mapping[str, str | None] | None = None,
     query: Mapping[str, str] | None = None,
     raw_body: str | None = None,
+    client_address: str = "127.0.0.1",
 ) -> HttpRequest:
     """An HTTP request as a client sends it: a JSON body with its Content-Type; ``headers``
     add to (or with a None value remove) those."""
@@ -448,7 +449,14 @@ def request(
     query_string = urlencode(query or {})
     target = path + (f"?{query_string}" if query_string else "")
     return HttpRequest(
-        method.upper(), target, path, query_string, "HTTP/1.1", [*sent.items()], data
+        method.upper(),
+        target,
+        path,
+        query_string,
+        "HTTP/1.1",
+        [*sent.items()],
+        data,
+        remote_addr=client_address,
     )
 
 
@@ -553,6 +561,7 @@ def gateway(
     headers: Mapping[str, str | None] | None = None,
     query: Mapping[str, str] | None = None,
     raw_body: str | None = None,
+    client_address: str = "127.0.0.1",
 ) -> HttpResponse:
     """The request through the local runtime's API Gateway: the route's authorizer (its
     identity sources, the real authorizer function and its policy), then the route's
@@ -562,7 +571,15 @@ def gateway(
     sent.update(headers or {})
     answer = _complete(
         api_gateway().handle(
-            request(method, path, body, headers=sent, query=query, raw_body=raw_body)
+            request(
+                method,
+                path,
+                body,
+                headers=sent,
+                query=query,
+                raw_body=raw_body,
+                client_address=client_address,
+            )
         )
     )
     out: CaseInsensitiveDict[str] = CaseInsensitiveDict()

@@ -82,6 +82,12 @@ class Clinic:
         assert started.status == 201, started
         return started.json["conversation"]["id"], started.json["visitor_token"]
 
+    def begin_from(self, client_address: str) -> tuple[str, str]:
+        """(conversation id, visitor token) of a new visitor's conversation from an address."""
+        started = self.start(client_address=client_address)
+        assert started.status == 201, started
+        return started.json["conversation"]["id"], started.json["visitor_token"]
+
     def ask(self, conversation_id: str, token: str, text: str, **kwargs: Any) -> h.HttpResponse:
         kwargs.setdefault("origin", h.ALLOWED_ORIGIN)
         return gateway(

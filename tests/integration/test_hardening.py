@@ -150,6 +150,116 @@ def _cached_stale_agent(clinic: Clinic) -> bool:
     return agent_cache().get((clinic.tenant.id, clinic.agent["id"])) is not None
 
 
+# ---------------------------------------------------------------------------- public limits
+
+
+def assert_refused(response: h.HttpResponse, scope: str, limit: int) -> None:
+    assert (response.status, response.error_code) == (429, "too_many_requests"), response
+    assert response.json["error"]["details"] == {
+        "scope": scope,
+        "limit": limit,
+        "window_seconds": 60,
+    }
+    assert response.headers["Retry-After"] == "30"
+    assert response.headers["Access-Control-Allow-Origin"] == h.ALLOWED_ORIGIN
+
+
+def test_conversation_starts_from_one_client_address_are_limited(
+    clinic: Clinic, reconfigure, frozen_window
+):
+    # Given a deployment allowing each client address 3 conversation starts a minute
+    reconfigure(CLIENT_STARTS_PER_WINDOW="3")
+    script = "198.51.100.7"
+    for _ in range(3):
+        assert clinic.start(client_address=script).status == 201
+
+    # When the same address starts a fourth
+    refused = clinic.start(client_address=script)
+
+    # Then it is refused with its wait, nothing is stored, and other addresses are not affected
+    assert_refused(refused, "client", 3)
+    assert clinic.start(client_address="203.0.113.9").status == 201
+    listed = api(CONVERSATIONS, "GET", "/v1/conversations", caller=clinic.tenant.owner)
+    assert len(listed.json["items"]) == 4
+
+
+def test_conversation_starts_with_one_publishable_key_are_limited_across_addresses(
+    clinic: Clinic, reconfigure, frozen_window
+):
+    reconfigure(KEY_STARTS_PER_WINDOW="3")
+    for n in range(3):
+        assert clinic.start(client_address=f"198.51.100.{n}").status == 201
+
+    assert_refused(clinic.start(client_address="198.51.100.99"), "key", 3)
+    # (the tenant's server, with its secret key, is not a publishable key)
+    by_server = api(CONVERSATIONS, "POST", clinic.server, {}, caller=clinic.tenant.owner)
+    assert by_server.status == 201, by_server
+
+
+def test_messages_from_one_client_address_are_limited_whatever_the_visitor(
+    clinic: Clinic, reconfigure, frozen_window
+):
+    # Given 2 messages a minute per client address, and fresh visitors from one address
+    reconfigure(CLIENT_MESSAGES_PER_WINDOW="2")
+    script = "198.51.100.7"
+    for _ in range(2):
+        conversation_id, token = clinic.begin_from(script)
+        assert (
+            clinic.ask(conversation_id, token, "Are you open?", client_address=script).status == 201
+        )
+
+    # When a third fresh visitor from that address asks
+    conversation_id, token = clinic.begin_from(script)
+    refused = clinic.ask(conversation_id, token, "Are you open?", client_address=script)
+
+    # Then it is refused; the same visitor from elsewhere is not
+    assert_refused(refused, "client", 2)
+    assert clinic.read(conversation_id)["conversation"]["message_count"] == 0
+    elsewhere = clinic.ask(conversation_id, token, "Are you open?", client_address="203.0.113.9")
+    assert elsewhere.status == 201, elsewhere
+
+
+def test_messages_with_one_publishable_key_are_limited_below_the_agents_budget(
+    clinic: Clinic, reconfigure, frozen_window
+):
+    reconfigure(KEY_MESSAGES_PER_WINDOW="2", AGENT_MESSAGES_PER_WINDOW="10")
+    for n in range(2):
+        address = f"198.51.100.{n}"
+        conversation_id, token = clinic.begin_from(address)
+        assert (
+            clinic.ask(conversation_id, token, "Are you open?", client_address=address).status
+            == 201
+        )
+
+    conversation_id, token = clinic.begin_from("198.51.100.50")
+    refused = clinic.ask(conversation_id, token, "Are you open?", client_address="198.51.100.50")
+
+    assert_refused(refused, "key", 2)
+    # the agent's budget is left for the tenant's own server
+    by_server = api(
+        CONVERSATIONS,
+        "POST",
+        f"{clinic.server}/{conversation_id}/messages",
+        {"text": "Are you open?"},
+        caller=clinic.tenant.owner,
+    )
+    assert by_server.status == 201, by_server
+
+
+def test_behind_cloudfront_the_viewers_address_is_counted_not_the_edge_servers(
+    clinic: Clinic, reconfigure, frozen_window
+):
+    reconfigure(CLIENT_STARTS_PER_WINDOW="1")
+    edge = "130.176.0.1"  # every visitor behind one edge server has this sourceIp
+
+    def via_edge(viewer: str) -> h.HttpResponse:
+        return clinic.start(client_address=edge, headers={"CloudFront-Viewer-Address": viewer})
+
+    assert via_edge("198.51.100.7:50123").status == 201
+    assert via_edge("2001:db8::7:443").status == 201
+    assert_refused(via_edge("198.51.100.7:50999"), "client", 1)
+
+
 # ---------------------------------------------------------------------------- malformed input
 
 NON_ASCII_CURSOR = "eyJrIjp7fX0.sïgnåtüre€"  # base64url before the dot, not after

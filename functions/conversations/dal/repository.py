@@ -57,27 +57,31 @@ class CounterFull(Exception):
 
 @dataclass(frozen=True)
 class CounterUse:
-    """One request counted against ``limit`` in the window starting at ``window_start``: the
-    visitor's counter of the agent, or (``visitor_id`` None) the agent's."""
+    """One request counted against ``limit`` in the window starting at ``window_start``.
+
+    ``subject`` is who is counted: the agent (``subject_id`` None), a visitor of the agent,
+    a client address (a digest of it) calling the agent, or a publishable key; ``action`` what
+    is counted ("messages" or "starts" of conversations)."""
 
     tenant_id: str
     agent_id: str
-    visitor_id: str | None
+    subject: str  # "agent" | "visitor" | "client" | "key"
+    subject_id: str | None
     window_start: int
     limit: int
     expires_at: datetime
-
-    @property
-    def subject(self) -> str:
-        return "agent" if self.visitor_id is None else "visitor"
+    action: str = "messages"
 
     @property
     def key(self) -> tuple[str, str]:
-        pk = (
-            keys.agent_rate_pk(self.tenant_id, self.agent_id)
-            if self.visitor_id is None
-            else keys.visitor_rate_pk(self.tenant_id, self.agent_id, self.visitor_id)
-        )
+        if self.subject == "agent":
+            pk = keys.agent_rate_pk(self.tenant_id, self.agent_id)
+        elif self.subject == "visitor" and self.action == "messages":
+            pk = keys.visitor_rate_pk(self.tenant_id, self.agent_id, str(self.subject_id))
+        else:
+            pk = keys.rate_pk(
+                self.tenant_id, self.agent_id, f"{self.subject}-{self.action}", str(self.subject_id)
+            )
         return pk, keys.rate_window_sk(self.window_start)
 
 
@@ -181,9 +185,11 @@ def start(
     conversation: Conversation,
     events: Sequence[DomainEvent],
     requires: Sequence[outbox.Required] = (),
+    counters: Sequence[CounterUse] = (),
 ) -> None:
     """Store a new conversation (header and state) and its events in one transaction, if
-    every item ``requires`` names (the agent) still exists."""
+    every item ``requires`` names (the agent) still exists and every counter is below its
+    limit (CounterFull when one is not: no read first, a start costs one call)."""
     pk = keys.conversation_pk(conversation.tenant_id, conversation.id)
     header = ConversationItem(
         pk=pk,
@@ -203,13 +209,16 @@ def start(
     def build(t: TransactWrite) -> None:
         t.save(header, condition=ConversationItem.pk.does_not_exist())
         t.save(state, condition=ConversationStateItem.pk.does_not_exist())
+        for counter in counters:
+            _count(t, counter)
 
-    outbox.write(
-        build,
-        events,
-        on_condition_failure=Conflict("conversation id collision, retry"),
-        requires=requires,
-    )
+    try:
+        outbox.write(build, events, requires=requires)
+    except TransactWriteError as exc:
+        if not is_condition_failure(exc):
+            raise
+        _counter_failed(exc, counters)
+        raise Conflict("conversation id collision, retry") from exc
 
 
 def get_conversation(tenant_id: str, conversation_id: str) -> Conversation | None:
@@ -285,6 +294,28 @@ def read_turn(
     return reads
 
 
+def _count(t: TransactWrite, counter: CounterUse) -> None:
+    """Count one use, on the condition that the window is not used up yet."""
+    counter_pk, counter_sk = counter.key
+    t.update(
+        RateCounterItem(pk=counter_pk, sk=counter_sk),
+        actions=[
+            RateCounterItem.entity.set(RateCounterItem),
+            RateCounterItem.hits.add(1),
+            RateCounterItem.expires_at.set(counter.expires_at),
+        ],
+        condition=RateCounterItem.hits.does_not_exist() | (RateCounterItem.hits < counter.limit),
+    )
+
+
+def _counter_failed(exc: TransactWriteError, counters: Iterable[CounterUse]) -> None:
+    """Raise CounterFull for the first of ``counters`` whose condition failed in ``exc``."""
+    failed = outbox.failed_keys(exc)
+    for counter in counters:
+        if counter.key in failed:
+            raise CounterFull(counter) from exc
+
+
 def record_turn(
     conversation: Conversation,
     *,
@@ -331,18 +362,7 @@ def record_turn(
                 condition=ConversationItem.pk.exists(),
             )
         for counter in counters:
-            counter_pk, counter_sk = counter.key
-            t.update(
-                RateCounterItem(pk=counter_pk, sk=counter_sk),
-                actions=[
-                    RateCounterItem.entity.set(RateCounterItem),
-                    RateCounterItem.hits.add(1),
-                    RateCounterItem.expires_at.set(counter.expires_at),
-                ],
-                condition=(
-                    RateCounterItem.hits.does_not_exist() | (RateCounterItem.hits < counter.limit)
-                ),
-            )
+            _count(t, counter)
         if cache is not None:
             t.save(
                 AnswerCacheItem(
@@ -360,10 +380,7 @@ def record_turn(
         if not is_condition_failure(exc):
             raise
         # By item identity: pynamodb sends puts before updates, whatever the order above.
-        failed = outbox.failed_keys(exc)
-        for counter in counters:
-            if counter.key in failed:
-                raise CounterFull(counter) from exc
+        _counter_failed(exc, counters)
         raise Conflict(
             "another message of this conversation was answered meanwhile; send it again"
         ) from exc

@@ -119,7 +119,9 @@ def post_message(
     local_key = (tenant_id, agent_id, key)
     local_entry = answer_cache.local().get(local_key)
     now = rate_limits.now()
-    known = rate_limits.counters(tenant_id, agent_id, access.visitor_id, policy.limits, now)
+    known = rate_limits.counters(
+        tenant_id, agent_id, access.counted_as(access.visitor_id), policy.limits, now
+    )
 
     reads = repository.read_turn(
         tenant_id,
@@ -135,7 +137,7 @@ def post_message(
             details={"max_messages": MAX_MESSAGES_PER_CONVERSATION},
         )
     counters = rate_limits.counters(
-        tenant_id, agent_id, conversation.visitor_id, policy.limits, now
+        tenant_id, agent_id, access.counted_as(conversation.visitor_id), policy.limits, now
     )
     history = _history(conversation)
     search_query = answering.retrieval_query(question, history)

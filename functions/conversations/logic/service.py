@@ -21,6 +21,7 @@ from agenthub.events import Actor, utc_now_iso
 from agenthub.outbox import Required
 from agents.logic import agent_still_exists, get_agent
 from conversations.dal import repository
+from conversations.logic import rate_limits
 from conversations.logic.visitors import Visitor
 from conversations.models import (
     Channel,
@@ -52,6 +53,13 @@ class Access:
     agent_id: str
     actor: Actor
     visitor_id: str | None = None
+    # The widget's caller as the rate limits count it (None for a tenant's server).
+    client_address: str | None = None
+    publishable_key_id: str | None = None
+
+    def counted_as(self, visitor_id: str | None) -> rate_limits.Caller:
+        """Who this access is for the rate limits, as ``visitor_id``."""
+        return rate_limits.Caller(visitor_id, self.client_address, self.publishable_key_id)
 
 
 class NotAnAnswer(Conflict):
@@ -80,9 +88,12 @@ def alive(access: Access) -> list[Required]:
     return [agent_still_exists(access.tenant_id, access.agent_id)]
 
 
-def start_conversation(access: Access, visitor: Visitor, channel: Channel) -> Conversation:
+def start_conversation(
+    access: Access, visitor: Visitor, channel: Channel, limits: rate_limits.Limits | None = None
+) -> Conversation:
     """A new conversation of ``visitor`` with the agent (which must exist), and its
-    ConversationStarted event, in one write."""
+    ConversationStarted event, in one write; counted (with ``limits``) per client address
+    and publishable key: a used-up window is a TooManyRequests (429, Retry-After)."""
     get_agent(access.tenant_id, access.agent_id)  # NotFound for another tenant's agent
     conversation = Conversation(
         id=new_conversation_id(),
@@ -104,7 +115,19 @@ def start_conversation(access: Access, visitor: Visitor, channel: Channel) -> Co
             verified=visitor.verified,
         ),
     )
-    repository.start(conversation, [event], requires=alive(access))
+    now = rate_limits.now()
+    counters = (
+        rate_limits.start_counters(
+            access.tenant_id, access.agent_id, access.counted_as(visitor.id), limits, now
+        )
+        if limits is not None
+        else []
+    )
+    try:
+        repository.start(conversation, [event], requires=alive(access), counters=counters)
+    except repository.CounterFull as exc:
+        assert limits is not None
+        raise rate_limits.refused(exc.counter, limits, now) from None
     return conversation
 
 

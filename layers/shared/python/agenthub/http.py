@@ -312,6 +312,16 @@ def _caller_from_context(app: Routes) -> Caller:
     )
 
 
+def client_address(app: Routes) -> str | None:
+    """The visitor's address: through the widget's CloudFront distribution, the viewer's
+    (``CloudFront-Viewer-Address``, "ip:port"; API Gateway's ``sourceIp`` would be the edge
+    server's), else the address API Gateway saw (``sourceIp``)."""
+    viewer = _proxy_event(app).headers.get("cloudfront-viewer-address")
+    if viewer:
+        return viewer.rsplit(":", 1)[0].strip("[]")
+    return _proxy_event(app).request_context.identity.source_ip or None
+
+
 def public_cors(app: Routes) -> dict[str, str]:
     """CORS headers of a public (widget) route: the caller's Origin may read the answer. The
     origin was checked against the key's allowed origins before any data was read."""

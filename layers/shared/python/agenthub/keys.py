@@ -123,6 +123,11 @@ def agent_rate_pk(tenant_id: str, agent_id: str) -> str:
     return f"{TENANT_PREFIX}{tenant_id}#RATE#AGENT#{agent_id}"
 
 
+def rate_pk(tenant_id: str, agent_id: str, counted: str, subject_id: str) -> str:
+    """Any other counter of an agent: ``counted`` names what ("client-messages", ...)."""
+    return f"{TENANT_PREFIX}{tenant_id}#RATE#{counted.upper()}#{agent_id}#{subject_id}"
+
+
 def rate_window_sk(window_start: int) -> str:
     return f"WINDOW#{window_start}"
 
