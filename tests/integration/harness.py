@@ -59,6 +59,7 @@ CONSUMER = "audit.handlers.on_domain_event"
 ARCHIVE = "audit.handlers.job_archive"
 INGESTION = "knowledge.handlers.on_ingestion_message"
 RELAY = "relay.handlers.on_table_stream"
+AGENT_CLEANUP = "agents.handlers.on_agent_deleted"
 
 # The functions this suite covers (their every route has a sample event and a role row).
 COVERED_FUNCTIONS = frozenset(

@@ -4,6 +4,7 @@ client address and per publishable key, malformed input that used to be a 500.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -148,6 +149,98 @@ def _cached_stale_agent(clinic: Clinic) -> bool:
     agent = Agent.model_validate({**clinic.agent, "tenant_id": clinic.tenant.id})
     agent_cache().set((clinic.tenant.id, clinic.agent["id"]), agent)
     return agent_cache().get((clinic.tenant.id, clinic.agent["id"])) is not None
+
+
+def cleanup_deliveries(aws: h.World, tenant_id: str) -> list[dict[str, Any]]:
+    """AgentDeleted events EventBridge delivered to the cleanup queue (the template's rule),
+    after the relay moved them from the outbox; other tenants' are dropped."""
+    h.relay_outbox(aws.table_name)
+    got = h.take_messages(str(aws.ref("AgentCleanupQueue")))
+    return [m for m in got if json.loads(m["Body"])["detail"]["tenant_id"] == tenant_id]
+
+
+def objects_of(aws: h.World, tenant_id: str, agent_id: str) -> list[str]:
+    s3 = h.aws_client("s3")
+    found: list[str] = []
+    for area in ("uploads", "sources", "chunks", "index"):
+        listed = s3.list_objects_v2(
+            Bucket=aws.documents_bucket, Prefix=f"{area}/{tenant_id}/{agent_id}/"
+        )
+        found += [o["Key"] for o in listed.get("Contents", [])]
+    return found
+
+
+def test_a_deleted_agents_keys_documents_and_conversations_are_removed_once_and_for_all(
+    aws: h.World, clinic: Clinic
+):
+    # Given an agent with an indexed document, a conversation with a lead, a widget key, and
+    # another agent of the same tenant that must keep everything
+    tenant, agent_id = clinic.tenant, clinic.agent["id"]
+    conversation_id, token = clinic.begin()
+    clinic.answer(conversation_id, token, "Are you open on Saturday?")
+    lead = h.gateway(
+        "POST",
+        f"{clinic.public}/{conversation_id}/lead",
+        {"visitor_token": token, "email": "ada@example.com"},
+        key=clinic.widget,
+        origin=h.ALLOWED_ORIGIN,
+    )
+    assert lead.status == 201, lead
+    other = make_clinic(aws, tenant)
+    other_conversation, _ = other.begin()
+    assert objects_of(aws, tenant.id, agent_id)
+
+    # When the agent is deleted and AgentDeleted reaches the cleanup consumer
+    delete_agent(clinic)
+    deliveries = cleanup_deliveries(aws, tenant.id)
+    assert len(deliveries) == 1
+    first = h.invoke(h.AGENT_CLEANUP, h.sqs_event_from_messages(deliveries))
+
+    # Then its keys are revoked, its documents (items and objects) and conversations are gone
+    assert first == {"batchItemFailures": []}
+    keys = api(h.IDENTITY, "GET", "/v1/publishable-keys", caller=tenant.owner).json["items"]
+    by_agent = {k["id"]: k for k in keys if k["agent_id"] == agent_id}
+    assert by_agent and all(k["revoked_at"] for k in by_agent.values())
+    assert objects_of(aws, tenant.id, agent_id) == []
+    listed = api(CONVERSATIONS, "GET", "/v1/conversations", caller=tenant.owner).json["items"]
+    assert [c["id"] for c in listed] == [other_conversation]
+    assert _knowledge_items(aws, tenant.id, agent_id) == []
+    assert _conversation_items(aws, tenant.id, conversation_id) == []
+    # the other agent keeps its key, documents and conversations
+    assert objects_of(aws, tenant.id, other.agent["id"])
+    assert other.start().status == 201
+
+    # And a redelivery (at-least-once) changes nothing and fails nothing
+    again = h.invoke(h.AGENT_CLEANUP, h.sqs_event_from_messages(deliveries))
+    assert again == {"batchItemFailures": []}
+
+
+def test_a_message_that_is_not_an_agent_deletion_fails_alone(aws: h.World, clinic: Clinic):
+    delete_agent(clinic)
+    deliveries = cleanup_deliveries(aws, clinic.tenant.id)
+    event = h.sqs_event_from_messages(deliveries)
+    poison = h.sqs_event(['{"detail-type":"AgentDeleted","detail":{}}'], message_ids=["poison"])
+    event["Records"] += poison["Records"]
+
+    result = h.invoke(h.AGENT_CLEANUP, event)
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
+    assert objects_of(aws, clinic.tenant.id, clinic.agent["id"]) == []
+
+
+def _partition(aws: h.World, pk: str) -> list[dict[str, Any]]:
+    ddb = h.aws_client("dynamodb")
+    return ddb.query(
+        TableName=aws.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+    )["Items"]
+
+
+def _conversation_items(aws: h.World, tenant_id: str, conversation_id: str) -> list[Any]:
+    from agenthub import keys
+
+    return _partition(aws, keys.conversation_pk(tenant_id, conversation_id))
 
 
 # ---------------------------------------------------------------------------- public limits
@@ -311,3 +404,18 @@ def test_json_nested_thousands_deep_is_a_bad_request(clinic: Clinic):
     ):
         assert (response.status, response.error_code) == (400, "bad_request"), response
         assert "nested too deeply" in response.json["error"]["message"]
+
+
+def _knowledge_items(aws: h.World, tenant_id: str, agent_id: str) -> list[Any]:
+    from agenthub import keys
+
+    return _partition(aws, keys.knowledge_pk(tenant_id, agent_id))
+
+
+def test_the_agent_deleted_sample_runs_the_cleanup_consumer(aws: h.World):
+    from tests.support.events import load_event
+
+    # (an agent that never existed: nothing to remove, nothing fails)
+    assert h.invoke(h.AGENT_CLEANUP, load_event("agents/sqs_agent_deleted")) == {
+        "batchItemFailures": []
+    }

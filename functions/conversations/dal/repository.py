@@ -20,7 +20,7 @@ from pynamodb.transactions import TransactWrite
 from agenthub import keys, outbox
 from agenthub.errors import Conflict, NotFound, is_condition_failure
 from agenthub.events import DomainEvent
-from agenthub.table import TableItem
+from agenthub.table import TableItem, delete_partition
 from conversations.dal.items import (
     AnswerCacheItem,
     ConversationItem,
@@ -551,3 +551,21 @@ def put_identity_secret(secret: IdentitySecret, events: Sequence[DomainEvent]) -
         **secret.model_dump(),
     )
     outbox.write(lambda t: t.save(item), events)
+
+
+# ---------------------------------------------------------------------------- a deleted agent
+
+
+def delete_agent_conversations(tenant_id: str, agent_id: str) -> int:
+    """Delete every conversation of the agent (header, state, messages, lead) and its identity
+    secret; the number of conversations. Idempotent (a re-run finds what is left)."""
+    deleted = 0
+    found = ConversationItem.gsi1.query(
+        keys.conversations_gsi1pk(tenant_id),
+        filter_condition=ConversationItem.agent_id == agent_id,
+    )
+    for header in found:
+        delete_partition(keys.conversation_pk(tenant_id, header.conversation_id))
+        deleted += 1
+    IdentitySecretItem(keys.tenant_pk(tenant_id), keys.identity_secret_sk(agent_id)).delete()
+    return deleted

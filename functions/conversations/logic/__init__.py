@@ -1,3 +1,5 @@
-"""Conversations' public logic functions: none yet (no other domain calls it)."""
+"""Conversations' public logic functions: what other domains may call, in process."""
 
-__all__: list[str] = []
+from conversations.logic.service import forget_agent
+
+__all__ = ["forget_agent"]

@@ -273,3 +273,10 @@ def request_handoff(
             update={"handoff_requested_at": requested_at, "handoff_reason": data.reason}
         )
     return conversation, first
+
+
+def forget_agent(tenant_id: str, agent_id: str) -> int:
+    """Remove every conversation (messages, leads, feedback) of a deleted agent and its
+    identity secret; the number of conversations removed. Idempotent. Rate counters and
+    cached answers expire by TTL within the hour."""
+    return repository.delete_agent_conversations(tenant_id, agent_id)

@@ -12,6 +12,7 @@ from agenthub import keys, outbox
 from agenthub.clients import client
 from agenthub.errors import Conflict, NotFound, is_condition_failure
 from agenthub.events import DomainEvent
+from agenthub.table import delete_partition
 from knowledge.dal.items import DocumentItem, IndexPointerItem
 from knowledge.models import (
     Document,
@@ -286,3 +287,20 @@ class ObjectTooLarge(Exception):
 def enqueue(queue_url: str, item: IngestionWorkItem) -> None:
     body = item.model_dump_json(exclude_none=True)
     client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)
+
+
+def delete_agent_partition(tenant_id: str, agent_id: str) -> int:
+    """Delete the agent's documents and index pointer (its whole knowledge partition)."""
+    return delete_partition(keys.knowledge_pk(tenant_id, agent_id))
+
+
+def delete_objects(bucket: str, prefix: str) -> int:
+    """Delete every object under ``prefix`` (1,000 per call); the count."""
+    s3 = client("s3")
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if found:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": found, "Quiet": True})
+            deleted += len(found)
+    return deleted

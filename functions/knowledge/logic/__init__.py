@@ -2,6 +2,15 @@
 
 from knowledge.logic.query import content_terms
 from knowledge.logic.retrieval import SearchResult, embedder, index_version, search
+from knowledge.logic.sources import forget_agent
 from knowledge.logic.types import SearchHit
 
-__all__ = ["SearchHit", "SearchResult", "content_terms", "embedder", "index_version", "search"]
+__all__ = [
+    "SearchHit",
+    "SearchResult",
+    "content_terms",
+    "embedder",
+    "forget_agent",
+    "index_version",
+    "search",
+]

@@ -235,3 +235,14 @@ def delete_document(
         places.queue_url,
         IngestionWorkItem(action="reindex", tenant_id=tenant_id, agent_id=agent_id),
     )
+
+
+def forget_agent(tenant_id: str, agent_id: str, bucket: str) -> int:
+    """Remove a deleted agent's knowledge: its documents and index pointer, then every
+    object of it in ``bucket`` (uploads, sources, chunks, index artifacts). The number of
+    objects removed. Idempotent."""
+    repository.delete_agent_partition(tenant_id, agent_id)
+    return sum(
+        repository.delete_objects(bucket, prefix)
+        for prefix in storage.agent_prefixes(tenant_id, agent_id)
+    )

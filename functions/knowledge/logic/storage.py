@@ -44,3 +44,8 @@ def content_hash(data: bytes, chunking: dict[str, int]) -> str:
     digest = hashlib.sha256(data)
     digest.update(json.dumps(chunking, sort_keys=True).encode())
     return digest.hexdigest()[:32]
+
+
+def agent_prefixes(tenant_id: str, agent_id: str) -> list[str]:
+    """Every prefix under which an agent's objects live."""
+    return [f"{area}/{tenant_id}/{agent_id}/" for area in ("uploads", "sources", "chunks", "index")]

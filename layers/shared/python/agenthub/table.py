@@ -79,3 +79,14 @@ def _all_subclasses(cls: type) -> list[type]:
         found.append(sub)
         found.extend(_all_subclasses(sub))
     return found
+
+
+def delete_partition(pk: str) -> int:
+    """Delete every item of partition ``pk`` (BatchWriteItem, 25 at a time); the count.
+    Idempotent: an empty or missing partition deletes nothing."""
+    deleted = 0
+    with TableItem.batch_write() as batch:
+        for item in TableItem.query(pk, attributes_to_get=["pk", "sk"]):
+            batch.delete(item)
+            deleted += 1
+    return deleted
