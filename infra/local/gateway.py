@@ -311,12 +311,24 @@ class ApiGateway:
         }
         body = _CONTEXT_VAR.sub(lambda m: values.get(m.group(1), ""), template or _DEFAULT_TEMPLATE)
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)]
-        for name, value in (configured.get("ResponseParameters") or {}).items():
-            if name.startswith("gatewayresponse.header."):
-                headers.append((name.split(".", 2)[2], str(value).strip("'")))
+        for name, value in _response_headers(configured.get("ResponseParameters") or {}):
+            text = str(value)
+            if text.startswith("method.request.header."):
+                text = request.header(text.split(".", 3)[3]) or ""
+            if text:
+                headers.append((name, text.strip("'")))
         if request_id:
             headers.append(("x-amzn-RequestId", request_id))
         return HttpResponse(status, headers, body.encode())
+
+
+def _response_headers(parameters: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A gateway response's headers: SAM's ``Headers`` map, or CloudFormation's
+    ``gatewayresponse.header.<name>`` keys. Values are quoted literals or request headers."""
+    found = list((parameters.get("Headers") or {}).items())
+    prefix = "gatewayresponse.header."
+    found += [(k[len(prefix) :], v) for k, v in parameters.items() if k.startswith(prefix)]
+    return found
 
 
 def _lambda_failure(request_id: str) -> HttpResponse:

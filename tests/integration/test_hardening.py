@@ -419,3 +419,69 @@ def test_the_agent_deleted_sample_runs_the_cleanup_consumer(aws: h.World):
     assert h.invoke(h.AGENT_CLEANUP, load_event("agents/sqs_agent_deleted")) == {
         "batchItemFailures": []
     }
+
+
+# ---------------------------------------------------------------------------- display, CORS
+
+
+@pytest.mark.parametrize(
+    "name", ["Front\x00desk", "Support \u202egnp.exe", "a\u2066b", "tab\x1bescape"]
+)
+def test_names_with_nul_or_bidi_override_characters_are_refused(clinic: Clinic, name):
+    agent = api(h.AGENTS, "POST", "/v1/agents", {"name": name}, caller=clinic.tenant.owner)
+    key = api(
+        h.IDENTITY, "POST", "/v1/keys", {"name": name, "role": "viewer"}, caller=clinic.tenant.owner
+    )
+    upload = api(
+        h.KNOWLEDGE,
+        "POST",
+        f"/v1/agents/{clinic.agent['id']}/documents",
+        {"source": {"type": "upload", "file_name": f"{name}.pdf", "size": 10}},
+        caller=clinic.tenant.owner,
+    )
+    for response in (agent, key, upload):
+        assert (response.status, response.error_code) == (422, "validation_failed"), response
+
+
+def test_right_to_left_text_and_its_marks_are_still_accepted(clinic: Clinic):
+    created = api(
+        h.AGENTS,
+        "POST",
+        "/v1/agents",
+        {"name": "\u05de\u05e8\u05e4\u05d0\u05d4 \u200f(2)"},
+        caller=clinic.tenant.owner,
+    )
+    assert created.status == 201, created
+
+
+def test_false_is_not_a_temperature(clinic: Clinic):
+    response = api(
+        h.AGENTS,
+        "POST",
+        "/v1/agents",
+        {"name": "Desk", "temperature": False},
+        caller=clinic.tenant.owner,
+    )
+    assert (response.status, response.error_code) == (422, "validation_failed"), response
+
+
+def test_gateway_refusals_of_widget_calls_carry_cors_and_expose_retry_after(clinic: Clinic):
+    bad_key = h.gateway("POST", clinic.public, {}, key="Bearer pk_nope", origin=h.ALLOWED_ORIGIN)
+    no_origin = h.gateway("POST", clinic.public, {}, key=clinic.widget)
+
+    assert bad_key.status == 401, bad_key
+    assert no_origin.status == 401, no_origin
+    assert "Origin" in no_origin.json["error"]["message"]
+    for refused in (bad_key, no_origin):
+        assert refused.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
+
+
+def test_a_functions_429_exposes_retry_after_to_the_page(
+    clinic: Clinic, reconfigure, frozen_window
+):
+    reconfigure(CLIENT_STARTS_PER_WINDOW="1")
+    clinic.start()
+    refused = clinic.start()
+    assert refused.status == 429
+    assert refused.headers["Access-Control-Expose-Headers"] == "Retry-After"

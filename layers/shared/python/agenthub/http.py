@@ -326,7 +326,13 @@ def public_cors(app: Routes) -> dict[str, str]:
     """CORS headers of a public (widget) route: the caller's Origin may read the answer. The
     origin was checked against the key's allowed origins before any data was read."""
     origin = app.current_event.headers.get("origin")
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+    if not origin:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Retry-After",
+        "Vary": "Origin",
+    }
 
 
 def etag_for(body: str) -> str:
