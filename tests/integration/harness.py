@@ -60,6 +60,7 @@ ARCHIVE = "audit.handlers.job_archive"
 INGESTION = "knowledge.handlers.on_ingestion_message"
 RELAY = "relay.handlers.on_table_stream"
 AGENT_CLEANUP = "agents.handlers.on_agent_deleted"
+DOCUMENT_SWEEP = "knowledge.handlers.job_sweep_stuck"
 
 # The functions this suite covers (their every route has a sample event and a role row).
 COVERED_FUNCTIONS = frozenset(

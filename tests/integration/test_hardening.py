@@ -485,3 +485,69 @@ def test_a_functions_429_exposes_retry_after_to_the_page(
     refused = clinic.start()
     assert refused.status == 429
     assert refused.headers["Access-Control-Expose-Headers"] == "Retry-After"
+
+
+# ---------------------------------------------------------------------------- stuck documents
+
+
+def _document_as_left_by_a_timed_out_worker(aws: h.World, clinic: Clinic, minutes_ago: int) -> str:
+    """A new document, then what a worker killed by its timeout leaves: ``processing``, last
+    touched ``minutes_ago``."""
+    from datetime import UTC, datetime, timedelta
+
+    from agenthub import keys
+
+    created = api(
+        h.KNOWLEDGE,
+        "POST",
+        f"/v1/agents/{clinic.agent['id']}/documents",
+        {"source": {"type": "text", "text": "# Parking\n\nFree parking behind the clinic."}},
+        caller=clinic.tenant.owner,
+    )
+    assert created.status == 202, created
+    document_id: str = created.json["document"]["id"]
+    touched = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    h.aws_client("dynamodb").update_item(
+        TableName=aws.table_name,
+        Key={
+            "pk": {"S": keys.knowledge_pk(clinic.tenant.id, clinic.agent["id"])},
+            "sk": {"S": keys.document_sk(document_id)},
+        },
+        UpdateExpression="SET #s = :p, updated_at = :t",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":p": {"S": "processing"},
+            ":t": {"S": touched.strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+        },
+    )
+    return document_id
+
+
+def test_a_document_stuck_in_processing_is_marked_failed_with_a_reason(
+    aws: h.World, clinic: Clinic, published
+):
+    # Given a document whose last attempt timed out 45 minutes ago, and one being processed now
+    stuck = _document_as_left_by_a_timed_out_worker(aws, clinic, minutes_ago=45)
+    live = _document_as_left_by_a_timed_out_worker(aws, clinic, minutes_ago=3)
+
+    # When the sweep runs (twice: it is idempotent)
+    first = h.invoke(h.DOCUMENT_SWEEP, {})
+    second = h.invoke(h.DOCUMENT_SWEEP, {})
+
+    # Then only the stuck one is failed, with its reason and a DocumentFailed event
+    assert (first, second) == ({"marked_failed": 1}, {"marked_failed": 0})
+
+    def document(document_id: str) -> dict[str, Any]:
+        path = f"/v1/agents/{clinic.agent['id']}/documents/{document_id}"
+        found: dict[str, Any] = api(h.KNOWLEDGE, "GET", path, caller=clinic.tenant.owner).json
+        return dict(found.get("document", found))
+
+    failed = document(stuck)
+    assert failed["status"] == "failed"
+    assert failed["failure"]["reason"] == "processing_timeout"
+    assert document(live)["status"] == "processing"
+    assert document(clinic.document_id)["status"] == "indexed"
+    reasons = [
+        e["detail"]["data"]["reason"] for e in published.of(clinic.tenant.id, "DocumentFailed")
+    ]
+    assert reasons == ["processing_timeout"]

@@ -304,3 +304,15 @@ def delete_objects(bucket: str, prefix: str) -> int:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": found, "Quiet": True})
             deleted += len(found)
     return deleted
+
+
+def stuck_documents(updated_before: str) -> list[Document]:
+    """Documents still ``processing`` whose ``updated_at`` is before ``updated_before``: a
+    filtered Scan of the table (the sweep runs every 15 minutes; no index holds documents by
+    status, and adding one would cost every document write)."""
+    found = DocumentItem.scan(
+        filter_condition=(DocumentItem.entity == DocumentItem)
+        & (DocumentItem.status == "processing")
+        & (DocumentItem.updated_at < updated_before)
+    )
+    return [_document(item) for item in found]
