@@ -18,9 +18,11 @@ setup: $(STAMP)
 dev: $(STAMP)  ## run the local runtime: API on :3000 over emulated AWS
 	$(PY) -m infra.local
 
-test: $(STAMP)  ## every tier: unit, integration, infra, e2e, plus lint
+test: $(STAMP)  ## every tier: unit, integration, infra, e2e, plus lint and types
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy infra
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP)
@@ -43,8 +45,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP)  ## the functions and kernel, then infra/ (which imports functions.widget by path)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy infra
 
 bench: $(STAMP)  ## figures: cold init, warm time, AWS calls per request, gateway req/s
 	$(PY) -m bench

@@ -86,7 +86,7 @@ class AgentFields(StrictInput):
 
 
 class AgentCreate(AgentFields):
-    name: str = Field(min_length=1, max_length=NAME_MAX)  # type: ignore[assignment]
+    name: str = Field(min_length=1, max_length=NAME_MAX)
 
 
 class AgentUpdate(AgentFields):

@@ -150,7 +150,7 @@ class ApiGateway:
             )
         return response
 
-    def match(self, method: str, path: str) -> tuple[Any, str, dict[str, str]] | None:
+    def match(self, method: str, path: str) -> tuple[Any, Any, Any] | None:
         """The route serving ``method path`` (SAM's route, its endpoint, the path values)."""
         from werkzeug.exceptions import HTTPException
         from werkzeug.routing import RequestRedirect

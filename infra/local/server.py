@@ -93,14 +93,18 @@ async def serve(handler: Handler, host: str, port: int) -> Listener:
         headers = CIMultiDict(response.headers)
         return web.Response(status=response.status, body=response.body, headers=headers)
 
-    def make_request(*args: object) -> web_request.BaseRequest:
+    def make_request(
+        message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+    ) -> web_request.BaseRequest:
         loop = asyncio.get_running_loop()
-        return web_request.BaseRequest(*args, loop, client_max_size=MAX_BODY_BYTES)  # type: ignore[arg-type]
+        return web_request.BaseRequest(
+            message, payload, protocol, writer, task, loop, client_max_size=MAX_BODY_BYTES
+        )
 
     # A malformed request is the client's fault: aiohttp answers it 400 and would also log
     # a traceback; our own failures are logged by ``answer``.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-    server = web_server.Server(answer, request_factory=make_request, access_log=None)  # type: ignore[arg-type]
+    server = web_server.Server(answer, request_factory=make_request, access_log=None)
     loop = asyncio.get_running_loop()
     listening = await loop.create_server(server, host, port, reuse_address=True)
     return Listener(listening.sockets[0].getsockname()[1], listening, server)

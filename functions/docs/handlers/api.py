@@ -54,7 +54,7 @@ def openapi_json(base_path: str) -> str:
         description=DESCRIPTION,
         servers=[Server(url=base_path or "/")],
         security_schemes={
-            "bearer": APIKey(name="Authorization", in_=APIKeyIn.header),  # type: ignore[call-arg]
+            "bearer": APIKey(name="Authorization", in_=APIKeyIn.header),
         },
         security=[{"bearer": []}],
         on_conflict="error",

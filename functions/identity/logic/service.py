@@ -43,14 +43,14 @@ def _new_record(
     record = KeyRecord(
         id=key_id,
         tenant_id=tenant_id,
-        type=key_type,  # type: ignore[arg-type]
+        type=key_type,
         name=name,
         last4=secret[-4:],
         key_hash=key_format.hash_key(secret),
         created_at=utc_now_iso(),
         created_by=created_by,
         key=secret if key_type == "publishable" else None,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
     return record, secret
 

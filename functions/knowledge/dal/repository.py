@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 
 from agenthub import keys, outbox
 from agenthub.clients import client
@@ -30,9 +31,9 @@ def _document(item: DocumentItem) -> Document:
         id=item.document_id,
         tenant_id=item.tenant_id,
         agent_id=item.agent_id,
-        type=item.source_type,  # type: ignore[arg-type]
+        type=item.source_type,
         title=item.title,
-        status=item.status,  # type: ignore[arg-type]
+        status=item.status,
         file_name=item.file_name,
         source_url=item.source_url,
         content_type=item.content_type,
@@ -131,7 +132,7 @@ def update_document(
     moved on (another worker, a delete) in the meantime."""
     pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
     item = DocumentItem(pk=pk, sk=sk)
-    actions = [DocumentItem.version.add(1)]
+    actions: list[Action] = [DocumentItem.version.add(1)]
     for name, value in changes.items():
         attribute = {"type": "source_type"}.get(name, name)
         stored = value.model_dump() if isinstance(value, Failure | Progress | Usage) else value

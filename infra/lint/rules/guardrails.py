@@ -266,7 +266,8 @@ def _alarm_metrics(alarm: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 
 
 def _queues_named(value: Any, queues: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    if (ref := _target(value)) in queues:
+    ref = _target(value)
+    if ref is not None and ref in queues:
         return {ref}
     wanted = _text(value)
     return {q for q, props in queues.items() if wanted and _text(props.get("QueueName")) == wanted}

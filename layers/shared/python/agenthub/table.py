@@ -73,8 +73,8 @@ def _rebind(table_name: str) -> None:
 on_reset(lambda: _rebind("unbound"), cold=True)
 
 
-def _all_subclasses(cls: type) -> list[type]:
-    found = []
+def _all_subclasses(cls: type[TableItem]) -> list[type[TableItem]]:
+    found: list[type[TableItem]] = []
     for sub in cls.__subclasses__():
         found.append(sub)
         found.extend(_all_subclasses(sub))
