@@ -15,7 +15,8 @@ def test_a_waf_rate_based_rule_guards_the_public_routes_of_the_api_stage(
 ) -> None:
     resources = translated_template["Resources"]
     acl = resources["ApiWebAcl"]["Properties"]
-    (rule,) = acl["Rules"]
+    rules = {rule["Name"]: rule for rule in acl["Rules"]}
+    rule = rules["public-routes-per-address"]
     rate = rule["Statement"]["RateBasedStatement"]
     assert rate["AggregateKeyType"] == "IP"
     assert rate["Limit"] == {"Ref": "PublicRequestsPerFiveMinutes"}
@@ -25,6 +26,9 @@ def test_a_waf_rate_based_rule_guards_the_public_routes_of_the_api_stage(
     association = resources["ApiWebAclAssociation"]["Properties"]
     assert association["WebACLArn"] == {"Fn::GetAtt": ["ApiWebAcl", "Arn"]}
     assert "/restapis/${Api}/stages/" in str(association["ResourceArn"])
+    # and known bad inputs (Log4Shell-style lookups) are blocked on every route
+    managed = rules["aws-known-bad-inputs"]["Statement"]["ManagedRuleGroupStatement"]
+    assert managed["Name"] == "AWSManagedRulesKnownBadInputsRuleSet"
 
 
 def test_the_widgets_writes_have_their_own_stage_throttles(template: dict[str, Any]) -> None:
