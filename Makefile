@@ -9,7 +9,7 @@ EVENT ?=
 
 .PHONY: dev test test-unit test-integration test-e2e test-infra test-browser lint format typecheck bench build validate invoke deploy clean setup widget publish-widget
 
-$(STAMP): requirements-dev.txt requirements-checkov.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt
+$(STAMP): requirements-dev.txt requirements-tools.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt
 	@bash infra/scripts/setup.sh $(PY_VERSION) $(VENV)
 	@touch $(STAMP)
 
@@ -71,4 +71,4 @@ deploy: build  ## make deploy ENV=dev|prod (needs AWS credentials)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH sam deploy --config-env $${ENV:-dev}
 
 clean:
-	rm -rf $(VENV) $(VENV)-checkov .aws-sam .local artifacts
+	rm -rf $(VENV) $(VENV)-tools .aws-sam .local artifacts

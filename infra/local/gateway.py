@@ -10,6 +10,7 @@ Paths under ``/__local__/`` go to the runtime's control endpoints (see infra.loc
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -163,9 +164,20 @@ class ApiGateway:
         route = self.routes.get((endpoint, method))
         return (route, endpoint, view_args) if route is not None else None
 
+    def _event(self, event_request: EventRequest, route: Any) -> dict[str, Any]:
+        return build_event(
+            event_request,
+            port=self.port,
+            binary_types=self.binary_types,
+            stage_name=self.api.stage_name,
+            stage_variables=self.api.stage_variables,
+            operation_name=route.operation_name if route.event_type == "Api" else None,
+            api_type=route.event_type,
+        )
+
     def prepare(self, request: HttpRequest) -> Prepared | HttpResponse:
         """The route and the proxy event for ``request``, or the gateway's own answer (an
-        unknown route, a CORS preflight, an undecodable body)."""
+        unknown route, a CORS preflight)."""
         from samcli.lib.providers.provider import Cors
 
         matched = self.match(request.method, request.path)
@@ -179,17 +191,15 @@ class ApiGateway:
             return HttpResponse(200, _header_list(cors_headers, "application/json"), b"")
         event_request = EventRequest(request, endpoint, view_args, self.port)
         try:
-            event = build_event(
-                event_request,
-                port=self.port,
-                binary_types=self.binary_types,
-                stage_name=self.api.stage_name,
-                stage_variables=self.api.stage_variables,
-                operation_name=route.operation_name if route.event_type == "Api" else None,
-                api_type=route.event_type,
+            event = self._event(event_request, route)
+        except UnicodeDecodeError:
+            # A text payload that is not UTF-8: API Gateway hands it on as a UTF-8 string with
+            # the invalid bytes replaced (sam local would fail with a 502 instead).
+            text = request.body.decode("utf-8", errors="replace").encode()
+            event_request = EventRequest(
+                dataclasses.replace(request, body=text), endpoint, view_args, self.port
             )
-        except UnicodeDecodeError:  # a text body that is not UTF-8; sam local answers the same
-            return _lambda_failure("")
+            event = self._event(event_request, route)
         return Prepared(route, event_request, event, cors_headers)
 
     async def _handle_api(self, request: HttpRequest) -> HttpResponse:

@@ -79,7 +79,9 @@ async def serve(handler: Handler, host: str, port: int) -> Listener:
             method=request.method,
             target=request.raw_path,
             path=request.path,
-            query=request.query_string,
+            # as sent (percent-encoded): aiohttp's query_string is decoded, and a decoded
+            # query can neither be split safely nor re-encoded as latin-1
+            query=request.rel_url.raw_query_string,
             version=f"HTTP/{version.major}.{version.minor}",
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers],
             body=body,

@@ -21,14 +21,15 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade "pip<26.3"
 "$venv/bin/python" -m pip install --quiet -r requirements-dev.txt
-# checkov (IaC scan, tests/infra/test_checkov.py) in a venv of its own: its pins clash with
+# checkov (IaC scan, tests/infra/test_checkov.py) and schemathesis (the API against its OpenAPI
+# document, tests/e2e/test_openapi_contract.py) in a venv of their own: their pins clash with
 # aws-sam-cli's and cfn-lint's.
-checkov_venv="${venv}-checkov"
-if [ ! -x "$checkov_venv/bin/checkov" ]; then
-  "$(find_python)" -m venv "$checkov_venv"
-  "$checkov_venv/bin/python" -m pip install --quiet --upgrade "pip<26.3"
+tools_venv="${venv}-tools"
+if [ ! -x "$tools_venv/bin/python" ]; then
+  "$(find_python)" -m venv "$tools_venv"
+  "$tools_venv/bin/python" -m pip install --quiet --upgrade "pip<26.3"
 fi
-"$checkov_venv/bin/python" -m pip install --quiet -r requirements-checkov.txt
+"$tools_venv/bin/python" -m pip install --quiet -r requirements-tools.txt
 # sam build looks for python3.12 on PATH; the venv provides it.
 [ -e "$venv/bin/python3.12" ] || ln -s python "$venv/bin/python3.12"
 

@@ -13,7 +13,7 @@ import yaml
 
 from tests.infra.helpers import ROOT
 
-CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+CHECKOV = ROOT / ".venv-tools" / "bin" / "checkov"
 
 
 def test_checkov_reports_no_failed_check_on_the_template() -> None:

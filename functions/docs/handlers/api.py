@@ -8,6 +8,7 @@ tables to describe them, it never calls them.
 from __future__ import annotations
 
 import importlib
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from aws_lambda_powertools.event_handler.openapi.models import (
 )
 
 from agenthub.http import api_handler, make_resolver
+from docs.handlers import described
+from docs.handlers.described import ERROR_SCHEMA
 
 app = make_resolver()
 
@@ -64,7 +67,12 @@ def openapi_json(base_path: str) -> str:
         merge.add_schema(
             _with_declared_bodies(resolver, schema.model_dump(by_alias=True, exclude_none=True))
         )
-    return merge.get_openapi_json_schema()
+    document = json.loads(merge.get_openapi_json_schema())
+    document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            described.describe(method.upper(), path, operation, "requestBody" in operation)
+    return json.dumps(document)
 
 
 def _with_declared_bodies(
