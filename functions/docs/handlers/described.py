@@ -54,13 +54,16 @@ CONDITIONAL = {
     "/v1/agents/{agentId}/documents/{documentId}",
 }
 
-PAGE = [
+Parameter = tuple[str, dict[str, Any], str]  # name, schema, description
+PAGE: list[Parameter] = [
     ("limit", {"type": "integer", "minimum": 1}, "page size (route's maximum applies)"),
     ("cursor", {"type": "string"}, "next_cursor of the previous page"),
 ]
-FIELDS = [("fields", {"type": "string"}, "comma-separated top-level fields to return")]
-FLAG = {"type": "string", "enum": ["true", "false"]}
-QUERY: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] = {
+FIELDS: list[Parameter] = [
+    ("fields", {"type": "string"}, "comma-separated top-level fields to return")
+]
+FLAG: dict[str, Any] = {"type": "string", "enum": ["true", "false"]}
+QUERY: dict[tuple[str, str], list[Parameter]] = {
     ("GET", "/v1/agents"): PAGE + FIELDS,
     ("GET", "/v1/agents/{agentId}"): FIELDS,
     ("GET", "/v1/audit-log"): PAGE,
