@@ -29,6 +29,12 @@ NON_DEFAULT_AUTH: dict[Route, str] = {
     # the API's documentation is public
     ("GET", "/v1/docs"): "NONE",
     ("GET", "/v1/openapi.json"): "NONE",
+    # Stripe's webhooks: no key; the Stripe-Signature HMAC over the raw body authenticates
+    # them (checked by the function before anything is queued)
+    ("POST", "/v1/webhooks/stripe"): "NONE",
+    ("POST", "/v1/webhooks/stripe/{tenantId}"): "NONE",
+    # a visitor's payment status, from the widget (key-and-Origin verdicts)
+    ("GET", "/v1/public/agents/{agentId}/payments/{paymentId}"): "PublicKeyAuthorizer",
     # the widget's public config: verdicts cached per key AND Origin, so one refused origin
     # cannot poison the cached verdict of an allowed one
     ("GET", "/v1/public/agents/{agentId}/config"): "PublicKeyAuthorizer",

@@ -130,3 +130,43 @@ def rate_window_sk(window_start: int) -> str:
 # an agent's visitor-identity secret (HMAC key the tenant's server signs visitor ids with)
 def identity_secret_sk(agent_id: str) -> str:
     return f"IDSECRET#{agent_id}"
+
+
+# payments: the tenant's Stripe connection sits beside the tenant; payments, payment links,
+# refunds and processed Stripe event ids share one partition per tenant (listing payments is
+# one Query; a webhook's reads are one BatchGetItem). Held-booking checkouts waiting for their
+# hold to end are found by the expiry job through a sparse gsi1 partition of every tenant.
+STRIPE_CONNECTION_SK = "STRIPE"
+
+
+def payments_pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#PAY"
+
+
+def payment_sk(payment_id: str) -> str:
+    return f"PAY#{payment_id}"
+
+
+PAYMENT_SK_PREFIX = "PAY#"
+
+
+def payment_link_sk(link_id: str) -> str:
+    return f"LINK#{link_id}"
+
+
+PAYMENT_LINK_SK_PREFIX = "LINK#"
+
+
+def refund_sk(refund_id: str) -> str:
+    return f"REFUND#{refund_id}"
+
+
+def stripe_event_sk(event_id: str) -> str:
+    return f"EVENT#{event_id}"
+
+
+OPEN_HOLD_CHECKOUTS_GSI1PK = "HOLDCHECKOUTS"
+
+
+def open_hold_checkout_gsi1sk(hold_expires_at: str, tenant_id: str, payment_id: str) -> str:
+    return f"{hold_expires_at}#{TENANT_PREFIX}{tenant_id}#{payment_id}"
