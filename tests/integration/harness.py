@@ -123,6 +123,21 @@ ROUTE_EVENTS: dict[tuple[str, str], str] = {
     ("GET", "/v1/conversations"): "conversations/api_list_conversations",
     ("POST", "/v1/agents/{agentId}/identity-secret"): "conversations/api_rotate_identity_secret",
 }
+# Routes of functions outside the role matrix (COVERED_FUNCTIONS) that tests still call.
+# payments: roles and isolation are asserted in test_payments.py.
+OTHER_ROUTE_EVENTS: dict[tuple[str, str], str] = {
+    ("PUT", "/v1/payments/stripe"): "payments/api_connect_stripe",
+    ("GET", "/v1/payments/stripe"): "payments/api_get_stripe",
+    ("DELETE", "/v1/payments/stripe"): "payments/api_disconnect_stripe",
+    ("POST", "/v1/payment-requests"): "payments/api_create_payment_request",
+    ("GET", "/v1/payments"): "payments/api_list_payments",
+    ("GET", "/v1/payments/{paymentId}"): "payments/api_get_payment",
+    ("POST", "/v1/payments/{paymentId}/refunds"): "payments/api_refund_payment",
+    ("GET", "/v1/payment-links"): "payments/api_list_payment_links",
+    ("GET", "/v1/public/agents/{agentId}/payments/{paymentId}"): "payments/api_get_visitor_payment",
+    ("POST", "/v1/webhooks/stripe"): "payments/api_stripe_webhook_connect",
+    ("POST", "/v1/webhooks/stripe/{tenantId}"): "payments/api_stripe_webhook_tenant",
+}
 AUTHORIZER_EVENT = "identity/authorizer_secret_key"
 KNOWLEDGE = "knowledge.handlers.api"
 INGESTION = "knowledge.handlers.on_ingestion_message"
@@ -613,7 +628,7 @@ def api_event(
     ``headers`` override the sample's; a None value removes a header.
     """
     route, params = route_for(method, path)
-    event = load_event(ROUTE_EVENTS[(route.method, route.path)])
+    event = load_event({**ROUTE_EVENTS, **OTHER_ROUTE_EVENTS}[(route.method, route.path)])
     event["path"] = path
     event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
     event["pathParameters"] = params or None

@@ -150,7 +150,27 @@ def process(config: StripeConfig, message: StripeEventMessage) -> Outcome:
         session = stripe_api.call(lambda: sdk_client.v1.checkout.sessions.retrieve(object_id))
         return _apply_session(sdk_client, reads.payment, session.to_dict(), message, ref)
     refund = stripe_api.call(lambda: sdk_client.v1.refunds.retrieve(object_id)).to_dict()
-    return _apply_refund(reads.payment, refund, message, ref)
+    payment = reads.payment or _payment_of_intent(sdk_client, message.tenant_id, refund)
+    return _apply_refund(payment, refund, message, ref)
+
+
+def _payment_of_intent(sdk_client: Any, tenant_id: str, refund: dict[str, Any]) -> Payment | None:
+    """A refund made outside AgentHub (Stripe's dashboard) carries no metadata of ours: find
+    the payment through its payment intent (ours carry the payment id, or for a payment
+    link's the session they came from)."""
+    intent_id = refund.get("payment_intent")
+    if not intent_id:
+        return None
+    intent = stripe_api.call(lambda: sdk_client.v1.payment_intents.retrieve(intent_id)).to_dict()
+    metadata = intent.get("metadata") or {}
+    if metadata.get("tenant_id") != tenant_id:
+        return None
+    payment_id = metadata.get("payment_id")
+    if not payment_id and metadata.get("kind") == "link":
+        params = {"payment_intent": intent_id, "limit": 1}
+        sessions = stripe_api.call(lambda: sdk_client.v1.checkout.sessions.list(params))
+        payment_id = next((payment_id_of(s.to_dict()) for s in sessions.data), None)
+    return repository.find_payment(tenant_id, payment_id) if payment_id else None
 
 
 def _sdk(config: StripeConfig, connection: Connection) -> Any:
