@@ -114,6 +114,16 @@ class FakeStripe:
         with self._lock:
             self.faults.clear()
 
+    def add_webhook_endpoint(self, api_key: str, url: str, *, connect: bool = False) -> str:
+        """Register a webhook endpoint of ``api_key``'s account (as in Stripe's dashboard);
+        returns its signing secret. ``connect``: the platform's endpoint for events of its
+        connected accounts."""
+        params = {"url": url, "connect": "true" if connect else "false"}
+        account = self.store.account_for_key(api_key)
+        call = Call(self.store, account, params, {}, self.url)
+        with self.store.lock:
+            return str(payments.create_webhook_endpoint(call)["secret"])
+
     def complete_checkout(self, session_id: str, outcome: str = "paid") -> dict[str, Any]:
         return payments.complete_session(self.store, session_id, outcome)
 
