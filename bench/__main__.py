@@ -126,7 +126,16 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=300, help="warm requests per route")
     parser.add_argument(
         "--only",
-        choices=["cold", "routes", "gateway", "messages", "retrieval", "conversations", "widget"],
+        choices=[
+            "cold",
+            "routes",
+            "gateway",
+            "messages",
+            "retrieval",
+            "conversations",
+            "widget",
+            "payments",
+        ],
         help="run one section only",
     )
     args = parser.parse_args()
@@ -155,6 +164,11 @@ def main() -> None:
 
         print()
         run_widget(print_fn=print)
+    if args.only in (None, "payments"):
+        from bench.payments import run as run_payments
+
+        print()
+        run_payments(print_fn=print)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=12111)
     args = parser.parse_args()
-    fake = FakeStripe().start(args.host, args.port)
+    fake = FakeStripe().start(args.host, args.port)  # --port 0: a free port (printed)
     print(f"fake Stripe on {fake.url} (controls under {fake.url}/_fake/)", flush=True)
     try:
         threading.Event().wait()
