@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from agenthub.events import DomainEvent
+from agenthub.events import DomainEvent, EventData
+from agenthub.models import ID_PATTERN, StrictInput
 
 CURRENCY = re.compile(r"^[a-z]{3}$")
 # Stripe's ceiling for one charge in most currencies is 99,999,999 minor units.
@@ -28,11 +29,7 @@ PaymentStatus = Literal[
 BookingOutcome = Literal["awaiting_payment", "confirmed", "released", "refunded_slot_taken"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class Money(Strict):
+class Money(StrictInput):
     amount_minor: int = Field(ge=MIN_AMOUNT_MINOR, le=MAX_AMOUNT_MINOR, strict=True)
     currency: str = Field(min_length=3, max_length=3)
 
@@ -48,7 +45,7 @@ class Money(Strict):
 # ---------------------------------------------------------------------------- connection
 
 
-class ConnectionCreate(Strict):
+class ConnectionCreate(StrictInput):
     """Connect the tenant's Stripe account: a restricted key of the tenant's own account, or
     the id of an account connected to the platform (Stripe Connect). Exactly one."""
 
@@ -94,13 +91,13 @@ class Connection(BaseModel):
 # ---------------------------------------------------------------------------- payments
 
 
-class PaymentRequestCreate(Strict):
+class PaymentRequestCreate(StrictInput):
     """A payment an agent sends in a conversation: an amount with a description, or a price
     of the tenant's Stripe catalogue. ``reusable`` makes a Stripe Payment Link (paid any number
     of times); otherwise a one-off Checkout Session (paid once, expires in 24 h)."""
 
     agent_id: str = Field(pattern=r"^ag_[0-9a-f]{16}$")
-    conversation_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    conversation_id: str | None = Field(default=None, pattern=ID_PATTERN)
     amount: Money | None = None
     description: str | None = Field(default=None, min_length=1, max_length=DESCRIPTION_MAX)
     price_id: str | None = Field(default=None, pattern=r"^price_[A-Za-z0-9]{6,64}$")
@@ -117,14 +114,14 @@ class PaymentRequestCreate(Strict):
         return self
 
 
-class RefundCreate(Strict):
+class RefundCreate(StrictInput):
     """A refund the tenant asks for; without an amount, everything not yet refunded."""
 
     amount_minor: int | None = Field(default=None, ge=1, le=MAX_AMOUNT_MINOR, strict=True)
     reason: Literal["requested_by_customer", "duplicate", "fraudulent"] = "requested_by_customer"
 
 
-class BookingCheckoutCreate(Strict):
+class BookingCheckoutCreate(StrictInput):
     """The widget's pay step for a held booking (the visitor's token proves the booking is
     theirs)."""
 
@@ -192,13 +189,7 @@ class PaymentLink(BaseModel):
 # ---------------------------------------------------------------------------- events
 
 
-class _Payload(BaseModel):
-    """An event's payload: typed, additive changes only (else bump schema_version)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class PaymentData(_Payload):
+class PaymentData(EventData):
     payment_id: str
     kind: PaymentKind
     amount_minor: int
@@ -219,7 +210,7 @@ class PaymentRefundedData(PaymentData):
     reason: str  # requested_by_customer | booking_cancelled | slot_taken | ...
 
 
-class ConnectionData(_Payload):
+class ConnectionData(EventData):
     mode: ConnectionMode
     livemode: bool
 
@@ -230,24 +221,24 @@ class PaymentEvent(DomainEvent):
 
 class PaymentSucceeded(PaymentEvent):
     detail_type = "PaymentSucceeded"
-    data: PaymentData  # type: ignore[assignment]
+    data: PaymentData
 
 
 class PaymentFailed(PaymentEvent):
     detail_type = "PaymentFailed"
-    data: PaymentFailedData  # type: ignore[assignment]
+    data: PaymentFailedData
 
 
 class PaymentRefunded(PaymentEvent):
     detail_type = "PaymentRefunded"
-    data: PaymentRefundedData  # type: ignore[assignment]
+    data: PaymentRefundedData
 
 
 class StripeConnected(PaymentEvent):
     detail_type = "StripeConnected"
-    data: ConnectionData  # type: ignore[assignment]
+    data: ConnectionData
 
 
 class StripeDisconnected(PaymentEvent):
     detail_type = "StripeDisconnected"
-    data: ConnectionData  # type: ignore[assignment]
+    data: ConnectionData

@@ -3,6 +3,7 @@ an agent sends (one-off checkouts and reusable links), and a visitor's payment s
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from agenthub.events import Actor
@@ -16,12 +17,10 @@ from agenthub.http import (
     json_response,
     make_resolver,
     no_content,
+    paginated,
     publishable_caller,
-    query_int,
     resolve,
 )
-from agenthub.keys import payments_pk
-from agenthub.pagination import codec_from_secret
 from agenthub.runtime import init_function
 from payments.handlers.settings import PaymentsApiSettings
 from payments.logic import charges, connections, queries, refunds
@@ -46,21 +45,6 @@ def _webhook_url(tenant_id: str) -> str:
         suffix = f"/{stage}" if host.endswith(".amazonaws.com") and stage else ""
         base = f"{scheme}://{host}{suffix}"
     return f"{base}/v1/webhooks/stripe/{tenant_id}"
-
-
-def _page(kind: str, who: Caller, lister: Any) -> dict[str, Any]:
-    limit = query_int(app, "limit", 20, low=1, high=100)
-    scope = f"{kind}:{payments_pk(who.tenant_id)}"
-    cursor = app.current_event.get_query_string_value("cursor")
-    codec = codec_from_secret(_settings().signing_secret_arn) if cursor else None
-    start = codec.decode(cursor, scope=scope, tenant_id=who.tenant_id) if codec else None
-    items, last_key = lister(who.tenant_id, limit, start)
-    next_cursor = None
-    if last_key:
-        next_cursor = codec_from_secret(_settings().signing_secret_arn).encode(
-            last_key, scope=scope
-        )
-    return {"items": [item.public() for item in items], "next_cursor": next_cursor}
 
 
 @app.put("/v1/payments/stripe", summary="Connect the tenant's Stripe account", tags=["payments"])
@@ -106,7 +90,8 @@ def create_payment_request(who: Caller, body: PaymentRequestCreate):
 @app.get("/v1/payments", summary="List payments (cursor pagination)", tags=["payments"])
 @endpoint(app, roles=ALL_ROLES)
 def list_payments(who: Caller):
-    return json_response(app, _page("payments", who, queries.list_payments))
+    load = partial(queries.list_payments, who.tenant_id)
+    return paginated(app, who, load, view=lambda payment: payment.public())
 
 
 @app.get("/v1/payments/<paymentId>", summary="Get a payment", tags=["payments"])
@@ -132,7 +117,8 @@ def refund_payment(who: Caller, body: RefundCreate, paymentId: str):
 @app.get("/v1/payment-links", summary="List payment links", tags=["payments"])
 @endpoint(app, roles=ALL_ROLES)
 def list_payment_links(who: Caller):
-    return json_response(app, _page("payment-links", who, queries.list_links))
+    load = partial(queries.list_links, who.tenant_id)
+    return paginated(app, who, load, view=lambda link: link.public())
 
 
 @app.get(
