@@ -175,7 +175,9 @@ def _payment_item(payment: Payment) -> PaymentItem:
         # Sparse: only open booking checkouts are in this gsi1 partition (the expiry job).
         item.gsi1pk = keys.OPEN_HOLD_CHECKOUTS_GSI1PK
         item.gsi1sk = keys.open_hold_checkout_gsi1sk(
-            str(payment.hold_expires_at), payment.tenant_id, payment.id
+            _sortable(datetime.fromisoformat(str(payment.hold_expires_at).replace("Z", "+00:00"))),
+            payment.tenant_id,
+            payment.id,
         )
     return item
 
@@ -339,11 +341,16 @@ def refunds_of(tenant_id: str, payment_id: str) -> list[RefundRecord]:
     return [RefundRecord(i.refund_id, int(i.amount_minor), i.reason) for i in found]
 
 
-def open_hold_checkouts(before: str, limit: int = 100) -> list[Payment]:
+def _sortable(moment: datetime) -> str:
+    """One fixed UTC format for the index, whatever form the hold's end came in."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def open_hold_checkouts(before: datetime, limit: int = 100) -> list[Payment]:
     """Open booking checkouts whose hold ended before ``before`` (every tenant, oldest first)."""
     found = PaymentItem.gsi1.query(
         keys.OPEN_HOLD_CHECKOUTS_GSI1PK,
-        PaymentItem.gsi1sk < before,
+        PaymentItem.gsi1sk < _sortable(before),
         limit=limit,
     )
     return [_payment(item) for item in found if isinstance(item, PaymentItem)]

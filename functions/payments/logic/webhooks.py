@@ -148,7 +148,14 @@ def process(config: StripeConfig, message: StripeEventMessage) -> Outcome:
     object_id = message.object_id
     if message.type in SESSION_EVENTS:
         session = stripe_api.call(lambda: sdk_client.v1.checkout.sessions.retrieve(object_id))
-        return _apply_session(sdk_client, reads.payment, session.to_dict(), message, ref)
+        return _apply_session(
+            sdk_client,
+            reads.payment,
+            session.to_dict(),
+            event_type=message.type,
+            ref=ref,
+            message=message,
+        )
     refund = stripe_api.call(lambda: sdk_client.v1.refunds.retrieve(object_id)).to_dict()
     payment = reads.payment or _payment_of_intent(sdk_client, message.tenant_id, refund)
     return _apply_refund(payment, refund, message, ref)
@@ -185,7 +192,9 @@ def _same_source(connection: Connection, message: StripeEventMessage) -> bool:
     return connection.mode == "restricted_key"
 
 
-def _target(payment: Payment, session: dict[str, Any], event_type: str) -> tuple[str, str | None]:
+def _target(
+    payment: Payment, session: dict[str, Any], event_type: str | None
+) -> tuple[str, str | None]:
     """The status Stripe's current session means for the payment, and a failure reason."""
     if session["status"] == "expired":
         return "expired", None
@@ -198,26 +207,38 @@ def _target(payment: Payment, session: dict[str, Any], event_type: str) -> tuple
     return "processing", None
 
 
+def apply_session_state(sdk_client: Any, payment: Payment, session: dict[str, Any]) -> Payment:
+    """Bring ``payment`` to what Stripe's ``session`` says, without a Stripe event (the hold
+    expiry job, which re-checks sessions itself)."""
+    outcome = _apply_session(sdk_client, payment, session, event_type=None, ref=None)
+    assert outcome.payment is not None
+    return outcome.payment
+
+
 def _apply_session(
     sdk_client: Any,
     payment: Payment | None,
     session: dict[str, Any],
-    message: StripeEventMessage,
-    ref: StripeEventRef,
+    *,
+    event_type: str | None,
+    ref: StripeEventRef | None,
+    message: StripeEventMessage | None = None,
 ) -> Outcome:
     for _ in range(MAX_RACES):
         if payment is None:
+            assert message is not None
             payment = _payment_from_session(session, message)
             expected = None
         else:
             expected = payment.version
-        status, reason = _target(payment, session, message.type)
+        status, reason = _target(payment, session, event_type)
         if expected is not None and RANK[status] <= RANK[payment.status]:
             status = payment.status  # nothing new (a late or replayed event)
         if status == "failed" and _intent_status(sdk_client, session) != "requires_payment_method":
             status = payment.status  # Stripe's intent says otherwise: trust the intent
         if status == payment.status and expected is not None:
-            repository.record_event(payment.tenant_id, ref)
+            if ref is not None:
+                repository.record_event(payment.tenant_id, ref)
             return Outcome("unchanged", payment)
         updated = payment.model_copy(
             update={
@@ -236,7 +257,7 @@ def _apply_session(
         if outcome is Applied.DUPLICATE_EVENT:
             return Outcome("duplicate", payment)
         payment = repository.find_payment(payment.tenant_id, payment.id)
-    raise RuntimeError("the payment kept changing; the message will be retried")
+    raise RuntimeError("the payment kept changing; it will be retried")
 
 
 def _intent_status(sdk_client: Any, session: dict[str, Any]) -> str | None:
