@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -464,6 +465,34 @@ class Booking(BaseModel):
 
     def view(self) -> dict[str, object]:
         return self.model_dump(mode="json", exclude={"tenant_id", "manage_nonce"})
+
+
+# ---------------------------------------------------------------------------- locks
+
+
+@dataclass(frozen=True)
+class LockState:
+    owner: str
+    hold_until: int
+    seats: dict[str, int] = field(default_factory=dict)  # seat holder -> hold_until
+    v: int = 1
+
+    def live(self, now: int) -> bool:
+        return self.hold_until >= now
+
+    def live_seats(self, now: int) -> dict[str, int]:
+        return {b: h for b, h in self.seats.items() if h >= now}
+
+
+@dataclass(frozen=True)
+class LockWrite:
+    """One bucket's change: ``new`` None deletes; ``expected`` None means "must be absent"
+    (or, with ``takeover``, absent or expired as of ``now``)."""
+
+    bucket: int
+    new: LockState | None
+    expected: LockState | None
+    takeover: bool = False
 
 
 # ---------------------------------------------------------------------------- events

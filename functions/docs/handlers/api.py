@@ -37,9 +37,18 @@ def _domain_resolvers() -> list[APIGatewayRestResolver]:
     from conversations.handlers.api import app as conversations_app
     from identity.handlers.api import app as identity_app
     from knowledge.handlers.api import app as knowledge_app
+    from scheduling.handlers.api import app as scheduling_app
     from widget.handlers.api import app as widget_app
 
-    return [identity_app, agents_app, knowledge_app, conversations_app, widget_app, audit_app]
+    return [
+        identity_app,
+        agents_app,
+        knowledge_app,
+        conversations_app,
+        scheduling_app,
+        widget_app,
+        audit_app,
+    ]
 
 
 @cache

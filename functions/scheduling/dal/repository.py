@@ -32,8 +32,7 @@ from scheduling.dal.items import (
     ResourceItem,
     SlotLockItem,
 )
-from scheduling.logic.locks import LockState, LockWrite
-from scheduling.models import Booking, EventType, Resource
+from scheduling.models import Booking, EventType, LockState, LockWrite, Resource
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 Part = Literal["booking", "lock", "counter", "idempotency", "hold", "event"]

@@ -20,10 +20,10 @@ Two ways to write:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scheduling.models import GRID_MINUTES
+from scheduling.models import GRID_MINUTES, LockState, LockWrite
 
 BUCKET_SECONDS = GRID_MINUTES * 60
 FOREVER = 32503680000  # 3000-01-01: a confirmed booking's locks never expire
@@ -38,31 +38,6 @@ def buckets(start: datetime, end: datetime) -> list[int]:
 
 def group_of(event_type_id: str, start: datetime) -> str:
     return f"G#{event_type_id}#{int(start.timestamp())}"
-
-
-@dataclass(frozen=True)
-class LockState:
-    owner: str
-    hold_until: int
-    seats: dict[str, int] = field(default_factory=dict)  # seat holder -> hold_until
-    v: int = 1
-
-    def live(self, now: int) -> bool:
-        return self.hold_until >= now
-
-    def live_seats(self, now: int) -> dict[str, int]:
-        return {b: h for b, h in self.seats.items() if h >= now}
-
-
-@dataclass(frozen=True)
-class LockWrite:
-    """One bucket's change: ``new`` None deletes; ``expected`` None means "must be absent"
-    (or, with ``takeover``, absent or expired as of ``now``)."""
-
-    bucket: int
-    new: LockState | None
-    expected: LockState | None
-    takeover: bool = False
 
 
 class LockConflict(Exception):
