@@ -126,7 +126,16 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=300, help="warm requests per route")
     parser.add_argument(
         "--only",
-        choices=["cold", "routes", "gateway", "messages", "retrieval", "conversations", "widget"],
+        choices=[
+            "cold",
+            "routes",
+            "gateway",
+            "messages",
+            "retrieval",
+            "conversations",
+            "widget",
+            "scheduling",
+        ],
         help="run one section only",
     )
     args = parser.parse_args()
@@ -155,6 +164,10 @@ def main() -> None:
 
         print()
         run_widget(print_fn=print)
+    if args.only in (None, "scheduling"):
+        from bench.scheduling import run as run_scheduling
+
+        run_scheduling(print_fn=print)
 
 
 if __name__ == "__main__":
