@@ -15,9 +15,10 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
-from agenthub.events import DomainEvent
+from agenthub.events import DomainEvent, EventData
+from agenthub.models import StrictInput
 
 GRID_MINUTES = 5
 # A booking's span (duration + buffers) in lock buckets: with the booking, the idempotency
@@ -48,10 +49,6 @@ BookingStatus = Literal["held", "confirmed", "cancelled", "expired"]
 ReminderStatus = Literal["none", "scheduled", "sent", "failed", "skipped", "cancelled"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
 def check_zone(name: str) -> str:
     """An IANA zone name this runtime knows (``Europe/Berlin``), else ValueError."""
     if not name or name != name.strip() or name.startswith(("/", ".")) or ".." in name:
@@ -74,7 +71,7 @@ def minutes_of(text: str) -> int:
     return value
 
 
-class TimeRange(Strict):
+class TimeRange(StrictInput):
     """Local wall-clock hours of one day, ``start`` < ``end`` (``end`` may be 24:00)."""
 
     start: str
@@ -103,7 +100,7 @@ def _no_overlap(ranges: list[TimeRange], where: str) -> list[TimeRange]:
     return ordered
 
 
-class WeeklySchedule(Strict):
+class WeeklySchedule(StrictInput):
     mon: list[TimeRange] = Field(default_factory=list)
     tue: list[TimeRange] = Field(default_factory=list)
     wed: list[TimeRange] = Field(default_factory=list)
@@ -123,7 +120,7 @@ class WeeklySchedule(Strict):
         return ranges
 
 
-class DateOverride(Strict):
+class DateOverride(StrictInput):
     """One local date's hours instead of the weekly ones; an empty list closes the day."""
 
     date: date
@@ -144,7 +141,7 @@ def _unique_dates(value: list[DateOverride]) -> list[DateOverride]:
     return sorted(value, key=lambda o: o.date)
 
 
-class ResourceFields(Strict):
+class ResourceFields(StrictInput):
     name: str | None = Field(default=None, min_length=1, max_length=80)
     kind: Literal["person", "room"] | None = None
     email: EmailStr | None = None
@@ -205,19 +202,19 @@ class Resource(BaseModel):
         return self.weekly.of(day)
 
 
-class Money(Strict):
+class Money(StrictInput):
     amount_minor: int = Field(gt=0, le=10_000_000)
     currency: str = Field(pattern=r"^[a-z]{3}$")
 
 
-class RefundTier(Strict):
+class RefundTier(StrictInput):
     """Cancel at least ``min_notice_hours`` before the start: ``percent`` back."""
 
     min_notice_hours: int = Field(ge=0, le=24 * 90)
     percent: int = Field(ge=0, le=100)
 
 
-class RefundPolicy(Strict):
+class RefundPolicy(StrictInput):
     """full: everything back whenever cancelled; none: nothing; tiered: by notice."""
 
     kind: Literal["full", "none", "tiered"] = "full"
@@ -250,7 +247,7 @@ def _grid(value: int | None, name: str) -> int | None:
     return value
 
 
-class EventTypeFields(Strict):
+class EventTypeFields(StrictInput):
     name: str | None = Field(default=None, min_length=1, max_length=80)
     description: str | None = Field(default=None, max_length=1000)
     duration_minutes: int | None = Field(default=None, ge=5, le=MAX_SPAN_MINUTES)
@@ -351,7 +348,7 @@ class Slot(BaseModel):
     seats_left: int
 
 
-class Visitor(Strict):
+class Visitor(StrictInput):
     name: str = Field(min_length=1, max_length=120)
     email: EmailStr
     time_zone: str = "UTC"
@@ -388,7 +385,7 @@ class WidgetBookingCreate(BookingCreate):
     conversation_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class Reschedule(Strict):
+class Reschedule(StrictInput):
     start: datetime
 
     @field_validator("start")
@@ -399,11 +396,11 @@ class Reschedule(Strict):
         return value
 
 
-class Cancel(Strict):
+class Cancel(StrictInput):
     reason: str = Field(default="", max_length=500)
 
 
-class Confirm(Strict):
+class Confirm(StrictInput):
     note: str = Field(default="", max_length=200)
 
 
@@ -498,10 +495,8 @@ class LockWrite:
 # ---------------------------------------------------------------------------- events
 
 
-class BookingPayload(BaseModel):
+class BookingPayload(EventData):
     """What every booking event carries: no visitor name or email (those stay in the table)."""
-
-    model_config = ConfigDict(frozen=True)
 
     booking_id: str
     agent_id: str
@@ -533,25 +528,19 @@ class BookingRescheduledPayload(BookingPayload):
     previous_end: str
 
 
-class ReminderSentPayload(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ReminderSentPayload(EventData):
     booking_id: str
     start: str
     channel: Literal["email"] = "email"
 
 
-class ResourceChangedPayload(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ResourceChangedPayload(EventData):
     resource_id: str
     change: Literal["created", "updated", "deleted", "feed_rotated"]
     version: int
 
 
-class EventTypeChangedPayload(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class EventTypeChangedPayload(EventData):
     event_type_id: str
     change: Literal["created", "updated", "deleted"]
     version: int

@@ -8,11 +8,12 @@ kind of transaction, conditioned on what was read.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -302,7 +303,6 @@ class BookingWrite:
     counters: list[CounterChange] = field(default_factory=list)
     idempotency: IdempotencyClaim | None = None
     hold_marker: Literal["put", "delete"] | None = None
-    hold_shard: int = 0
     events: list[DomainEvent] = field(default_factory=list)
 
 
@@ -407,7 +407,7 @@ def _stage_hold_marker(t: TransactWrite, write: BookingWrite) -> None:
             sk=keys.HOLD_SK,
             booking_id=booking.id,
             tenant_id=booking.tenant_id,
-            gsi1pk=keys.holds_gsi1pk(write.hold_shard),
+            gsi1pk=keys.holds_gsi1pk(_hold_shard(booking.id)),
             gsi1sk=f"{booking.hold_expires_at}#{booking.tenant_id}#{booking.id}",
             expires_at=datetime.fromisoformat(booking.hold_expires_at) + timedelta(days=2),
         )
@@ -493,14 +493,50 @@ def update_booking_fields(booking: Booking, expected_version: int) -> None:
         raise
 
 
-def expired_holds(shard: int, before_iso: str, limit: int = 100) -> list[tuple[str, str]]:
-    """(tenant, booking) of holds that expired before ``before_iso`` in one shard."""
-    result = HoldMarkerItem.gsi1.query(
-        keys.holds_gsi1pk(shard), HoldMarkerItem.gsi1sk < before_iso, limit=limit
+def _hold_shard(booking_id: str) -> int:
+    return int(hashlib.sha256(booking_id.encode()).hexdigest(), 16) % keys.HOLD_SHARDS
+
+
+def expired_holds(before_iso: str, limit_per_shard: int = 100) -> list[tuple[str, str]]:
+    """(tenant, booking) of holds that expired before ``before_iso``, every shard."""
+    found = []
+    for shard in range(keys.HOLD_SHARDS):
+        result = HoldMarkerItem.gsi1.query(
+            keys.holds_gsi1pk(shard), HoldMarkerItem.gsi1sk < before_iso, limit=limit_per_shard
+        )
+        found += [(i.tenant_id, i.booking_id) for i in result if isinstance(i, HoldMarkerItem)]
+    return found
+
+
+def limit_counters(
+    tenant_id: str,
+    event_type_id: str,
+    day: date,
+    week: str,
+    delta: int,
+    *,
+    daily_limit: int | None,
+    weekly_limit: int | None,
+) -> list[CounterChange]:
+    """The limit counters a booking on local ``day`` (ISO ``week``) moves by ``delta``."""
+    pk = keys.booking_limit_pk(tenant_id, event_type_id)
+    expires = datetime.combine(day, datetime.min.time(), UTC) + timedelta(days=15)
+    found = []
+    if daily_limit is not None:
+        found.append(CounterChange(pk, f"DAY#{day.isoformat()}", delta, daily_limit, expires))
+    if weekly_limit is not None:
+        found.append(CounterChange(pk, f"WEEK#{week}", delta, weekly_limit, expires))
+    return found
+
+
+def idempotency_claim(
+    tenant_id: str, scope: str, key_digest: str, fingerprint: str, booking_id: str
+) -> IdempotencyClaim:
+    return IdempotencyClaim(
+        pk=keys.idempotency_pk(tenant_id, scope, key_digest),
+        fingerprint=fingerprint,
+        booking_id=booking_id,
     )
-    return [
-        (item.tenant_id, item.booking_id) for item in result if isinstance(item, HoldMarkerItem)
-    ]
 
 
 def backoff(attempt: int) -> None:

@@ -26,7 +26,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from agenthub import keys
 from agenthub.cache import TTLCache
 from agenthub.errors import AppError, Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from agenthub.events import Actor, DomainEvent, utc_now_iso
@@ -127,23 +126,16 @@ def _event(kind: type[DomainEvent], booking: Booking, actor: Actor, **data: obje
     )
 
 
-def _hold_shard(booking_id: str) -> int:
-    return int(hashlib.sha256(booking_id.encode()).hexdigest(), 16) % keys.HOLD_SHARDS
-
-
 def _counters(tenant_id: str, event_type: EventType, day: date, delta: int) -> list[CounterChange]:
-    pk = keys.booking_limit_pk(tenant_id, event_type.id)
-    found = []
-    expires = datetime.combine(day, datetime.min.time(), UTC) + timedelta(days=15)
-    if event_type.daily_limit is not None:
-        found.append(
-            CounterChange(pk, f"DAY#{day.isoformat()}", delta, event_type.daily_limit, expires)
-        )
-    if event_type.weekly_limit is not None:
-        found.append(
-            CounterChange(pk, f"WEEK#{iso_week(day)}", delta, event_type.weekly_limit, expires)
-        )
-    return found
+    return repository.limit_counters(
+        tenant_id,
+        event_type.id,
+        day,
+        iso_week(day),
+        delta,
+        daily_limit=event_type.daily_limit,
+        weekly_limit=event_type.weekly_limit,
+    )
 
 
 def _local_day(booking_start: datetime, resource: Resource) -> date:
@@ -159,10 +151,8 @@ def _idempotency(
         raise ValidationFailed("Idempotency-Key must have 1 to 255 characters")
     digest = hashlib.sha256(key.encode()).hexdigest()[:40]
     body = json.dumps(fingerprint, sort_keys=True, default=str).encode()
-    return repository.IdempotencyClaim(
-        pk=keys.idempotency_pk(tenant_id, scope, digest),
-        fingerprint=hashlib.sha256(body).hexdigest(),
-        booking_id=booking_id,
+    return repository.idempotency_claim(
+        tenant_id, scope, digest, hashlib.sha256(body).hexdigest(), booking_id
     )
 
 
@@ -267,7 +257,6 @@ def create_booking(
         counters=_counters(tenant_id, event_type, candidate.local_date, +1),
         idempotency=claim,
         hold_marker="put" if held else None,
-        hold_shard=_hold_shard(booking.id),
         events=[event],
     )
     try:
@@ -383,7 +372,6 @@ def _change(
             counters=counters or [],
             idempotency=idempotency,
             hold_marker=hold_marker,
-            hold_shard=_hold_shard(booking.id),
             events=events,
         )
         try:
@@ -659,11 +647,10 @@ def sweep_expired_holds(limit_per_shard: int = 100) -> int:
     nobody re-took them). Returns how many were released."""
     released = 0
     before = iso_z(clock.now())
-    for shard in range(keys.HOLD_SHARDS):
-        for tenant_id, booking_id in repository.expired_holds(shard, before, limit_per_shard):
-            try:
-                release_hold(tenant_id, booking_id, reason="hold expired")
-                released += 1
-            except (NotFound, Conflict):
-                continue  # confirmed meanwhile, or already gone
+    for tenant_id, booking_id in repository.expired_holds(before, limit_per_shard):
+        try:
+            release_hold(tenant_id, booking_id, reason="hold expired")
+            released += 1
+        except (NotFound, Conflict):
+            continue  # confirmed meanwhile, or already gone
     return released

@@ -2,7 +2,7 @@
 
 A booking's span (buffer before + meeting + buffer after) covers 5-minute UTC buckets; each
 bucket of a resource is one lock item. A lock names its ``owner`` (a booking id, or for a
-seated event type the group ``G#<event type>#<start>`` with a map of seat holders) and
+seated event type the group ``group:<event type>:<start>`` with a map of seat holders) and
 ``hold_until`` (epoch seconds; ``FOREVER`` once confirmed). A lock is free when it does not
 exist or its ``hold_until`` has passed: that test is in every write's condition, so an
 expired hold is re-taken at once whatever DynamoDB's TTL has or has not deleted yet (TTL only
@@ -37,7 +37,8 @@ def buckets(start: datetime, end: datetime) -> list[int]:
 
 
 def group_of(event_type_id: str, start: datetime) -> str:
-    return f"G#{event_type_id}#{int(start.timestamp())}"
+    """The owner value of a seated session's locks (one per event type and start)."""
+    return f"group:{event_type_id}:{int(start.timestamp())}"
 
 
 class LockConflict(Exception):
