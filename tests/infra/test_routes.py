@@ -58,6 +58,18 @@ NON_DEFAULT_AUTH: dict[Route, str] = {
         "POST",
         "/v1/public/agents/{agentId}/conversations/{conversationId}/handoff",
     ): "PublicKeyAuthorizer",
+    # scheduling, the widget: slots and bookings with the key-and-Origin verdicts
+    ("GET", "/v1/public/agents/{agentId}/event-types"): "PublicKeyAuthorizer",
+    ("GET", "/v1/public/agents/{agentId}/event-types/{eventTypeId}/slots"): "PublicKeyAuthorizer",
+    ("POST", "/v1/public/agents/{agentId}/bookings"): "PublicKeyAuthorizer",
+    # a visitor's manage links (in emails): the signed single-use token in the request is
+    # the credential, checked by the function; a bad token is a 404
+    ("GET", "/v1/public/bookings/manage"): "NONE",
+    ("POST", "/v1/public/bookings/cancel"): "NONE",
+    ("POST", "/v1/public/bookings/reschedule"): "NONE",
+    # a resource's ICS feed for calendar apps, which send no headers: its secret token
+    # (stored hashed) in the URL is the credential
+    ("GET", "/v1/public/calendars/{tenantId}/{resourceId}"): "NONE",
 }
 
 

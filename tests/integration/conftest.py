@@ -61,8 +61,18 @@ def reset_environment(*, cold: bool = False) -> None:
         for provider in DEFAULT_PROVIDERS.values():
             provider.clear_cache()
     agent_cache().clear()
+    _reset_scheduling()
     authorizer._key_cache = None
     events._publishers.clear()
+
+
+def _reset_scheduling() -> None:
+    from scheduling.logic import bookings, clock, config, slots
+
+    config.config_cache().clear()
+    bookings.busy_cache().clear()
+    slots.slots_cache().clear()
+    clock.reset()
 
 
 @pytest.fixture(scope="package")

@@ -122,6 +122,36 @@ ROUTE_EVENTS: dict[tuple[str, str], str] = {
     ),
     ("GET", "/v1/conversations"): "conversations/api_list_conversations",
     ("POST", "/v1/agents/{agentId}/identity-secret"): "conversations/api_rotate_identity_secret",
+    # scheduling
+    ("POST", "/v1/bookings/{bookingId}/cancel"): "scheduling/api_cancel_booking",
+    ("POST", "/v1/public/bookings/cancel"): "scheduling/api_cancel_by_link",
+    ("POST", "/v1/bookings/{bookingId}/confirm"): "scheduling/api_confirm_booking",
+    ("POST", "/v1/bookings"): "scheduling/api_create_booking",
+    ("POST", "/v1/scheduling/event-types"): "scheduling/api_create_event_type",
+    ("POST", "/v1/scheduling/resources"): "scheduling/api_create_resource",
+    ("POST", "/v1/public/agents/{agentId}/bookings"): "scheduling/api_create_widget_booking",
+    ("DELETE", "/v1/scheduling/event-types/{eventTypeId}"): "scheduling/api_delete_event_type",
+    ("DELETE", "/v1/scheduling/resources/{resourceId}"): "scheduling/api_delete_resource",
+    ("GET", "/v1/bookings/{bookingId}"): "scheduling/api_get_booking",
+    ("GET", "/v1/public/calendars/{tenantId}/{resourceId}"): "scheduling/api_get_calendar_feed",
+    ("GET", "/v1/scheduling/event-types/{eventTypeId}"): "scheduling/api_get_event_type",
+    ("GET", "/v1/public/bookings/manage"): "scheduling/api_get_managed_booking",
+    ("GET", "/v1/scheduling/resources/{resourceId}"): "scheduling/api_get_resource",
+    ("GET", "/v1/scheduling/event-types/{eventTypeId}/slots"): "scheduling/api_get_slots",
+    ("GET", "/v1/public/agents/{agentId}/event-types"): "scheduling/api_get_widget_event_types",
+    (
+        "GET",
+        "/v1/public/agents/{agentId}/event-types/{eventTypeId}/slots",
+    ): "scheduling/api_get_widget_slots",
+    ("GET", "/v1/bookings"): "scheduling/api_list_bookings",
+    ("GET", "/v1/scheduling/event-types"): "scheduling/api_list_event_types",
+    ("GET", "/v1/scheduling/resources"): "scheduling/api_list_resources",
+    ("POST", "/v1/bookings/{bookingId}/reschedule"): "scheduling/api_reschedule_booking",
+    ("POST", "/v1/public/bookings/reschedule"): "scheduling/api_reschedule_by_link",
+    ("POST", "/v1/scheduling/resources/{resourceId}/feed"): "scheduling/api_rotate_feed",
+    ("POST", "/v1/scheduling/resources/{resourceId}/busy-sync"): "scheduling/api_sync_busy_times",
+    ("PATCH", "/v1/scheduling/event-types/{eventTypeId}"): "scheduling/api_update_event_type",
+    ("PATCH", "/v1/scheduling/resources/{resourceId}"): "scheduling/api_update_resource",
 }
 # Routes of functions outside the role matrix (COVERED_FUNCTIONS) that tests still call.
 # payments: roles and isolation are asserted in test_payments.py.
@@ -141,6 +171,7 @@ OTHER_ROUTE_EVENTS: dict[tuple[str, str], str] = {
 AUTHORIZER_EVENT = "identity/authorizer_secret_key"
 KNOWLEDGE = "knowledge.handlers.api"
 INGESTION = "knowledge.handlers.on_ingestion_message"
+SCHEDULING = "scheduling.handlers.api"
 
 
 # ---------------------------------------------------------------------------- template
@@ -194,6 +225,7 @@ COVERED_FUNCTIONS = frozenset(
         "DocsFunction",
         "KnowledgeApiFunction",
         "ConversationsApiFunction",
+        "SchedulingApiFunction",
     }
 )
 
