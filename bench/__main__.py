@@ -134,11 +134,8 @@ def main() -> None:
             "retrieval",
             "conversations",
             "widget",
-<<<<<<< HEAD
             "payments",
-=======
             "scheduling",
->>>>>>> scheduling
         ],
         help="run one section only",
     )
@@ -168,18 +165,15 @@ def main() -> None:
 
         print()
         run_widget(print_fn=print)
-<<<<<<< HEAD
     if args.only in (None, "payments"):
         from bench.payments import run as run_payments
 
         print()
         run_payments(print_fn=print)
-=======
     if args.only in (None, "scheduling"):
         from bench.scheduling import run as run_scheduling
 
         run_scheduling(print_fn=print)
->>>>>>> scheduling
 
 
 if __name__ == "__main__":

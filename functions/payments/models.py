@@ -128,6 +128,18 @@ class BookingCheckoutCreate(StrictInput):
     visitor_token: str = Field(min_length=10, max_length=2000)
 
 
+# What the widget tells the visitor (the payment view carries it; the widget shows it as is).
+VISITOR_MESSAGES = {
+    "confirmed": "Payment received: your booking is confirmed.",
+    "refunded_slot_taken": (
+        "Your payment arrived after this time was booked by someone else. It has been "
+        "refunded in full; please choose another time."
+    ),
+    "released": "The time you held has been released because no payment arrived.",
+    "failed": "The payment did not go through. Please try again.",
+}
+
+
 class Payment(BaseModel):
     id: str
     tenant_id: str
@@ -164,6 +176,7 @@ class Payment(BaseModel):
             "description": self.description,
             "checkout_url": self.checkout_url if self.status == "open" else None,
             "booking_outcome": self.booking_outcome,
+            "message": VISITOR_MESSAGES.get(self.booking_outcome or self.status),
         }
 
 

@@ -35,6 +35,8 @@ NON_DEFAULT_AUTH: dict[Route, str] = {
     ("POST", "/v1/webhooks/stripe/{tenantId}"): "NONE",
     # a visitor's payment status, from the widget (key-and-Origin verdicts)
     ("GET", "/v1/public/agents/{agentId}/payments/{paymentId}"): "PublicKeyAuthorizer",
+    # the pay step of a held booking, from the widget (key-and-Origin verdicts)
+    ("POST", "/v1/public/agents/{agentId}/bookings/{bookingId}/checkout"): "PublicKeyAuthorizer",
     # the widget's public config: verdicts cached per key AND Origin, so one refused origin
     # cannot poison the cached verdict of an allowed one
     ("GET", "/v1/public/agents/{agentId}/config"): "PublicKeyAuthorizer",

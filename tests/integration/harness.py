@@ -165,6 +165,9 @@ OTHER_ROUTE_EVENTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/payments/{paymentId}/refunds"): "payments/api_refund_payment",
     ("GET", "/v1/payment-links"): "payments/api_list_payment_links",
     ("GET", "/v1/public/agents/{agentId}/payments/{paymentId}"): "payments/api_get_visitor_payment",
+    ("POST", "/v1/public/agents/{agentId}/bookings/{bookingId}/checkout"): (
+        "payments/api_create_booking_checkout"
+    ),
     ("POST", "/v1/webhooks/stripe"): "payments/api_stripe_webhook_connect",
     ("POST", "/v1/webhooks/stripe/{tenantId}"): "payments/api_stripe_webhook_tenant",
 }

@@ -37,12 +37,9 @@ def _domain_resolvers() -> list[APIGatewayRestResolver]:
     from conversations.handlers.api import app as conversations_app
     from identity.handlers.api import app as identity_app
     from knowledge.handlers.api import app as knowledge_app
-<<<<<<< HEAD
     from payments.handlers.api import app as payments_app
     from payments.handlers.webhook import app as stripe_webhook_app
-=======
     from scheduling.handlers.api import app as scheduling_app
->>>>>>> scheduling
     from widget.handlers.api import app as widget_app
 
     return [
@@ -50,14 +47,10 @@ def _domain_resolvers() -> list[APIGatewayRestResolver]:
         agents_app,
         knowledge_app,
         conversations_app,
-<<<<<<< HEAD
         widget_app,
+        scheduling_app,
         payments_app,
         stripe_webhook_app,
-=======
-        scheduling_app,
-        widget_app,
->>>>>>> scheduling
         audit_app,
     ]
 

@@ -23,7 +23,7 @@ from agenthub.http import (
 )
 from agenthub.runtime import init_function
 from payments.handlers.settings import PaymentsApiSettings
-from payments.logic import charges, connections, queries, refunds
+from payments.logic import bookings, charges, connections, queries, refunds
 from payments.models import ConnectionCreate, PaymentRequestCreate, RefundCreate
 
 app = make_resolver()
@@ -133,6 +133,22 @@ def get_visitor_payment(agentId: str, paymentId: str):
     origin = app.current_event.headers.get("origin") or ""
     headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
     return json_response(app, payment.for_visitor(), headers=headers)
+
+
+@app.post(
+    "/v1/public/agents/<agentId>/bookings/<bookingId>/checkout",
+    summary="The pay step of a held booking (publishable key, allowed Origin)",
+    tags=["widget"],
+)
+def create_booking_checkout(agentId: str, bookingId: str):
+    who = publishable_caller(app, agentId)
+    check_path_ids({"bookingId": bookingId})
+    origin = app.current_event.headers.get("origin") or ""
+    payment = bookings.create_booking_checkout(
+        _settings().stripe(), who.tenant_id, agentId, bookingId, return_url=f"{origin}/"
+    )
+    headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return json_response(app, payment.for_visitor(), status=201, headers=headers)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

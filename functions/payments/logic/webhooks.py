@@ -135,7 +135,7 @@ def process(config: StripeConfig, message: StripeEventMessage) -> Outcome:
     assert message.tenant_id is not None
     reads = repository.read_for_event(message.tenant_id, message.event_id, message.payment_id)
     if reads.seen:
-        return Outcome("duplicate", reads.payment)
+        return _finish_booking(config, Outcome("duplicate", reads.payment))
     connection = reads.connection
     if connection is None or not _same_source(connection, message):
         logger().warning(
@@ -178,6 +178,22 @@ def _payment_of_intent(sdk_client: Any, tenant_id: str, refund: dict[str, Any]) 
         sessions = stripe_api.call(lambda: sdk_client.v1.checkout.sessions.list(params))
         payment_id = next((payment_id_of(s.to_dict()) for s in sessions.data), None)
     return repository.find_payment(tenant_id, payment_id) if payment_id else None
+
+
+def _finish_booking(config: StripeConfig, outcome: Outcome) -> Outcome:
+    """A booking payment that succeeded confirms its booking (or is refunded); one that
+    expired releases the hold. Also on a duplicate: a crash between the two steps heals on
+    the next delivery."""
+    payment = outcome.payment
+    if payment is None or payment.kind != "booking":
+        return outcome
+    from payments.logic import bookings  # imports scheduling: only for booking payments
+
+    if payment.status == "succeeded":
+        return Outcome(outcome.result, bookings.after_payment(config, payment))
+    if payment.status == "expired":
+        return Outcome(outcome.result, bookings.release_booking(payment))
+    return outcome
 
 
 def _sdk(config: StripeConfig, connection: Connection) -> Any:

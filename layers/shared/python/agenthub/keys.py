@@ -132,7 +132,6 @@ def identity_secret_sk(agent_id: str) -> str:
     return f"IDSECRET#{agent_id}"
 
 
-<<<<<<< HEAD
 # payments: the tenant's Stripe connection sits beside the tenant; payments, payment links,
 # refunds and processed Stripe event ids share one partition per tenant (listing payments is
 # one Query; a webhook's reads are one BatchGetItem). Held-booking checkouts waiting for their
@@ -171,7 +170,6 @@ OPEN_HOLD_CHECKOUTS_GSI1PK = "HOLDCHECKOUTS"
 
 def open_hold_checkout_gsi1sk(hold_expires_at: str, tenant_id: str, payment_id: str) -> str:
     return f"{hold_expires_at}#{TENANT_PREFIX}{tenant_id}#{payment_id}"
-=======
 # scheduling: a tenant's resources, event types and imported busy times share one partition
 # (small, read together); each booking is its own partition, listed per resource by start
 # (gsi1). Slot locks are one item per resource and 5-minute UTC bucket, limit counters one
@@ -230,4 +228,3 @@ def holds_gsi1pk(shard: int) -> str:
 
 def calendar_sync_gsi1sk(tenant_id: str, resource_id: str) -> str:
     return f"{TENANT_PREFIX}{tenant_id}#{resource_id}"
->>>>>>> scheduling
