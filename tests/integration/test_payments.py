@@ -10,130 +10,25 @@ Stripe events queue go to the consumer function.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from infra.local.fakestripe import FakeStripe
 from tests.integration import harness
+from tests.integration.stripe_world import (
+    CONNECT_SECRET,
+    CONSUMER,
+    PAYMENTS,
+    PLATFORM_KEY,
+    WEBHOOK,
+    Stripe,
+    connected,
+    outbox,
+)
+from tests.integration.stripe_world import payment as read_payment
 
-PAYMENTS = "payments.handlers.api"
-WEBHOOK = "payments.handlers.webhook"
-CONSUMER = "payments.handlers.on_stripe_event"
-PLATFORM_KEY = "sk_test_platform_0123456789abcdef"
-CONNECT_SECRET = "whsec_connect_0123456789abcdef0123"
-
-
-@dataclass
-class Capture:
-    """Stands in for our API's public address: records what Stripe POSTs."""
-
-    deliveries: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    url: str = ""
-
-    def take(self) -> list[tuple[str, dict[str, str], str]]:
-        with self.lock:
-            taken, self.deliveries[:] = list(self.deliveries), []
-        return taken
-
-
-def _capture_server(capture: Capture) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            with capture.lock:
-                capture.deliveries.append((self.path, dict(self.headers.items()), body))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    capture.url = f"http://127.0.0.1:{server.server_address[1]}"
-    return server
-
-
-@dataclass
-class Stripe:
-    fake: FakeStripe
-    capture: Capture
-    queue_url: str
-
-    def deliver(self) -> list[harness.HttpResponse]:
-        """Hand every webhook the fake sent to the receiver, then the queued messages to the
-        consumer; returns the receiver's responses."""
-        assert self.fake.webhooks.wait_idle(10)
-        responses = []
-        for path, headers, body in self.capture.take():
-            wanted = {k: v for k, v in headers.items() if k.lower() == "stripe-signature"}
-            responses.append(harness.api(WEBHOOK, "POST", path, raw_body=body, headers=wanted))
-        self.consume()
-        return responses
-
-    def consume(self) -> list[dict[str, Any]]:
-        """Run the consumer over the queue until it is empty; its batch responses."""
-        results = []
-        while messages := harness.take_messages(self.queue_url):
-            event = harness.sqs_event_from_messages(messages)
-            results.append(harness.invoke(CONSUMER, event))
-        return results
-
-
-@pytest.fixture(scope="module")
-def stripe(aws: harness.World) -> Iterator[Stripe]:
-    capture = Capture()
-    server = _capture_server(capture)
-    fake = FakeStripe(retry_delays=(0.2,)).start()
-    sqs, secrets = harness.aws_client("sqs"), harness.aws_client("secretsmanager")
-    queue_url = sqs.create_queue(
-        QueueName=harness.sub(harness.resource("StripeEventsQueue")["Properties"]["QueueName"])
-    )["QueueUrl"]
-    platform = secrets.create_secret(
-        Name=harness.sub(harness.resource("StripePlatformSecret")["Properties"]["Name"]),
-        SecretString=json.dumps(
-            {"api_key": PLATFORM_KEY, "connect_webhook_secret": CONNECT_SECRET}
-        ),
-    )["ARN"]
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("STRIPE_API_BASE", fake.url)
-        env.setenv("STRIPE_PLATFORM_SECRET_ARN", platform)
-        env.setenv("STRIPE_TENANT_SECRET_PREFIX", f"agenthub/{harness.STAGE}/stripe/tenants/")
-        env.setenv("STRIPE_EVENTS_QUEUE_URL", queue_url)
-        env.setenv("PUBLIC_API_URL", capture.url)
-        yield Stripe(fake, capture, queue_url)
-    fake.stop()
-    server.shutdown()
-
-
-@pytest.fixture(autouse=True)
-def clean_stripe(stripe: Stripe) -> Iterator[None]:
-    from agenthub.breaker import reset_breakers
-    from payments.logic.stripe_api import reset_clients
-
-    yield
-    stripe.fake.reset()
-    stripe.capture.take()
-    harness.take_messages(stripe.queue_url)
-    reset_breakers()
-    reset_clients()
-
-
-def _connected(stripe: Stripe, key: str = "rk_test_tenant_0123456789abcdef") -> harness.Tenant:
-    tenant = harness.create_tenant()
-    response = harness.api(
-        PAYMENTS, "PUT", "/v1/payments/stripe", {"restricted_key": key}, caller=tenant.owner
-    )
-    assert response.status == 200, response
-    return tenant
+pytestmark = pytest.mark.usefixtures("clean_stripe")
 
 
 def _one_off(tenant: harness.Tenant, agent_id: str, **extra: Any) -> harness.HttpResponse:
@@ -146,19 +41,6 @@ def _one_off(tenant: harness.Tenant, agent_id: str, **extra: Any) -> harness.Htt
     return harness.api(PAYMENTS, "POST", "/v1/payment-requests", body, caller=tenant.owner)
 
 
-def _payment(tenant: harness.Tenant, payment_id: str) -> dict[str, Any]:
-    response = harness.api(PAYMENTS, "GET", f"/v1/payments/{payment_id}", caller=tenant.owner)
-    assert response.status == 200, response
-    result: dict[str, Any] = response.json
-    return result
-
-
-def _outbox(aws: harness.World, detail_type: str) -> list[dict[str, Any]]:
-    """The domain events of that type staged in the outbox (what the relay will publish)."""
-    images = [r["dynamodb"]["NewImage"] for r in harness.outbox_records(aws.table_name)]
-    return [json.loads(i["detail"]["S"]) for i in images if i["detail_type"]["S"] == detail_type]
-
-
 # ---------------------------------------------------------------------------- connection
 
 
@@ -167,7 +49,7 @@ def test_connecting_a_restricted_key_creates_our_webhook_endpoint_and_never_show
 ) -> None:
     # Given a tenant that connects its Stripe account with a restricted key
     key = "rk_test_tenant_connect_0123456789"
-    tenant = _connected(stripe, key)
+    tenant = connected(stripe, key)
     # When it reads its connection
     shown = harness.api(PAYMENTS, "GET", "/v1/payments/stripe", caller=tenant.owner)
     # Then the mode and the endpoint are shown, never the key
@@ -224,7 +106,7 @@ def test_a_one_off_payment_is_confirmed_only_by_the_signed_webhook(
     stripe: Stripe, aws: harness.World
 ) -> None:
     # Given an agent's one-off payment request
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     created = _one_off(tenant, agent["id"], conversation_id="cv_1")
     assert created.status == 201, created
@@ -233,38 +115,38 @@ def test_a_one_off_payment_is_confirmed_only_by_the_signed_webhook(
     assert payment["currency"] == "eur" and payment["checkout_url"].startswith(stripe.fake.url)
     # When the visitor pays on Stripe's page, the payment is still open until the webhook
     stripe.fake.complete_checkout(payment["checkout_session_id"])
-    assert _payment(tenant, payment["id"])["status"] == "open"
+    assert read_payment(tenant, payment["id"])["status"] == "open"
     responses = stripe.deliver()
     # Then the webhook confirms it, with one PaymentSucceeded in minor units and currency
     assert responses and all(r.status == 200 for r in responses)
-    assert _payment(tenant, payment["id"])["status"] == "succeeded"
-    succeeded = _outbox(aws, "PaymentSucceeded")
+    assert read_payment(tenant, payment["id"])["status"] == "succeeded"
+    succeeded = outbox(aws, "PaymentSucceeded")
     assert [e["data"]["amount_minor"] for e in succeeded] == [4500]
     assert succeeded[0]["data"]["currency"] == "eur"
 
 
 def test_five_replays_of_one_event_make_one_effect(stripe: Stripe, aws: harness.World) -> None:
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     payment = _one_off(tenant, agent["id"]).json["payment"]
     stripe.fake.complete_checkout(payment["checkout_session_id"])
     stripe.deliver()
-    version = _payment(tenant, payment["id"])["version"]
+    version = read_payment(tenant, payment["id"])["version"]
     # When Stripe sends the completed event five more times
     (completed,) = stripe.fake.events("checkout.session.completed")
     stripe.fake.webhooks.replay(completed["id"], times=5)
     responses = stripe.deliver()
     # Then each is accepted, and nothing changes a second time
     assert len(responses) == 5 and all(r.status == 200 for r in responses)
-    assert _payment(tenant, payment["id"])["version"] == version
-    assert len(_outbox(aws, "PaymentSucceeded")) == 1
+    assert read_payment(tenant, payment["id"])["version"] == version
+    assert len(outbox(aws, "PaymentSucceeded")) == 1
 
 
 def test_async_events_in_reverse_order_end_in_the_right_state(
     stripe: Stripe, aws: harness.World
 ) -> None:
     # Given a bank debit: completed (unpaid) then async_payment_succeeded
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     payment = _one_off(tenant, agent["id"]).json["payment"]
     stripe.fake.webhooks.hold()
@@ -274,26 +156,26 @@ def test_async_events_in_reverse_order_end_in_the_right_state(
     stripe.fake.webhooks.release(order="reverse")
     stripe.deliver()
     # Then the payment succeeded once and the older event did not move it back
-    assert _payment(tenant, payment["id"])["status"] == "succeeded"
-    assert len(_outbox(aws, "PaymentSucceeded")) == 1
+    assert read_payment(tenant, payment["id"])["status"] == "succeeded"
+    assert len(outbox(aws, "PaymentSucceeded")) == 1
 
 
 def test_a_failed_async_payment_fails_the_payment(stripe: Stripe, aws: harness.World) -> None:
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     payment = _one_off(tenant, agent["id"]).json["payment"]
     stripe.fake.complete_checkout(payment["checkout_session_id"], outcome="async_pending")
     stripe.deliver()
-    assert _payment(tenant, payment["id"])["status"] == "processing"
+    assert read_payment(tenant, payment["id"])["status"] == "processing"
     stripe.fake.settle_async_payment(payment["checkout_session_id"], succeeded=False)
     stripe.deliver()
-    found = _payment(tenant, payment["id"])
+    found = read_payment(tenant, payment["id"])
     assert found["status"] == "failed" and found["failure_reason"] == "async_payment_failed"
-    assert [e["data"]["reason"] for e in _outbox(aws, "PaymentFailed")] == ["async_payment_failed"]
+    assert [e["data"]["reason"] for e in outbox(aws, "PaymentFailed")] == ["async_payment_failed"]
 
 
 def test_the_same_idempotency_key_header_returns_the_same_payment(stripe: Stripe) -> None:
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     headers = {"Idempotency-Key": "order-17"}
     body = {
@@ -318,7 +200,7 @@ def test_the_same_idempotency_key_header_returns_the_same_payment(stripe: Stripe
 def test_stripe_down_is_a_503_with_retry_after_and_writes_nothing(
     stripe: Stripe, aws: harness.World
 ) -> None:
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     stripe.fake.add_fault(status=503, times=None, path_prefix="/v1/checkout")
     response = _one_off(tenant, agent["id"])
@@ -331,7 +213,7 @@ def test_stripe_down_is_a_503_with_retry_after_and_writes_nothing(
 
 
 def test_after_repeated_failures_the_breaker_answers_at_once(stripe: Stripe) -> None:
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     stripe.fake.add_fault(drop=True, times=None, path_prefix="/v1/checkout")
     for _ in range(5):
@@ -350,7 +232,7 @@ def test_after_repeated_failures_the_breaker_answers_at_once(stripe: Stripe) -> 
 def test_a_bad_signature_or_a_stale_timestamp_is_400_and_queues_nothing(stripe: Stripe) -> None:
     from payments.logic.signatures import sign
 
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     secret = json.loads(
         harness.aws_client("secretsmanager").get_secret_value(
             SecretId=f"agenthub/{harness.STAGE}/stripe/tenants/{tenant.id}"
@@ -382,7 +264,7 @@ def test_a_bad_signature_or_a_stale_timestamp_is_400_and_queues_nothing(stripe: 
 def test_the_receiver_makes_one_aws_call_and_the_consumer_two(
     stripe: Stripe, aws_calls: harness.CallLog
 ) -> None:
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     payment = _one_off(tenant, agent["id"]).json["payment"]
     stripe.fake.complete_checkout(payment["checkout_session_id"])
@@ -409,7 +291,7 @@ def test_the_receiver_makes_one_aws_call_and_the_consumer_two(
 def test_refunds_in_parts_then_the_rest_and_their_webhooks_change_nothing(
     stripe: Stripe, aws: harness.World
 ) -> None:
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     payment = _one_off(tenant, agent["id"]).json["payment"]
     stripe.fake.complete_checkout(payment["checkout_session_id"])
@@ -424,8 +306,8 @@ def test_refunds_in_parts_then_the_rest_and_their_webhooks_change_nothing(
     rest = harness.api(PAYMENTS, "POST", path, {}, caller=tenant.owner)
     assert rest.status == 201 and rest.json["status"] == "refunded"
     stripe.deliver()  # refund.created for both: already recorded
-    assert _payment(tenant, payment["id"])["refunded_minor"] == 4500
-    refunded = _outbox(aws, "PaymentRefunded")
+    assert read_payment(tenant, payment["id"])["refunded_minor"] == 4500
+    refunded = outbox(aws, "PaymentRefunded")
     assert sorted(e["data"]["refunded_minor"] for e in refunded) == [1500, 3000]
     assert {e["data"]["currency"] for e in refunded} == {"eur"}
 
@@ -435,26 +317,26 @@ def test_a_refund_made_in_stripes_dashboard_reaches_the_payment(
 ) -> None:
     import stripe as stripe_sdk
 
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     payment = _one_off(tenant, agent["id"]).json["payment"]
     stripe.fake.complete_checkout(payment["checkout_session_id"])
     stripe.deliver()
-    intent = _payment(tenant, payment["id"])["payment_intent_id"]
+    intent = read_payment(tenant, payment["id"])["payment_intent_id"]
     dashboard = stripe_sdk.StripeClient(
         "rk_test_tenant_0123456789abcdef", base_addresses={"api": stripe.fake.url}
     )
     dashboard.v1.refunds.create({"payment_intent": intent, "amount": 500})
     stripe.deliver()
-    assert _payment(tenant, payment["id"])["refunded_minor"] == 500
-    assert [e["data"]["reason"] for e in _outbox(aws, "PaymentRefunded")] == ["stripe"]
+    assert read_payment(tenant, payment["id"])["refunded_minor"] == 500
+    assert [e["data"]["reason"] for e in outbox(aws, "PaymentRefunded")] == ["stripe"]
 
 
 # ---------------------------------------------------------------------------- links, Connect
 
 
 def test_each_payment_of_a_reusable_link_becomes_a_payment(stripe: Stripe) -> None:
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     created = harness.api(
         PAYMENTS,
@@ -502,7 +384,7 @@ def test_a_connect_account_pays_through_the_platform_and_a_foreign_account_is_ig
     payment = _one_off(tenant, agent["id"]).json["payment"]
     stripe.fake.complete_checkout(payment["checkout_session_id"])
     stripe.deliver()
-    assert _payment(tenant, payment["id"])["status"] == "succeeded"
+    assert read_payment(tenant, payment["id"])["status"] == "succeeded"
     # Another connected account creates a session claiming this tenant in its metadata
     other = platform.v1.accounts.create({"type": "standard"})
     forged = platform.v1.checkout.sessions.create(
@@ -546,7 +428,7 @@ def test_an_unconnected_account_id_is_refused(stripe: Stripe) -> None:
 
 
 def test_another_tenants_payment_is_a_404(stripe: Stripe) -> None:
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     payment = _one_off(tenant, agent["id"]).json["payment"]
     other = harness.create_tenant("Other")
@@ -559,7 +441,7 @@ def test_another_tenants_payment_is_a_404(stripe: Stripe) -> None:
 
 
 def test_the_widget_sees_its_payment_status_without_stripe_ids(stripe: Stripe) -> None:
-    tenant = _connected(stripe)
+    tenant = connected(stripe)
     agent = tenant.agent(allowed_origins=[harness.ALLOWED_ORIGIN])
     payment = _one_off(tenant, agent["id"]).json["payment"]
     widget = tenant.widget_key(agent["id"])

@@ -148,7 +148,7 @@ def process(config: StripeConfig, message: StripeEventMessage) -> Outcome:
     object_id = message.object_id
     if message.type in SESSION_EVENTS:
         session = stripe_api.call(lambda: sdk_client.v1.checkout.sessions.retrieve(object_id))
-        return _apply_session(
+        outcome = _apply_session(
             sdk_client,
             reads.payment,
             session.to_dict(),
@@ -156,6 +156,7 @@ def process(config: StripeConfig, message: StripeEventMessage) -> Outcome:
             ref=ref,
             message=message,
         )
+        return _finish_booking(config, outcome)
     refund = stripe_api.call(lambda: sdk_client.v1.refunds.retrieve(object_id)).to_dict()
     payment = reads.payment or _payment_of_intent(sdk_client, message.tenant_id, refund)
     return _apply_refund(payment, refund, message, ref)

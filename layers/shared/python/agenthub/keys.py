@@ -170,6 +170,8 @@ OPEN_HOLD_CHECKOUTS_GSI1PK = "HOLDCHECKOUTS"
 
 def open_hold_checkout_gsi1sk(hold_expires_at: str, tenant_id: str, payment_id: str) -> str:
     return f"{hold_expires_at}#{TENANT_PREFIX}{tenant_id}#{payment_id}"
+
+
 # scheduling: a tenant's resources, event types and imported busy times share one partition
 # (small, read together); each booking is its own partition, listed per resource by start
 # (gsi1). Slot locks are one item per resource and 5-minute UTC bucket, limit counters one
