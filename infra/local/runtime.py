@@ -110,6 +110,7 @@ class LocalRuntime:
         self.gateway: ApiGateway | None = None
         self.pollers: list[QueuePoller] = []
         self.stream_pollers: list[StreamPoller] = []
+        self.one_time_schedules: Any = None  # infra.local.scheduler_poller.OneTimeSchedules
         self.seed: dict[str, Any] = {}
         self.seed_error: str | None = None
         self.startup_seconds = 0.0
@@ -322,6 +323,21 @@ class LocalRuntime:
         schedules = [s for s in self.model.schedules if s.function in self.pools]
         if schedules:
             Scheduler(schedules, self.fire_schedule_trigger, self._stop).start()
+        # One-time schedules the functions create (reminders): moto keeps them, we fire them.
+        from infra.local.scheduler_poller import OneTimeSchedules
+
+        def deliver(arn: str, body: str) -> None:
+            if arn not in queue_urls:
+                LOG.warning("one-time schedule target %s is not a queue of the template", arn)
+                return
+            boto_client("sqs", self.moto_url).send_message(
+                QueueUrl=queue_urls[arn], MessageBody=body
+            )
+
+        self.one_time_schedules = OneTimeSchedules(
+            boto_client("scheduler", self.moto_url), deliver, self._stop
+        )
+        self.one_time_schedules.start()
         if self.reload_code:
             threading.Thread(target=self._watch_code, name="code-watch", daemon=True).start()
 

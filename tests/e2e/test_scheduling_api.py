@@ -115,3 +115,64 @@ def test_a_visitor_books_a_slot_and_manages_it_through_the_gateway(runtime: Loca
     calendar = api.session.get(feed["feed_url"], timeout=30)
     assert calendar.status_code == 200
     assert calendar.text.count("BEGIN:VEVENT") == 1
+
+
+def test_a_reminder_schedule_fires_through_the_local_poller_and_is_recorded(
+    runtime: LocalRuntime,
+) -> None:
+    # Given a confirmed booking two days ahead (the notifier runs from the booking's event)
+    from infra.local.resources import boto_client
+    from tests.e2e.support import eventually
+
+    api = Api(runtime)
+    tenant = api.new_tenant("Reminder Clinic")
+    owner = tenant.owner_key
+    agent = api.new_agent(owner, name="Desk")
+    resource = api.ok(
+        "POST",
+        "/v1/scheduling/resources",
+        owner,
+        json={"name": "Room", "time_zone": "UTC", "weekly": WEEKLY},
+    )
+    event_type = api.ok(
+        "POST",
+        "/v1/scheduling/event-types",
+        owner,
+        json={
+            "agent_id": agent["id"],
+            "resource_id": resource["id"],
+            "name": "Visit",
+            "duration_minutes": 30,
+            "min_notice_minutes": 0,
+        },
+    )
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    booking = api.ok(
+        "POST",
+        "/v1/bookings",
+        owner,
+        json={
+            "event_type_id": event_type["id"],
+            "start": start.isoformat(),
+            "name": "Ana",
+            "email": "ana@example.com",
+        },
+    )
+    path = f"/v1/bookings/{booking['id']}"
+    scheduled = eventually(lambda: api.ok("GET", path, owner)["reminder"]["status"] == "scheduled")
+    assert scheduled
+    # When its one-time schedule comes due (moved to the past: moto never fires it itself)
+    scheduler = boto_client("scheduler", runtime.moto_url)
+    name = api.ok("GET", path, owner)["reminder"]["schedule_name"]
+    current = scheduler.get_schedule(Name=name)
+    scheduler.update_schedule(
+        Name=name,
+        ScheduleExpression="at(2020-01-01T00:00:00)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        ActionAfterCompletion="DELETE",
+        Target=current["Target"],
+    )
+    # Then the local poller delivers it, the notifier sends it and the booking says so
+    assert eventually(lambda: api.ok("GET", path, owner)["reminder"]["status"] == "sent")
+    names = [s["Name"] for s in scheduler.list_schedules()["Schedules"]]
+    assert name not in names

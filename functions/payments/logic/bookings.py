@@ -32,6 +32,7 @@ from agenthub.observability import logger
 from payments.dal import repository
 from payments.dal.repository import Applied
 from payments.logic import refunds, stripe_api
+from payments.logic.charges import metadata
 from payments.logic.config import StripeConfig, credentials, derived_id
 from payments.logic.connections import require_connection
 from payments.logic.stripe_api import StripeRejected, idempotency_key
@@ -93,15 +94,14 @@ def create_booking_checkout(
         raise HoldNotLive("the booking's hold has ended; choose a time again")
     assert booking.hold_expires_at is not None
     creds = credentials(config, require_connection(tenant_id))
-    meta = {
-        "tenant_id": tenant_id,
-        "kind": "booking",
-        "payment_id": payment_id,
-        "booking_id": booking_id,
-        "agent_id": agent_id,
-    }
-    if booking.conversation_id:
-        meta["conversation_id"] = booking.conversation_id
+    meta = metadata(
+        tenant_id,
+        "booking",
+        payment_id=payment_id,
+        booking_id=booking_id,
+        agent_id=agent_id,
+        conversation_id=booking.conversation_id,
+    )
     description = f"Booking {booking.start[:16].replace('T', ' ')} UTC"
     params: dict[str, Any] = {
         "mode": "payment",

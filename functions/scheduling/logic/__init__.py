@@ -28,11 +28,11 @@ then:
 Events (source ``agenthub.scheduling``, through the outbox): BookingHeld, BookingConfirmed,
 BookingCancelled, BookingRescheduled, ReminderSent, ResourceChanged, EventTypeChanged.
 
-For conversations
------------------
-``booking_offer(tenant_id, agent_id, text, time_zone)`` returns an ``Offer`` (a short answer
-text and an ``actions`` payload: event types and their next open slots) when the visitor
-asks to book, else None. The widget renders the actions as a slot picker.
+For conversations and the widget
+--------------------------------
+Not built yet: a booking-intent hook for answers. The widget books through the public
+routes (event types, slots in the visitor's zone, bookings with Idempotency-Key, the manage
+link with ``format=ics`` for add-to-calendar).
 """
 
 from scheduling.logic.bookings import (

@@ -80,12 +80,12 @@ def _event(booking: Booking, title: str, *, cancelled: bool = False) -> Any:
 def booking_ics(booking: Booking, *, method: str = "PUBLISH", title: str | None = None) -> str:
     """One booking as an .ics file (``method`` REQUEST for invitations, CANCEL to withdraw)."""
     calendar = _calendar(method)
-    name = title or _title(booking)
+    name = title or booking_title(booking)
     calendar.add_component(_event(booking, name, cancelled=method == "CANCEL"))
     return calendar.to_ical().decode()
 
 
-def _title(booking: Booking) -> str:
+def booking_title(booking: Booking) -> str:
     try:
         return config.get_event_type(booking.tenant_id, booking.event_type_id).name
     except NotFound:
@@ -104,7 +104,8 @@ def feed_ics(tenant_id: str, resource_id: str, token: str) -> str:
     calendar.add("x-wr-calname", config.get_resource(tenant_id, resource_id).name)
     for booking in found:
         if is_live(booking, now):
-            calendar.add_component(_event(booking, f"{_title(booking)}: {booking.visitor_name}"))
+            title = f"{booking_title(booking)}: {booking.visitor_name}"
+            calendar.add_component(_event(booking, title))
     return calendar.to_ical().decode()
 
 
