@@ -29,6 +29,7 @@ AGENT = "ag_0f1e2d3c4b5a6978"
 KEY = "rk_test_bench_tenant_0123456789"
 WEBHOOK_SECRET = "whsec_bench_0123456789abcdef"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/agenthub-bench-stripe-events"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:agenthub-bench-stripe-events"
 PLATFORM_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe-platform"
 PREFIX = "agenthub/bench/stripe/tenants/"
 
@@ -98,6 +99,20 @@ def _api_event(name: str, body: str | None, headers: dict[str, str]) -> dict[str
     return event
 
 
+def _sqs_event(body: str) -> dict[str, Any]:
+    """The SQS event an event source mapping hands the consumer for one message."""
+    from infra.local.sqs import sqs_record
+
+    message = {
+        "MessageId": str(uuid.uuid4()),
+        "ReceiptHandle": uuid.uuid4().hex,
+        "Body": body,
+        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "Attributes": {"ApproximateReceiveCount": "1"},
+    }
+    return {"Records": [sqs_record(message, QUEUE_ARN)]}
+
+
 def own(rounds: int = 150) -> dict[str, Any]:
     """Run in a fresh process (``python -m bench.payments own``): returns figures as JSON."""
     from bench.scenarios import ENV
@@ -131,10 +146,10 @@ def _measure(rounds: int, fake_url: str, items: dict, stub: Any) -> dict[str, An
 
     from agenthub import keys
     from agents.dal.items import AgentItem
+    from bench.cold import Context
     from payments.dal.items import StripeConnectionItem
     from payments.handlers import api, on_stripe_event, webhook
     from payments.logic.signatures import sign
-    from tests.integration.harness import FakeLambdaContext
 
     def put(item: Any) -> None:
         items[(item.pk, item.sk)] = dict(item.serialize()) | {
@@ -167,7 +182,7 @@ def _measure(rounds: int, fake_url: str, items: dict, stub: Any) -> dict[str, An
             connected_at=now,
         )
     )
-    context = FakeLambdaContext()
+    context = Context()
     body = json.dumps(
         {
             "agent_id": AGENT,
@@ -230,14 +245,12 @@ def _measure(rounds: int, fake_url: str, items: dict, stub: Any) -> dict[str, An
     receiver_calls = dict(stub.calls)
     receive = {"wall": _stats(walls), "cpu": _stats(cpus), "requests": len(walls)}
 
-    from tests.integration.harness import sqs_event
-
     walls, cpus = [], []
     for index, message in enumerate(messages):
         if index == 1:
             stub.reset_calls()
         wall, cpu = time.perf_counter(), time.process_time()
-        result = on_stripe_event.handler(sqs_event([message]), context)
+        result = on_stripe_event.handler(_sqs_event(message), context)
         if index:
             walls.append((time.perf_counter() - wall) * 1000)
             cpus.append((time.process_time() - cpu) * 1000)

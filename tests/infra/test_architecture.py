@@ -1,4 +1,4 @@
-"""Dependencies point one way (ARCHITECTURE.md, STYLE.md 1-2), checked on the source's imports.
+"""Dependencies point one way, checked on the source's imports.
 
 - handlers -> logic -> dal; models anywhere; the arrow never points back.
 - Each domain's ``logic/__init__.py`` declares its public surface in ``__all__``; another
@@ -25,10 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.helpers import FUNCTIONS_DIR, KERNEL_DIR
-from tests.support.aws import ROOT
+from tests.infra.helpers import FUNCTIONS_DIR, KERNEL_DIR, ROOT
 
-# Domains of ARCHITECTURE.md, also those not written yet: the kernel may import none of them.
+# The planned domains, also those not written yet: the kernel may import none of them.
 PLANNED_DOMAINS = frozenset(
     {
         "identity",
@@ -61,9 +60,6 @@ EXCEPTIONS = {
     # tables (`app`) and never calls a handler. A route table cannot live in logic (no HTTP
     # types there), so this is the one place a domain imports another's handlers.
     ("docs.handlers.api", "*.handlers.api", frozenset({"app"})),
-    # the same for Stripe's webhook receiver: its own light function (no SDK, no table), so
-    # its routes live in their own resolver
-    ("docs.handlers.api", "payments.handlers.webhook", frozenset({"app"})),
 }
 ENVIRONMENT_NAMES = frozenset({"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"})
 # Storage, for dal/ only: pynamodb, the table base and the key formats.

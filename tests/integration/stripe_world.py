@@ -87,21 +87,16 @@ def stripe(aws: harness.World) -> Iterator[Stripe]:
     capture = Capture()
     server = _capture_server(capture)
     fake = FakeStripe(retry_delays=(0.2,)).start()
-    sqs, secrets = harness.aws_client("sqs"), harness.aws_client("secretsmanager")
-    queue_url = sqs.create_queue(
-        QueueName=harness.sub(harness.resource("StripeEventsQueue")["Properties"]["QueueName"])
-    )["QueueUrl"]
-    platform = secrets.create_secret(
-        Name=harness.sub(harness.resource("StripePlatformSecret")["Properties"]["Name"]),
+    queue_url = str(aws.ref("StripeEventsQueue"))
+    harness.aws_client("secretsmanager").put_secret_value(
+        SecretId=aws.ref("StripePlatformSecret"),
         SecretString=json.dumps(
             {"api_key": PLATFORM_KEY, "connect_webhook_secret": CONNECT_SECRET}
         ),
-    )["ARN"]
+    )
     with pytest.MonkeyPatch.context() as env:
+        # The template's Stripe address and public URL point at the fake and the capture.
         env.setenv("STRIPE_API_BASE", fake.url)
-        env.setenv("STRIPE_PLATFORM_SECRET_ARN", platform)
-        env.setenv("STRIPE_TENANT_SECRET_PREFIX", f"agenthub/{harness.STAGE}/stripe/tenants/")
-        env.setenv("STRIPE_EVENTS_QUEUE_URL", queue_url)
         env.setenv("PUBLIC_API_URL", capture.url)
         yield Stripe(fake, capture, queue_url)
     fake.stop()
@@ -110,16 +105,14 @@ def stripe(aws: harness.World) -> Iterator[Stripe]:
 
 @pytest.fixture
 def clean_stripe(stripe: Stripe) -> Iterator[None]:
-    from agenthub.breaker import reset_breakers
-    from payments.logic.stripe_api import reset_clients
+    from agenthub import environment
 
     yield
     _STAGED.clear()
     stripe.fake.reset()
     stripe.capture.take()
     harness.take_messages(stripe.queue_url)
-    reset_breakers()
-    reset_clients()
+    environment.reset(cold=True)
 
 
 def connected(stripe: Stripe, key: str = TENANT_KEY) -> harness.Tenant:
@@ -130,6 +123,11 @@ def connected(stripe: Stripe, key: str = TENANT_KEY) -> harness.Tenant:
     )
     assert response.status == 200, response
     return tenant
+
+
+def tenant_secret_id(tenant_id: str) -> str:
+    """The name of the secret holding a connected tenant's Stripe key."""
+    return harness.world().environment["STRIPE_TENANT_SECRET_PREFIX"] + tenant_id
 
 
 def payment(tenant: harness.Tenant, payment_id: str) -> dict[str, Any]:

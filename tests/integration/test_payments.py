@@ -25,6 +25,7 @@ from tests.integration.stripe_world import (
     Stripe,
     connected,
     outbox,
+    tenant_secret_id,
 )
 from tests.integration.stripe_world import payment as read_payment
 
@@ -60,7 +61,7 @@ def test_connecting_a_restricted_key_creates_our_webhook_endpoint_and_never_show
     assert [e["url"] for e in endpoints] == [f"{stripe.capture.url}/v1/webhooks/stripe/{tenant.id}"]
     # And the key sits in the tenant's secret
     secret = harness.aws_client("secretsmanager").get_secret_value(
-        SecretId=f"agenthub/{harness.STAGE}/stripe/tenants/{tenant.id}"
+        SecretId=tenant_secret_id(tenant.id)
     )
     assert json.loads(secret["SecretString"])["api_key"] == key
 
@@ -233,11 +234,10 @@ def test_a_bad_signature_or_a_stale_timestamp_is_400_and_queues_nothing(stripe: 
     from payments.logic.signatures import sign
 
     tenant = connected(stripe)
-    secret = json.loads(
-        harness.aws_client("secretsmanager").get_secret_value(
-            SecretId=f"agenthub/{harness.STAGE}/stripe/tenants/{tenant.id}"
-        )["SecretString"]
-    )["webhook_secret"]
+    stored = harness.aws_client("secretsmanager").get_secret_value(
+        SecretId=tenant_secret_id(tenant.id)
+    )
+    secret = json.loads(stored["SecretString"])["webhook_secret"]
     body = json.dumps({"id": "evt_x", "type": "checkout.session.completed", "data": {}})
     path = f"/v1/webhooks/stripe/{tenant.id}"
     cases = {

@@ -14,27 +14,21 @@ from typing import Any
 
 import pytest
 
+from infra.local import ACCOUNT_ID
 from scheduling.logic import clock
 from tests.integration import harness as h
 
 S = h.SCHEDULING
 NOTIFIER = "scheduling.handlers.on_notification"
-SENDER = "bookings@agenthub.example"
+# The template's notifier as provisioned: its sender (an SES identity of the stack), its
+# queue and the prefix of its reminder schedules.
+SENDER = h.template().parameters["NotificationSender"]
 NOW = datetime(2031, 3, 1, 8, 0, tzinfo=UTC)
-QUEUE_ARN = f"arn:aws:sqs:{h.REGION}:{h.ACCOUNT_ID}:agenthub-itest-scheduling-notifications"
 WEEKLY = {d: [{"start": "09:00", "end": "17:00"}] for d in ("mon", "tue", "wed", "thu", "fri")}
 
 
 @pytest.fixture
-def clinic(tenant: Callable[..., h.Tenant], reconfigure: Callable[..., None]) -> dict[str, Any]:
-    reconfigure(
-        NOTIFICATION_SENDER=SENDER,
-        NOTIFICATIONS_QUEUE_ARN=QUEUE_ARN,
-        REMINDER_ROLE_ARN=f"arn:aws:iam::{h.ACCOUNT_ID}:role/reminders",
-        REMINDER_LEAD_MINUTES="1440",
-        REMINDER_SCHEDULE_PREFIX="agenthub-itest-rem",
-    )
-    h.aws_client("ses").verify_email_identity(EmailAddress=SENDER)
+def clinic(tenant: Callable[..., h.Tenant]) -> dict[str, Any]:
     clock.set_now(lambda: NOW)
     owner = tenant()
     agent = owner.agent()
@@ -89,7 +83,7 @@ def _deliver(published: h.PublishedEvents, tenant_id: str, detail_type: str) -> 
 def _sent() -> list[Any]:
     from moto.ses.models import ses_backends
 
-    backend = ses_backends[h.ACCOUNT_ID][h.REGION]
+    backend = ses_backends[ACCOUNT_ID][h.REGION]
     return [message_from_string(m.raw_data) for m in backend.sent_messages]
 
 
@@ -98,7 +92,7 @@ def _schedules() -> list[dict[str, Any]]:
     return [
         scheduler.get_schedule(Name=s["Name"])
         for s in scheduler.list_schedules().get("Schedules", [])
-        if s["Name"].startswith("agenthub-itest-rem")
+        if s["Name"].startswith(h.world().environment["REMINDER_SCHEDULE_PREFIX"])
     ]
 
 
@@ -183,6 +177,7 @@ def test_the_local_poller_fires_due_one_time_schedules_once(aws: h.World) -> Non
 
     from infra.local.scheduler_poller import OneTimeSchedules
 
+    queue_arn = aws.environment["NOTIFICATIONS_QUEUE_ARN"]
     scheduler = h.aws_client("scheduler")
     for name, when in (("due-now", "2030-01-01T00:00:00"), ("later", "2039-01-01T00:00:00")):
         scheduler.create_schedule(
@@ -190,7 +185,7 @@ def test_the_local_poller_fires_due_one_time_schedules_once(aws: h.World) -> Non
             ScheduleExpression=f"at({when})",
             FlexibleTimeWindow={"Mode": "OFF"},
             ActionAfterCompletion="DELETE",
-            Target={"Arn": QUEUE_ARN, "RoleArn": "arn:aws:iam::1:role/r", "Input": f'"{name}"'},
+            Target={"Arn": queue_arn, "RoleArn": "arn:aws:iam::1:role/r", "Input": f'"{name}"'},
         )
     delivered: list[tuple[str, str]] = []
     poller = OneTimeSchedules(
@@ -198,7 +193,7 @@ def test_the_local_poller_fires_due_one_time_schedules_once(aws: h.World) -> Non
     )
     assert poller.tick(datetime(2031, 1, 1, tzinfo=UTC)) == 1
     assert poller.tick(datetime(2031, 1, 1, tzinfo=UTC)) == 0
-    assert delivered == [(QUEUE_ARN, '"due-now"')]
+    assert delivered == [(queue_arn, '"due-now"')]
     names = [s["Name"] for s in scheduler.list_schedules()["Schedules"]]
     assert "due-now" not in names and "later" in names
     scheduler.delete_schedule(Name="later")

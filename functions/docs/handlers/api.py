@@ -7,6 +7,7 @@ tables to describe them, it never calls them.
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.models import (
     Server,
 )
 
-from agenthub.http import make_resolver, resolve
+from agenthub.http import api_handler, make_resolver
 
 app = make_resolver()
 
@@ -31,27 +32,25 @@ DESCRIPTION = (
 )
 
 
-def _domain_resolvers() -> list[APIGatewayRestResolver]:
-    from agents.handlers.api import app as agents_app
-    from audit.handlers.api import app as audit_app
-    from conversations.handlers.api import app as conversations_app
-    from identity.handlers.api import app as identity_app
-    from knowledge.handlers.api import app as knowledge_app
-    from payments.handlers.api import app as payments_app
-    from payments.handlers.webhook import app as stripe_webhook_app
-    from scheduling.handlers.api import app as scheduling_app
-    from widget.handlers.api import app as widget_app
+# The modules of a domain's handlers/ that hold a route table (``app``): its API, and the
+# webhooks it receives from third parties (a function of their own, kept light).
+ROUTE_MODULES = ("api", "webhook")
 
+
+def _domain_resolvers() -> list[APIGatewayRestResolver]:
+    """The route table (``app``) of every other domain's ``handlers/api.py`` and
+    ``handlers/webhook.py``, found on disk: every function ships the whole functions/ folder."""
+    root = Path(__file__).resolve().parents[2]
+    own = __name__.split(".")[0]
+    found = sorted(
+        (p.parent.parent.name, p.stem)
+        for name in ROUTE_MODULES
+        for p in root.glob(f"*/handlers/{name}.py")
+    )
     return [
-        identity_app,
-        agents_app,
-        knowledge_app,
-        conversations_app,
-        widget_app,
-        scheduling_app,
-        payments_app,
-        stripe_webhook_app,
-        audit_app,
+        importlib.import_module(f"{domain}.handlers.{name}").app
+        for domain, name in found
+        if domain != own
     ]
 
 
@@ -144,5 +143,4 @@ def get_swagger_ui():
     )
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context)
+handler = api_handler(app)

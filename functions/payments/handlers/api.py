@@ -4,7 +4,6 @@ an agent sends (one-off checkouts and reusable links), and a visitor's payment s
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from agenthub.events import Actor
 from agenthub.http import (
@@ -12,16 +11,17 @@ from agenthub.http import (
     MANAGERS,
     WRITERS,
     Caller,
+    api_handler,
     check_path_ids,
     endpoint,
     json_response,
     make_resolver,
     no_content,
     paginated,
+    public_cors,
     publishable_caller,
-    resolve,
 )
-from agenthub.runtime import init_function
+from agenthub.settings import load_settings
 from payments.handlers.settings import PaymentsApiSettings
 from payments.logic import bookings, charges, connections, queries, refunds
 from payments.models import ConnectionCreate, PaymentRequestCreate, RefundCreate
@@ -30,7 +30,7 @@ app = make_resolver()
 
 
 def _settings() -> PaymentsApiSettings:
-    return init_function(PaymentsApiSettings)
+    return load_settings(PaymentsApiSettings)
 
 
 def _webhook_url(tenant_id: str) -> str:
@@ -130,9 +130,7 @@ def get_visitor_payment(agentId: str, paymentId: str):
     who = publishable_caller(app, agentId)
     check_path_ids({"paymentId": paymentId})
     payment = queries.get_visitor_payment(who.tenant_id, agentId, paymentId)
-    origin = app.current_event.headers.get("origin") or ""
-    headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-    return json_response(app, payment.for_visitor(), headers=headers)
+    return json_response(app, payment.for_visitor(), headers=public_cors(app))
 
 
 @app.post(
@@ -147,9 +145,7 @@ def create_booking_checkout(agentId: str, bookingId: str):
     payment = bookings.create_booking_checkout(
         _settings().stripe(), who.tenant_id, agentId, bookingId, return_url=f"{origin}/"
     )
-    headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-    return json_response(app, payment.for_visitor(), status=201, headers=headers)
+    return json_response(app, payment.for_visitor(), status=201, headers=public_cors(app))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)
+handler = api_handler(app, PaymentsApiSettings)

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from agenthub.observability import logger
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from payments.handlers.settings import StripeSettings
 from payments.logic import bookings
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    counts = bookings.expire_unpaid_holds(init_function(StripeSettings).stripe())
+@entry(StripeSettings)
+def handler(event: dict[str, Any], context: Any, settings: StripeSettings) -> dict[str, int]:
+    counts = bookings.expire_unpaid_holds(settings.stripe())
     if any(counts.values()):
         logger().info("unpaid holds", extra=counts)
     return counts

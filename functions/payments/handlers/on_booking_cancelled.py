@@ -13,26 +13,27 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from payments.handlers.settings import StripeSettings
 from payments.logic import bookings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: Any) -> None:
-    detail = json.loads(record.body)["detail"]
-    data = detail["data"]
-    percent = data.get("refund_percent")
-    if percent is None or not data.get("paid"):
-        return
-    bookings.refund_cancelled_booking(
-        init_function(StripeSettings).stripe(), detail["tenant_id"], data["booking_id"], percent
-    )
+@entry(StripeSettings)
+def handler(event: dict[str, Any], context: Any, settings: StripeSettings) -> dict[str, Any]:
+    def record_handler(record: Any) -> None:
+        detail = json.loads(record.body)["detail"]
+        data = detail["data"]
+        percent = data.get("refund_percent")
+        if percent is None or not data.get("paid"):
+            return
+        bookings.refund_cancelled_booking(
+            settings.stripe(), detail["tenant_id"], data["booking_id"], percent
+        )
 
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    init_function(StripeSettings)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     )

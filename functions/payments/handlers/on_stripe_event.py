@@ -14,24 +14,25 @@ from aws_lambda_powertools.utilities.batch import (
 )
 
 from agenthub.observability import logger
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from payments.handlers.settings import StripeSettings
 from payments.logic import webhooks
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: Any) -> None:
-    message = webhooks.StripeEventMessage.model_validate_json(record.body)
-    outcome = webhooks.process(init_function(StripeSettings).stripe(), message)
-    logger().info(
-        "stripe event",
-        extra={"event_id": message.event_id, "type": message.type, "result": outcome.result},
-    )
+@entry(StripeSettings)
+def handler(event: dict[str, Any], context: Any, settings: StripeSettings) -> dict[str, Any]:
+    def record_handler(record: Any) -> None:
+        message = webhooks.StripeEventMessage.model_validate_json(record.body)
+        outcome = webhooks.process(settings.stripe(), message)
+        logger().info(
+            "stripe event",
+            extra={"event_id": message.event_id, "type": message.type, "result": outcome.result},
+        )
 
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    init_function(StripeSettings)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     )

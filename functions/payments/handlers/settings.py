@@ -26,6 +26,6 @@ class PaymentsApiSettings(StripeSettings, ApiSettings):
     public_api_url: str = ""
 
 
-class WebhookSettings(StripeSettings):
+class WebhookSettings(StripeSettings, ApiSettings):
     stripe_events_queue_url: str = Field(min_length=1)
     max_body_bytes: int = Field(default=512 * 1024, ge=1024)

@@ -12,8 +12,8 @@ from typing import Any
 
 from agenthub.clients import client
 from agenthub.errors import BadRequest, DependencyUnavailable, is_transient
-from agenthub.http import check_path_ids, json_response, make_resolver, resolve
-from agenthub.runtime import init_function
+from agenthub.http import api_handler, check_path_ids, json_response, make_resolver
+from agenthub.settings import load_settings
 from payments.handlers.settings import WebhookSettings
 from payments.logic import webhooks
 
@@ -21,7 +21,7 @@ app = make_resolver()
 
 
 def _settings() -> WebhookSettings:
-    return init_function(WebhookSettings)
+    return load_settings(WebhookSettings)
 
 
 def _raw_body() -> bytes:
@@ -57,5 +57,4 @@ def receive_tenant_event(tenantId: str):
     return _receive(tenantId)
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)
+handler = api_handler(app, WebhookSettings)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agenthub.breaker import CircuitBreaker, breaker_for
+from agenthub.environment import on_reset
 from agenthub.errors import AppError, Conflict, DependencyUnavailable
 
 MAX_ATTEMPTS = 3
@@ -158,6 +159,4 @@ def _refusal(exc: Exception) -> AppError:
     return StripeRejected(message, details={k: v for k, v in details.items() if v})
 
 
-def reset_clients() -> None:
-    """Tests: forget SDK clients."""
-    _clients.clear()
+on_reset(_clients.clear, cold=True)

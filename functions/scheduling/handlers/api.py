@@ -17,17 +17,17 @@ from agenthub.http import (
     WRITERS,
     Caller,
     accepts,
+    api_handler,
     check_path_ids,
     endpoint,
     json_response,
     make_resolver,
     no_content,
     parse_body,
+    public_cors,
     publishable_caller,
-    resolve,
 )
-from agenthub.runtime import init_function
-from agenthub.settings import ApiSettings
+from agenthub.settings import ApiSettings, load_settings
 from scheduling.logic import bookings, config, feeds, links, slots
 from scheduling.models import (
     Booking,
@@ -60,7 +60,7 @@ class SchedulingApiSettings(ApiSettings):
 
 
 def _settings() -> SchedulingApiSettings:
-    return init_function(SchedulingApiSettings)
+    return load_settings(SchedulingApiSettings)
 
 
 def _signer() -> links.LinkSigner:
@@ -71,11 +71,6 @@ def _signer() -> links.LinkSigner:
 
 def _actor(who: Caller) -> Actor:
     return Actor(**who.actor)
-
-
-def _cors() -> dict[str, str]:
-    origin = app.current_event.headers.get("origin") or ""
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
 def _query(name: str) -> str | None:
@@ -304,7 +299,7 @@ def widget_event_types(agentId: str):
     who = publishable_caller(app, agentId)
     found = config.list_event_types(who.tenant_id, agentId)
     items = [e.public_view() for e in found if e.active]
-    return json_response(app, {"items": items}, headers=_cors())
+    return json_response(app, {"items": items}, headers=public_cors(app))
 
 
 @app.get(
@@ -318,7 +313,7 @@ def widget_slots(agentId: str, eventTypeId: str):
     first, last, zone = _range_query()
     found = slots.available_slots(who.tenant_id, eventTypeId, first, last, zone, agent_id=agentId)
     data = {"time_zone": zone, "slots": [s.model_dump() for s in found]}
-    headers = {**_cors(), "Cache-Control": SLOTS_CACHE_CONTROL}
+    headers = {**public_cors(app), "Cache-Control": SLOTS_CACHE_CONTROL}
     return json_response(app, data, headers=headers, conditional=True)
 
 
@@ -337,7 +332,9 @@ def widget_booking(agentId: str):
         conversation_id=body.conversation_id,
     )
     status = 201 if made.created else 200
-    return json_response(app, _public_booking(made.booking), status=status, headers=_cors())
+    return json_response(
+        app, _public_booking(made.booking), status=status, headers=public_cors(app)
+    )
 
 
 # ---------------------------------------------------------------------------- manage links
@@ -405,5 +402,4 @@ def _calendar(text: str, name: str, cache_control: str) -> Response:
     )
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)
+handler = api_handler(app, SchedulingApiSettings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agenthub.observability import logger
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 from scheduling.logic import feeds
 
@@ -15,8 +15,10 @@ class CalendarSyncSettings(BaseSettings):
     allow_private_urls: bool = False  # local runtime only: lets imports reach 127.0.0.1
 
 
-def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
-    settings = init_function(CalendarSyncSettings)
+@entry(CalendarSyncSettings)
+def handler(
+    event: dict[str, Any] | None, context: Any, settings: CalendarSyncSettings
+) -> dict[str, Any]:
     result = feeds.sync_all(allow_private=settings.allow_private_urls)
     logger().info("calendar sync finished", extra=result)
     return result

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from agenthub.observability import logger
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 from scheduling.logic import bookings
 
 
-def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
-    init_function(BaseSettings)
+@entry(BaseSettings)
+def handler(event: dict[str, Any] | None, context: Any, settings: BaseSettings) -> dict[str, Any]:
     released = bookings.sweep_expired_holds()
     if released:
         logger().info("expired holds released", extra={"released": released})

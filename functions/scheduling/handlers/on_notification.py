@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import (
 from pydantic import Field
 
 from agenthub.observability import logger
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 from scheduling.logic import notices
 
@@ -31,8 +31,7 @@ class NotifierSettings(BaseSettings):
     notifications_max_receives: int = Field(default=3, ge=1)
 
 
-def _settings() -> notices.NoticeSettings:
-    s = init_function(NotifierSettings)
+def _notice_settings(s: NotifierSettings) -> notices.NoticeSettings:
     return notices.NoticeSettings(
         sender=s.notification_sender,
         queue_arn=s.notifications_queue_arn,
@@ -43,14 +42,17 @@ def _settings() -> notices.NoticeSettings:
     )
 
 
-def record_handler(record: Any) -> None:
-    count = int(record.attributes.approximate_receive_count or 1)
-    outcome = notices.handle(record.body, count, _settings())
-    logger().info("notification processed", extra={"outcome": outcome})
+@entry(NotifierSettings)
+def handler(event: dict[str, Any], context: Any, settings: NotifierSettings) -> dict[str, Any]:
+    noticed = _notice_settings(settings)
 
+    def record_handler(record: Any) -> None:
+        count = int(record.attributes.approximate_receive_count or 1)
+        outcome = notices.handle(record.body, count, noticed)
+        logger().info("notification processed", extra={"outcome": outcome})
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    _settings()
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     )

@@ -27,6 +27,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from agenthub.cache import TTLCache
+from agenthub.environment import ttl_cache
 from agenthub.errors import AppError, Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from agenthub.events import Actor, DomainEvent, utc_now_iso
 from scheduling.dal import repository
@@ -58,7 +59,7 @@ from scheduling.models import (
 MAX_ATTEMPTS = 5
 SYSTEM = Actor(kind="system")
 BUSY_TTL = 30.0
-_busy: TTLCache[list[list[str]]] = TTLCache(BUSY_TTL, max_entries=1024)
+_busy: TTLCache[list[list[str]]] = ttl_cache(BUSY_TTL, max_entries=1024)
 
 
 class HoldExpired(Conflict):

@@ -1,9 +1,12 @@
-"""The domain's clock, replaceable in tests (``clock.set_now(lambda: ...)``)."""
+"""The domain's clock, replaceable in tests (``clock.set_now(lambda: ...)``; every
+``agenthub.environment.reset()`` puts the system clock back)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+
+from agenthub.environment import on_reset
 
 
 def _system_now() -> datetime:
@@ -23,3 +26,6 @@ def set_now(source: Callable[[], datetime]) -> None:
 
 def reset() -> None:
     _source[0] = _system_now
+
+
+on_reset(reset)

@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from agenthub.cache import TTLCache
+from agenthub.environment import ttl_cache
 from agenthub.errors import Conflict, NotFound, ValidationFailed
 from agenthub.events import Actor, utc_now_iso
 from scheduling.dal import repository
@@ -29,7 +30,7 @@ from scheduling.models import (
 )
 
 CONFIG_TTL = 30.0
-_configs: TTLCache[repository.Config] = TTLCache(CONFIG_TTL, max_entries=1024)
+_configs: TTLCache[repository.Config] = ttl_cache(CONFIG_TTL, max_entries=1024)
 
 
 def config_cache() -> TTLCache[repository.Config]:

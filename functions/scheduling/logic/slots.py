@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from agenthub.cache import TTLCache
+from agenthub.environment import ttl_cache
 from agenthub.errors import BadRequest, NotFound
 from scheduling.dal import repository
 from scheduling.logic import clock, config
@@ -20,12 +21,8 @@ from scheduling.logic.availability import Candidate, Occupancy, busy_from, candi
 from scheduling.models import MAX_RANGE_DAYS, MAX_SPAN_MINUTES, EventType, Slot, check_zone
 
 SLOTS_TTL = 30.0
-_cache: TTLCache[list[Candidate]] = TTLCache(SLOTS_TTL, max_entries=2048)
+_cache: TTLCache[list[Candidate]] = ttl_cache(SLOTS_TTL, max_entries=2048)
 _generation: dict[tuple[str, str], int] = {}
-
-
-def slots_cache() -> TTLCache[list[Candidate]]:
-    return _cache
 
 
 def invalidate(tenant_id: str, resource_id: str) -> None:

@@ -7,16 +7,16 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
-from agenthub.breaker import reset_breakers
+from agenthub import environment
 from agenthub.errors import Conflict
 from payments.logic import stripe_api
 
 
 @pytest.fixture(autouse=True)
 def fresh_breaker() -> Iterator[None]:
-    reset_breakers()
+    environment.reset()
     yield
-    reset_breakers()
+    environment.reset()
 
 
 class Clock:

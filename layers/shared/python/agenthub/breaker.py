@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from agenthub.environment import on_reset
+
 State = Literal["closed", "open", "half_open"]
 
 FAILURE_THRESHOLD = 3
@@ -115,6 +117,9 @@ def breaker_for(
         return breaker
 
 
-def reset_breakers() -> None:
+def _forget_breakers() -> None:
     with _registry_lock:
         _breakers.clear()
+
+
+on_reset(_forget_breakers)
