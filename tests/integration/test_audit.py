@@ -123,6 +123,41 @@ def test_a_redelivered_event_is_written_once(tenant: NewTenant, published):
     assert len(_log(acme.owner).json["items"]) == len(messages) == 2
 
 
+def _domain_event_counts(stdout: str) -> dict[str, float]:
+    """``{event type: count}`` from the consumer's embedded metric documents."""
+    counts: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if '"DomainEvents"' in line and line.startswith("{"):
+            document = json.loads(line)
+            counts[document["type"]] = counts.get(document["type"], 0) + sum(
+                document["DomainEvents"]
+            )
+    return counts
+
+
+def test_each_event_is_counted_once_by_type_for_the_dashboard(tenant: NewTenant, published, capsys):
+    # Given what a tenant did (TenantCreated, ApiKeyCreated x2, Agent Created/Updated/Deleted)
+    acme, _ = _busy_tenant(tenant)
+    messages = published.messages_of(acme.id)
+    capsys.readouterr()
+
+    # When the consumer processes the batch, and SQS delivers it a second time
+    _consume(messages)
+    first = _domain_event_counts(capsys.readouterr().out)
+    _consume(messages)
+    again = _domain_event_counts(capsys.readouterr().out)
+
+    # Then each event type is one DomainEvents metric, counted once per event
+    assert first == {
+        "TenantCreated": 1,
+        "ApiKeyCreated": 2,
+        "AgentCreated": 1,
+        "AgentUpdated": 1,
+        "AgentDeleted": 1,
+    }
+    assert again == {}
+
+
 def test_poison_messages_fail_alone(tenant: NewTenant, published):
     # Given a batch with good events and events that can never become entries
     acme = tenant()

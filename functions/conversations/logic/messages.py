@@ -164,6 +164,8 @@ def post_message(
     else:
         _metric("AnswerCacheHit")
 
+    if cached.abstained:
+        _metric("AnswerAbstained")
     latency_ms = int((time.perf_counter() - started) * 1000)
     reply = Message(
         id=new_message_id(),

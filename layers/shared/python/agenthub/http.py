@@ -33,7 +33,7 @@ from agenthub.errors import (
     ValidationFailed,
     is_transient,
 )
-from agenthub.observability import logger
+from agenthub.observability import logger, record_server_error
 from agenthub.origins import origin_allowed
 
 JSON = "application/json"
@@ -85,6 +85,7 @@ def make_resolver() -> APIGatewayRestResolver:
                 "request failed", extra={"error_code": exc.code, "details": exc.details}
             )
             if exc.status == 500:
+                record_server_error()
                 return _error_response(app, AppError("internal error"))
             stripped = copy.copy(exc)
             stripped.details = None
@@ -103,6 +104,7 @@ def make_resolver() -> APIGatewayRestResolver:
             return _error_response(
                 app, DependencyUnavailable("a service we depend on is busy; retry shortly")
             )
+        record_server_error()
         return _error_response(app, AppError("internal error"))
 
     return app
@@ -149,6 +151,7 @@ def resolve(
         limit = max_body_bytes() if callable(max_body_bytes) else max_body_bytes
     except AppError:
         logger().exception("function misconfigured")
+        record_server_error()
         return _raw_error(AppError("internal error"))
     refused = _check_body(event, limit)
     if refused is not None:
