@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FN ?=
 EVENT ?=
 
-.PHONY: dev test test-unit test-integration test-e2e test-infra test-browser lint format typecheck bench build validate invoke deploy clean setup widget publish-widget
+.PHONY: dev test test-unit test-integration test-e2e test-infra test-browser lint format typecheck bench build validate invoke deploy clean setup widget publish-widget ops-template
 
 $(STAMP): requirements-dev.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt
 	@bash infra/scripts/setup.sh $(PY_VERSION) $(VENV)
@@ -48,6 +48,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)  ## figures: cold init, warm time, AWS calls per request, gateway req/s
 	$(PY) -m bench
+
+ops-template: $(STAMP)  ## regenerate template.yaml's dashboard and generated alarms
+	$(PY) -m infra.ops write
 
 validate: $(STAMP)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH sam validate --lint
