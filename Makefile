@@ -37,7 +37,8 @@ test-browser: $(STAMP)  ## the widget in Chromium (screenshots in artifacts/brow
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml infra/ci/github-oidc.yaml
+	$(VENV)/bin/actionlint
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -29,6 +29,8 @@ NON_DEFAULT_AUTH: dict[Route, str] = {
     # the API's documentation is public
     ("GET", "/v1/docs"): "NONE",
     ("GET", "/v1/openapi.json"): "NONE",
+    # the deployment smoke test's first question; says only "ok", the stage and the version
+    ("GET", "/v1/health"): "NONE",
     # the widget's public config: verdicts cached per key AND Origin, so one refused origin
     # cannot poison the cached verdict of an allowed one
     ("GET", "/v1/public/agents/{agentId}/config"): "PublicKeyAuthorizer",

@@ -73,6 +73,7 @@ ROUTE_EVENTS: dict[tuple[str, str], str] = {
     ("GET", "/v1/audit-log"): "audit/api_list_audit_log",
     ("GET", "/v1/openapi.json"): "docs/api_get_openapi",
     ("GET", "/v1/docs"): "docs/api_get_docs",
+    ("GET", "/v1/health"): "docs/api_get_health",
     ("POST", "/v1/agents/{agentId}/documents"): "knowledge/api_create_document_text",
     ("GET", "/v1/agents/{agentId}/documents"): "knowledge/api_list_documents",
     ("GET", "/v1/agents/{agentId}/documents/{documentId}"): "knowledge/api_get_document",
