@@ -380,7 +380,11 @@ def test_each_tenants_object_is_finished_before_the_next_tenant_is_read(aws, mon
             for n in range(3):
                 if n == 1:  # the tenant's first entry has reached the writer
                     listed = s3.list_objects_v2(Bucket=aws.archive_bucket, Prefix="audit/")
-                    keys = sorted(o["Key"] for o in listed.get("Contents", []))
+                    keys = sorted(
+                        o["Key"]
+                        for o in listed.get("Contents", [])
+                        if o["Key"].startswith(("audit/tenant=t_a/", "audit/tenant=t_b/"))
+                    )
                     finished_when_read[tenant_id] = keys
                 yield _entry(tenant_id, n)
 
