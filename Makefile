@@ -9,7 +9,7 @@ EVENT ?=
 
 .PHONY: dev test test-unit test-integration test-e2e test-infra test-browser lint format typecheck bench build validate invoke deploy clean setup widget publish-widget ops-template
 
-$(STAMP): requirements-dev.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt
+$(STAMP): requirements-dev.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt infra/scripts/setup.sh
 	@bash infra/scripts/setup.sh $(PY_VERSION) $(VENV)
 	@touch $(STAMP)
 

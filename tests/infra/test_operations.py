@@ -328,3 +328,62 @@ def test_no_function_sets_provisioned_concurrency_itself(view: TemplateView) -> 
         props = view.template["Resources"][function.logical_id]["Properties"]
         assert "ProvisionedConcurrencyConfig" not in props, function.logical_id
     assert "ProvisionedConcurrencyConfig" not in view.template["Globals"]["Function"]
+
+
+# ---------------------------------------------------------------------- shared cache
+SHARED_CACHE_RESOURCES = {
+    "SharedCacheCluster",
+    "SharedCacheSecurityGroup",
+    "SharedCacheClientSecurityGroup",
+}
+
+
+def test_the_shared_cache_is_absent_unless_enabled(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    assert template["Parameters"]["SharedCache"]["Default"] == "disabled"
+    assert template["Conditions"]["HasSharedCache"] == {
+        "Fn::Equals": [{"Ref": "SharedCache"}, "enabled"]
+    }
+    for name in SHARED_CACHE_RESOURCES:
+        assert resources[name]["Condition"] == "HasSharedCache", name
+    cluster = resources["SharedCacheCluster"]["Properties"]
+    assert cluster["Engine"] == "memcached"
+    ingress = resources["SharedCacheSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert ingress == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 11211,
+            "ToPort": 11212,
+            "SourceSecurityGroupId": {"Ref": "SharedCacheClientSecurityGroup"},
+            "Description": "memcached (11211) and its read endpoint (11212)",
+        }
+    ]
+
+
+@pytest.mark.parametrize("function", ["AgentsApiFunction", "ConversationsApiFunction"])
+def test_the_cache_users_join_the_vpc_and_get_the_endpoint_only_when_enabled(
+    template: dict[str, Any], function: str
+) -> None:
+    props = template["Resources"][function]["Properties"]
+    variables = props["Environment"]["Variables"]
+    condition, enabled, disabled = variables["SHARED_CACHE_ENDPOINT"]["Fn::If"]
+    assert (condition, disabled) == ("HasSharedCache", "")
+    assert "SharedCacheCluster.Endpoint.Address" in enabled["Fn::Sub"]
+    assert variables["SHARED_CACHE_TLS"] == "true"  # ElastiCache Serverless is TLS only
+    condition, vpc, none = props["VpcConfig"]["Fn::If"]
+    assert condition == "HasSharedCache" and none == {"Ref": "AWS::NoValue"}
+    assert vpc["SecurityGroupIds"] == [{"Ref": "SharedCacheClientSecurityGroup"}]
+
+
+def test_the_local_runtime_skips_what_the_default_parameters_leave_out() -> None:
+    # The local runtime reads the same template; with the defaults the conditional
+    # operations resources (scaling, shared cache) are not created, and the rest (alarms,
+    # dashboard, topics) are placeholders it tolerates.
+    from infra.local.resources import Provisioner  # noqa: F401 - the runtime's own entry
+    from infra.local.template import load_template as local_template
+
+    model = local_template(TEMPLATE)
+    resources = model.cfn["Resources"]
+    resolver = model.resolver({}, {})
+    for name in SHARED_CACHE_RESOURCES | {"ConversationsApiScalingTarget"}:
+        assert not resolver.condition(resources[name]["Condition"]), name
