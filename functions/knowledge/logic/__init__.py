@@ -1,7 +1,16 @@
 """Knowledge's public logic functions: what other domains may call, in process."""
 
+from knowledge.logic.housekeeping import collect_garbage
 from knowledge.logic.query import content_terms
 from knowledge.logic.retrieval import SearchResult, embedder, index_version, search
 from knowledge.logic.types import SearchHit
 
-__all__ = ["SearchHit", "SearchResult", "content_terms", "embedder", "index_version", "search"]
+__all__ = [
+    "SearchHit",
+    "SearchResult",
+    "collect_garbage",
+    "content_terms",
+    "embedder",
+    "index_version",
+    "search",
+]
