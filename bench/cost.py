@@ -118,13 +118,17 @@ def conversations_bill(
     events = n * (1 + MESSAGES_PER_CONVERSATION)  # ConversationStarted, MessageAnswered
     lam += lambda_cost(prices, events / 10, 5 + AWS_CALL_MS, memory["OutboxRelayFunction"])
     lam += lambda_cost(prices, events / 10, 10 + 10 * AWS_CALL_MS, memory["AuditConsumerFunction"])
-    cold_ms = float(cold.get("ConversationsApiFunction", 700.0))
+    cold_of = next(
+        (name for name in ("ConversationsApiFunction", "AgentsApiFunction") if name in cold), None
+    )
+    cold_ms = float(cold[cold_of]) if cold_of else 700.0
     lam += lambda_cost(
         prices, (messages + n) * COLD_START_SHARE, cold_ms, memory["ConversationsApiFunction"]
     )
     notes.append(
         f"cold starts: {COLD_START_SHARE:.0%} of calls (assumed) x {cold_ms:.0f} ms init"
-        " (cold section) billed"
+        f" ({cold_of or 'default'}, cold section; the conversations function has no cold"
+        " scenario of its own; its index load comes on top) billed"
     )
     bill.add("Lambda", lam)
     bill.add("API Gateway", api_requests * prices["api_gateway"]["requests_per_million"] / 1e6)
