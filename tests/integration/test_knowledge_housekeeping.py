@@ -85,10 +85,11 @@ def test_old_versions_and_replaced_chunks_go_the_last_two_versions_stay(aws: h.W
     left = _keys(aws.documents_bucket, "index/t_house/ag_house/")
     versions = sorted({key.split("/")[3] for key in left})
     assert versions == ["v00000003", "v00000004", "v00000005"]
-    assert report.index_objects_deleted == 4  # v1 and v2, two files each
+    assert report.kept_versions["t_house/ag_house"] == [3, 4]
     # And the chunk artifact the document points at stays; the replaced and orphaned go
     assert _keys(aws.documents_bucket, "chunks/t_house/") == {chunks["current"]}
-    assert report.chunk_objects_deleted == 2
+    # (the bucket is shared with other tests: the counts include their leftovers)
+    assert report.index_objects_deleted >= 4 and report.chunk_objects_deleted >= 2
     # And an agent without a pointer (nothing is known to be live) keeps everything
     assert other in _keys(aws.documents_bucket, "index/t_other/")
 
@@ -98,12 +99,17 @@ def test_nothing_younger_than_the_grace_period_is_deleted(aws: h.World):
 
     # Given the same history, written just now (as if a build or an upload were running)
     _agent_with_history(aws, "t_young", "ag_young")
-    before = _keys(aws.documents_bucket, "")
+    before = _keys(aws.documents_bucket, "index/t_young/") | _keys(
+        aws.documents_bucket, "chunks/t_young/"
+    )
     # When the job runs now
     report = collect_garbage(aws.documents_bucket, datetime.now(UTC))
-    # Then nothing is deleted
-    assert (report.index_objects_deleted, report.chunk_objects_deleted) == (0, 0)
-    assert _keys(aws.documents_bucket, "") == before
+    # Then nothing of it is deleted
+    after = _keys(aws.documents_bucket, "index/t_young/") | _keys(
+        aws.documents_bucket, "chunks/t_young/"
+    )
+    assert after == before and len(before) == 13
+    assert report.kept_versions["t_young/ag_young"] == [3, 4]
 
 
 def test_the_scheduled_job_runs_from_its_sample_event(aws: h.World):
