@@ -104,11 +104,20 @@ def _dynamodb_item(value: bytes) -> dict[str, float]:
     import boto3
     from moto import mock_aws
 
-    from tests.support.aws import create_table_from_template
-
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table_from_template(table_name="bench-cache", client=client)
+        client.create_table(  # the table's key shape (template.yaml), nothing else needed here
+            TableName="bench-cache",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
         pk = "TENANT#t#CONV#c"
         items = [
             {"pk": {"S": pk}, "sk": {"S": "CONVERSATION"}, "body": {"S": "x" * 600}},

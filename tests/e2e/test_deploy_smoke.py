@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from infra.local.runtime import LocalRuntime
-from tests.support.aws import ROOT
+from tests.support.events import ROOT
 
 
 def _smoke(*args: str) -> subprocess.CompletedProcess[str]:

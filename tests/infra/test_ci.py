@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.infra.helpers import FIXTURES, describe, lint, tool
-from tests.support.aws import ROOT, load_template
+from infra.ops.template_view import load as load_template
+from tests.infra.helpers import FIXTURES, ROOT, describe, lint, tool
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 OIDC_TEMPLATE = ROOT / "infra" / "ci" / "github-oidc.yaml"

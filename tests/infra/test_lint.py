@@ -13,13 +13,14 @@ import pytest
 from tests.infra.helpers import (
     FIXTURES,
     GUARDRAIL_PREFIX,
+    ROOT,
     RULES_DIR,
+    TEMPLATE,
     describe,
     lint,
     tool,
     tool_env,
 )
-from tests.support.aws import ROOT, TEMPLATE
 
 GUARDRAILS = {f"E90{n:02d}" for n in range(1, 11)}
 

@@ -14,7 +14,7 @@ import pytest
 
 from infra.ops import generate
 from infra.ops.template_view import TemplateView, load
-from tests.support.aws import ROOT, TEMPLATE
+from tests.infra.helpers import ROOT, TEMPLATE
 
 HOT_PATH_FUNCTIONS = {"AuthorizerFunction", "AgentsApiFunction", "ConversationsApiFunction"}
 

@@ -29,6 +29,7 @@ def memcached() -> Iterator[str]:
 def shared(memcached: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Memcached]:
     """The functions configured with the shared cache (as SharedCache=enabled does)."""
     monkeypatch.setenv("SHARED_CACHE_ENDPOINT", memcached)
+    monkeypatch.setenv("SHARED_CACHE_TLS", "false")  # Debian's memcached speaks plain TCP
     reset_shared_cache()
     from agenthub.shared_cache import shared_cache
 
@@ -42,11 +43,9 @@ def shared(memcached: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Memcache
 
 def _cold_l1() -> None:
     """Another environment: empty L1 caches (the shared cache is not per environment)."""
-    from agents.logic.service import agent_cache
-    from conversations.logic import answer_cache
+    from agenthub import environment
 
-    agent_cache().clear()
-    answer_cache.reset()
+    environment.reset()
 
 
 def _tiered(namespace: str = "test") -> TieredCache[str]:
@@ -157,7 +156,7 @@ def test_answers_are_shared_through_memcached_instead_of_the_table(
     ask(other, "Do you accept bank transfers?")
     from conversations.logic import answer_cache
 
-    answer_cache.reset()
+    answer_cache.local().clear()
     aws_calls.clear()
     second = ask(other, "Are you open on Saturday?")
     # Then the answer comes from memcached (a cache hit, no model call), with the same calls

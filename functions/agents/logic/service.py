@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from agenthub.cache import TTLCache
+from agenthub.environment import ttl_cache
 from agenthub.errors import NotFound, PreconditionRequired, ValidationFailed, VersionConflict
 from agenthub.events import Actor, utc_now_iso
 from agenthub.shared_cache import TieredCache, pydantic_codec
@@ -23,12 +24,12 @@ from agents.models import (
     Theme,
 )
 
-# L1: agent configuration per warm environment for 5 minutes (ARCHITECTURE.md, caching). The
+# L1: agent configuration per warm environment for 5 minutes. The
 # environment that writes an agent drops its entry at once; others converge within the TTL.
 # With the optional shared L2 (memcached), a cold environment reads the agent from there, and
 # a write replaces the shared entry at once.
 AGENT_CACHE_TTL = 300
-_cache: TTLCache[Agent] = TTLCache(AGENT_CACHE_TTL, max_entries=2048)
+_cache: TTLCache[Agent] = ttl_cache(AGENT_CACHE_TTL, max_entries=2048)
 _tiered: TieredCache[Agent] = TieredCache(
     _cache, "agent", ttl_seconds=AGENT_CACHE_TTL, **pydantic_codec(Agent)
 )

@@ -9,7 +9,6 @@ Every event passes here, so this is where the business metrics of all domains ar
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -21,50 +20,43 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from pydantic import Field
 
-from agenthub.observability import logger, metrics
-from agenthub.runtime import init_function
+from agenthub.observability import metrics
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 from audit.logic import service
 
 processor = BatchProcessor(event_type=EventType.SQS)
 DOMAIN_EVENTS_METRIC = "DomainEvents"
-_written_types: Counter[str] = Counter()
 
 
 class ConsumerSettings(BaseSettings):
     audit_retention_days: int = Field(ge=1)
 
 
-def record_handler(record: Any) -> None:
-    try:
-        event = json.loads(record.body)
-    except ValueError:
-        raise service.PoisonEvent("message body is not JSON") from None
-    entry = service.entry_from_event(event)
-    written = service.record(entry, init_function(ConsumerSettings).audit_retention_days)
-    if written:
-        metrics().add_metric(name="AuditEntriesWritten", unit=MetricUnit.Count, value=1)
-        _written_types[entry.type] += 1
-    else:
-        logger().info("duplicate delivery ignored", extra={"event_id": entry.event_id})
+@entry(ConsumerSettings)
+def handler(event: dict[str, Any], context: Any, settings: ConsumerSettings) -> dict[str, Any]:
+    written_types: Counter[str] = Counter()
 
+    def record_handler(record: Any) -> None:
+        event_type = service.record_delivery(record.body, settings.audit_retention_days)
+        if event_type:
+            metrics().add_metric(name="AuditEntriesWritten", unit=MetricUnit.Count, value=1)
+            written_types[event_type] += 1
 
-@metrics().log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    init_function(ConsumerSettings)
-    _written_types.clear()
     try:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
         )
     finally:
-        _count_domain_events()
+        _count_domain_events(written_types)
 
 
-def _count_domain_events() -> None:
+def _count_domain_events(written_types: Counter[str]) -> None:
     """One metric per event type seen in this batch (a type is a dimension: a few dozen, never
     a tenant or an id)."""
-    for event_type, count in sorted(_written_types.items()):
+    for event_type, count in sorted(written_types.items()):
         with single_metric(
             name=DOMAIN_EVENTS_METRIC,
             unit=MetricUnit.Count,

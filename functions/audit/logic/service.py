@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from agenthub.events import utc_now_iso
+from agenthub.observability import logger
 from audit.dal import repository
 from audit.models import AuditEntry
 
@@ -38,6 +40,20 @@ def entry_from_event(event: dict[str, Any]) -> AuditEntry:
         raise PoisonEvent(
             f"event is not an AgentHub domain event: {exc.error_count()} errors"
         ) from exc
+
+
+def record_delivery(body: str, retention_days: int) -> str | None:
+    """Record the domain event an SQS message carries; its type when newly written (None: a
+    redelivery, ignored). A body that can never become an entry is a PoisonEvent."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        raise PoisonEvent("message body is not JSON") from None
+    entry = entry_from_event(event)
+    if record(entry, retention_days):
+        return entry.type
+    logger().info("duplicate delivery ignored", extra={"event_id": entry.event_id})
+    return None
 
 
 def record(entry: AuditEntry, retention_days: int) -> bool:

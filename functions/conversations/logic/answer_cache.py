@@ -17,11 +17,12 @@ import re
 import unicodedata
 
 from agenthub.cache import TTLCache
+from agenthub.environment import ttl_cache
 from agenthub.shared_cache import TieredCache, pydantic_codec
 from conversations.models import CachedAnswer
 
-TTL_SECONDS = 3600  # ARCHITECTURE.md: answers 1 h
-_cache: TTLCache[CachedAnswer] = TTLCache(TTL_SECONDS, max_entries=4096)
+TTL_SECONDS = 3600
+_cache: TTLCache[CachedAnswer] = ttl_cache(TTL_SECONDS, max_entries=4096)
 _tiered: TieredCache[CachedAnswer] = TieredCache(
     _cache, "answer", ttl_seconds=TTL_SECONDS, **pydantic_codec(CachedAnswer)
 )
@@ -55,8 +56,3 @@ def usable(entry: CachedAnswer | None, search_query: str) -> CachedAnswer | None
     if entry is None or normalize(entry.search_query) != normalize(search_query):
         return None
     return entry
-
-
-def reset() -> None:
-    """Tests: forget this environment's entries."""
-    _cache.clear()

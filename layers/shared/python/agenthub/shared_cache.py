@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from agenthub.cache import TTLCache
+from agenthub.environment import on_reset
 
 ENDPOINT_VARIABLE = "SHARED_CACHE_ENDPOINT"  # host:port, empty = no shared cache
 TLS_VARIABLE = "SHARED_CACHE_TLS"  # "true" in AWS: ElastiCache Serverless only speaks TLS
@@ -100,11 +101,14 @@ def shared_cache() -> Memcached | None:
 
 
 def reset_shared_cache() -> None:
-    """Tests: read the environment again (and drop the connection)."""
+    """Read the environment again and drop the connection (a new environment starts without)."""
     client = shared_cache() if shared_cache.cache_info().currsize else None
     if client is not None:
         client.close()
     shared_cache.cache_clear()
+
+
+on_reset(reset_shared_cache, cold=True)
 
 
 def cache_key(namespace: str, key: Hashable) -> str:
