@@ -61,6 +61,7 @@ INGESTION = "knowledge.handlers.on_ingestion_message"
 RELAY = "relay.handlers.on_table_stream"
 AGENT_CLEANUP = "agents.handlers.on_agent_deleted"
 DOCUMENT_SWEEP = "knowledge.handlers.job_sweep_stuck"
+SCHEDULING = "scheduling.handlers.api"
 
 # The functions this suite covers (their every route has a sample event and a role row).
 COVERED_FUNCTIONS = frozenset(
@@ -71,6 +72,7 @@ COVERED_FUNCTIONS = frozenset(
         "DocsFunction",
         "KnowledgeApiFunction",
         "ConversationsApiFunction",
+        "SchedulingApiFunction",
     }
 )
 

@@ -3,7 +3,8 @@ artifacts in S3. The only module of this domain that touches DynamoDB or S3."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -284,6 +285,45 @@ class ObjectTooLarge(Exception):
         self.size = size
 
 
+def child_prefixes(bucket: str, prefix: str) -> Iterator[str]:
+    """The "folders" right under ``prefix`` (S3 delimiter listing, every page)."""
+    pages = client("s3").get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            yield str(common["Prefix"])
+
+
+def objects_under(bucket: str, prefix: str) -> Iterator[tuple[str, datetime]]:
+    """(key, last modified) of every object under ``prefix``, page by page."""
+    pages = client("s3").get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            yield str(obj["Key"]), obj["LastModified"]
+
+
+def delete_objects(bucket: str, object_keys: Sequence[str]) -> int:
+    """Delete ``object_keys`` (1,000 per request); the number S3 reports deleted."""
+    deleted = 0
+    s3 = client("s3")
+    for start in range(0, len(object_keys), 1000):
+        batch = [{"Key": key} for key in object_keys[start : start + 1000]]
+        response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": False})
+        deleted += len(response.get("Deleted", []))
+        if response.get("Errors"):
+            raise RuntimeError(f"S3 refused to delete {len(response['Errors'])} objects")
+    return deleted
+
+
+def chunk_keys_in_use(tenant_id: str, agent_id: str) -> set[str]:
+    """The chunk artifacts the agent's documents point at (every document, any status)."""
+    items = DocumentItem.query(
+        keys.knowledge_pk(tenant_id, agent_id),
+        DocumentItem.sk.startswith(keys.DOCUMENT_SK_PREFIX),
+        attributes_to_get=["chunks_key"],
+    )
+    return {str(item.chunks_key) for item in items if item.chunks_key}
+
+
 # ---------------------------------------------------------------- ingestion queue
 def enqueue(queue_url: str, item: IngestionWorkItem) -> None:
     body = item.model_dump_json(exclude_none=True)
@@ -295,7 +335,7 @@ def delete_agent_partition(tenant_id: str, agent_id: str) -> int:
     return delete_partition(keys.knowledge_pk(tenant_id, agent_id))
 
 
-def delete_objects(bucket: str, prefix: str) -> int:
+def delete_prefix(bucket: str, prefix: str) -> int:
     """Delete every object under ``prefix`` (1,000 per call); the count."""
     s3 = client("s3")
     deleted = 0

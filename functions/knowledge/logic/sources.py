@@ -243,6 +243,6 @@ def forget_agent(tenant_id: str, agent_id: str, bucket: str) -> int:
     objects removed. Idempotent."""
     repository.delete_agent_partition(tenant_id, agent_id)
     return sum(
-        repository.delete_objects(bucket, prefix)
+        repository.delete_prefix(bucket, prefix)
         for prefix in storage.agent_prefixes(tenant_id, agent_id)
     )
