@@ -33,6 +33,7 @@ SUCCESS: dict[tuple[str, str], int] = {
     ("POST", "/v1/publishable-keys"): 201,
     ("POST", "/v1/agents"): 201,
     ("DELETE", "/v1/agents/{agentId}"): 204,
+    ("DELETE", "/v1/payments/stripe"): 204,
     ("POST", "/v1/agents/{agentId}/documents"): 202,
     ("DELETE", "/v1/agents/{agentId}/documents/{documentId}"): 202,
     ("POST", "/v1/agents/{agentId}/documents/{documentId}/retry"): 202,

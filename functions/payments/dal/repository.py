@@ -115,8 +115,16 @@ def put_tenant_secret(name: str, tenant_id: str, value: dict[str, str]) -> None:
 
 
 def tenant_secret(name: str) -> dict[str, Any]:
-    """The tenant's secret, cached per environment for SECRET_CACHE_SECONDS."""
-    return secret_json(name, max_age=SECRET_CACHE_SECONDS)
+    """The tenant's secret, cached per environment for SECRET_CACHE_SECONDS; empty when the
+    tenant never connected Stripe (a webhook for an unknown tenant is a 400, not a 500)."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        return secret_json(name, max_age=SECRET_CACHE_SECONDS)
+    except GetParameterError as exc:
+        if "ResourceNotFoundException" in str(exc):
+            return {}
+        raise
 
 
 def delete_tenant_secret(name: str) -> None:
