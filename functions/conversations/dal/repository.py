@@ -58,7 +58,8 @@ class CounterFull(Exception):
 @dataclass(frozen=True)
 class CounterUse:
     """One request counted against ``limit`` in the window starting at ``window_start``: the
-    visitor's counter of the agent, or (``visitor_id`` None) the agent's."""
+    visitor's counter of the agent, or (``visitor_id`` None) the agent's; or, with
+    ``quota_period``, the tenant's message quota of that billing period."""
 
     tenant_id: str
     agent_id: str
@@ -66,13 +67,18 @@ class CounterUse:
     window_start: int
     limit: int
     expires_at: datetime
+    quota_period: str | None = None
 
     @property
     def subject(self) -> str:
+        if self.quota_period is not None:
+            return "tenant"
         return "agent" if self.visitor_id is None else "visitor"
 
     @property
     def key(self) -> tuple[str, str]:
+        if self.quota_period is not None:
+            return keys.message_quota_pk(self.tenant_id), keys.quota_period_sk(self.quota_period)
         pk = (
             keys.agent_rate_pk(self.tenant_id, self.agent_id)
             if self.visitor_id is None
