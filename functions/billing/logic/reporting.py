@@ -142,6 +142,7 @@ def report_usage(config: MeterConfig, days: list[str]) -> dict[str, Any]:
     """Report every tenant's unreported usage of ``days``. A tenant whose report fails is
     logged and retried by the next run; the others go on."""
     sent = failed = 0
+    meter_id(config)  # meter events need the meter; its first run creates it
     for day in days:
         for row in repository.days_with_usage(day):
             try:
