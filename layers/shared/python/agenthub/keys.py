@@ -320,3 +320,10 @@ def stats_days_gsi1pk(day: str) -> str:
 
 def stats_days_gsi1sk(tenant_id: str, agent_id: str) -> str:
     return f"{TENANT_PREFIX}{tenant_id}#{agent_id}"
+
+
+def stats_revenue_sk(day: str, currency: str) -> str:
+    return f"DAY#{day}#REV#{currency}"
+
+
+ANALYTICS_SETTINGS_SK = "ANALYTICS"  # beside the tenant: its analytics time zone
