@@ -334,3 +334,24 @@ def test_a_bad_period_is_a_400(aws, tenant: NewTenant):
         BILLING, "GET", "/v1/billing/usage", caller=acme.owner, query={"period": "2025-13"}
     )
     assert response.status == 400 and response.error_code == "bad_request"
+
+
+def test_counting_a_message_event_costs_two_dynamodb_calls_and_no_eventbridge(
+    aws, clinic: Clinic, aws_calls
+):
+    # Given a warm consumer (the allowance cached) and two messages' events in the queue
+    conversation, token = clinic.begin()
+    for _ in range(2):
+        clinic.answer(conversation, token, "When are you open on Saturdays?")
+    h.relay_outbox(aws.table_name)
+    messages = [m for m in h.take_messages(queue_url(aws)) if "MessageAnswered" in m["Body"]]
+    h.invoke(CONSUMER, h.sqs_event_from_messages(messages[:1]))
+
+    # When the second is counted
+    aws_calls.clear()
+    h.invoke(CONSUMER, h.sqs_event_from_messages(messages[1:2]))
+
+    # Then: the transaction (marker + counters) and the period total for the warnings
+    print("AWS calls per counted message event:", aws_calls.calls)
+    assert aws_calls.of("dynamodb") == ["TransactWriteItems", "GetItem"]
+    assert aws_calls.of("events") == []

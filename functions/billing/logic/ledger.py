@@ -21,8 +21,7 @@ from agenthub.environment import ttl_cache
 from agenthub.events import Actor, utc_now_iso
 from agenthub.observability import logger
 from billing.dal import repository
-from billing.logic.accounts import get_account
-from billing.logic.plans import plan
+from billing.logic.accounts import message_allowance, period_bounds
 from billing.models import (
     QUOTA_METRIC,
     WARNING_PERCENTS,
@@ -135,8 +134,8 @@ def record(event: CountedEvent) -> bool:
 def warn_on_thresholds(tenant_id: str, period: str) -> list[int]:
     """Publish UsageThresholdReached for each percent of the included messages the period
     has reached and not yet been warned about; the percents newly warned."""
-    account = get_account(tenant_id)
-    included = plan(account.plan_id).included_messages
+    allowance = message_allowance(tenant_id, period_bounds(period)[0])
+    included = allowance.included
     if included <= 0:
         return []
     pending = [p for p in WARNING_PERCENTS if not _sent.get((tenant_id, period, p))]
@@ -157,7 +156,7 @@ def warn_on_thresholds(tenant_id: str, period: str) -> list[int]:
                 percent=percent,
                 used=used,
                 included=included,
-                enforcement=account.enforcement,
+                enforcement=allowance.enforcement,
             ),
         )
         if repository.record_alert(
