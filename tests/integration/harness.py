@@ -71,6 +71,8 @@ COVERED_FUNCTIONS = frozenset(
         "KnowledgeApiFunction",
         "ConversationsApiFunction",
         "SchedulingApiFunction",
+        "BillingApiFunction",
+        "AnalyticsApiFunction",
     }
 )
 
