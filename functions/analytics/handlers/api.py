@@ -27,10 +27,15 @@ def _range() -> tuple[str | None, str | None]:
     return query.get_query_string_value("from"), query.get_query_string_value("to")
 
 
+def _use_cache() -> bool:
+    # A client that must see the latest counters says so.
+    return "no-cache" not in (app.current_event.headers.get("cache-control") or "")
+
+
 @app.get("/v1/analytics/agents/<agentId>/series", summary="Daily series", tags=["analytics"])
 @endpoint(app, roles=ALL_ROLES)
 def get_series(who: Caller, agentId: str):
-    found = reports.agent_series(who.tenant_id, agentId, *_range())
+    found = reports.agent_series(who.tenant_id, agentId, *_range(), use_cache=_use_cache())
     body = found.model_dump(mode="json")
     return json_response(app, body, headers={"Cache-Control": CACHE_CONTROL}, conditional=True)
 
@@ -38,7 +43,7 @@ def get_series(who: Caller, agentId: str):
 @app.get("/v1/analytics/agents/<agentId>/export", summary="Daily series as CSV", tags=["analytics"])
 @endpoint(app, roles=ALL_ROLES)
 def export_series(who: Caller, agentId: str):
-    text = reports.agent_csv(who.tenant_id, agentId, *_range())
+    text = reports.agent_csv(who.tenant_id, agentId, *_range(), use_cache=_use_cache())
     disposition = f'attachment; filename="agenthub-{agentId}.csv"'
     headers = {"Content-Disposition": disposition, "Cache-Control": CACHE_CONTROL}
     return Response(200, content_type="text/csv; charset=utf-8", body=text, headers=headers)
@@ -47,7 +52,7 @@ def export_series(who: Caller, agentId: str):
 @app.get("/v1/analytics/agents/<agentId>/report", summary="Report of a range", tags=["analytics"])
 @endpoint(app, roles=ALL_ROLES)
 def get_report(who: Caller, agentId: str):
-    found = reports.agent_report(who.tenant_id, agentId, *_range())
+    found = reports.agent_report(who.tenant_id, agentId, *_range(), use_cache=_use_cache())
     body = found.model_dump(mode="json")
     return json_response(app, body, headers={"Cache-Control": CACHE_CONTROL}, conditional=True)
 

@@ -52,10 +52,12 @@ def _each_day(start: str, end: str) -> Iterator[str]:
         day += timedelta(days=1)
 
 
-def series(tenant_id: str, agent_id: str, start: str, end: str) -> Series:
+def series(
+    tenant_id: str, agent_id: str, start: str, end: str, *, use_cache: bool = True
+) -> Series:
     """Every day of the range (zeros where nothing happened), from one Query."""
     key = (tenant_id, agent_id, start, end)
-    found = _series.get(key)
+    found = _series.get(key) if use_cache else None
     if found is not None:
         return found
     records = {r.day: r for r in repository.days(tenant_id, agent_id, start, end)}
@@ -101,11 +103,13 @@ def csv_text(found: Series) -> str:
     return out.getvalue()
 
 
-def report(tenant_id: str, agent_id: str, start: str, end: str) -> Report:
+def report(
+    tenant_id: str, agent_id: str, start: str, end: str, *, use_cache: bool = True
+) -> Report:
     """Totals, rates and the funnel over the range from the counters; top and unanswered
     questions merged from the days the nightly job rolled up."""
     key = (tenant_id, agent_id, start, end)
-    found = _reports.get(key)
+    found = _reports.get(key) if use_cache else None
     if found is not None:
         return found
     records = repository.days(tenant_id, agent_id, start, end)
@@ -156,13 +160,21 @@ def _checked(tenant_id: str, agent_id: str, start: str | None, end: str | None) 
     return date_range(start, end, datetime.now(UTC).astimezone(zone).date())
 
 
-def agent_series(tenant_id: str, agent_id: str, start: str | None, end: str | None) -> Series:
-    return series(tenant_id, agent_id, *_checked(tenant_id, agent_id, start, end))
+def agent_series(
+    tenant_id: str, agent_id: str, start: str | None, end: str | None, *, use_cache: bool = True
+) -> Series:
+    checked = _checked(tenant_id, agent_id, start, end)
+    return series(tenant_id, agent_id, *checked, use_cache=use_cache)
 
 
-def agent_csv(tenant_id: str, agent_id: str, start: str | None, end: str | None) -> str:
-    return csv_text(agent_series(tenant_id, agent_id, start, end))
+def agent_csv(
+    tenant_id: str, agent_id: str, start: str | None, end: str | None, *, use_cache: bool = True
+) -> str:
+    return csv_text(agent_series(tenant_id, agent_id, start, end, use_cache=use_cache))
 
 
-def agent_report(tenant_id: str, agent_id: str, start: str | None, end: str | None) -> Report:
-    return report(tenant_id, agent_id, *_checked(tenant_id, agent_id, start, end))
+def agent_report(
+    tenant_id: str, agent_id: str, start: str | None, end: str | None, *, use_cache: bool = True
+) -> Report:
+    checked = _checked(tenant_id, agent_id, start, end)
+    return report(tenant_id, agent_id, *checked, use_cache=use_cache)
