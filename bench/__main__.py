@@ -136,6 +136,7 @@ def main() -> None:
             "widget",
             "payments",
             "scheduling",
+            "usage",
         ],
         help="run one section only",
     )
@@ -174,6 +175,10 @@ def main() -> None:
         from bench.scheduling import run as run_scheduling
 
         run_scheduling(print_fn=print)
+    if args.only in (None, "usage"):
+        from bench.usage import run as run_usage
+
+        run_usage(print_fn=print)
 
 
 if __name__ == "__main__":

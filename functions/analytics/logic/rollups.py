@@ -27,6 +27,10 @@ from conversations.logic import visitor_questions
 
 TOP = 10
 SIMILAR = 0.5
+# Grouping compares each distinct wording with the groups so far: the day's most frequent
+# distinct unanswered wordings are grouped, the long tail of one-offs is left out (bounded
+# time on a busy day; the tail rarely changes which gaps lead the list).
+MAX_GROUPED = 2000
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     [
@@ -94,7 +98,7 @@ def top_questions(questions: list[str], limit: int = TOP) -> list[QuestionCount]
 def group_similar(weighted: list[tuple[str, int]], limit: int = TOP) -> list[QuestionGroup]:
     """Greedy similarity groups of (question, count), largest first."""
     groups: list[tuple[frozenset[str], Counter[str]]] = []
-    for question, count in sorted(weighted, key=lambda q: -q[1]):
+    for question, count in sorted(weighted, key=lambda q: -q[1])[:MAX_GROUPED]:
         terms = _terms(question)
         for anchor, members in groups:
             union = anchor | terms
