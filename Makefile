@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed
 FN ?=
 EVENT ?=
 
-.PHONY: dev test test-unit test-integration test-e2e test-infra test-browser lint format typecheck bench build validate invoke deploy clean setup widget publish-widget
+.PHONY: dev test test-unit test-integration test-e2e test-infra test-browser lint format typecheck bench build validate invoke deploy clean setup widget publish-widget ops-template
 
-$(STAMP): requirements-dev.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt layers/scheduling/requirements.txt
+$(STAMP): requirements-dev.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt layers/scheduling/requirements.txt infra/scripts/setup.sh
 	@bash infra/scripts/setup.sh $(PY_VERSION) $(VENV)
 	@touch $(STAMP)
 
@@ -37,7 +37,8 @@ test-browser: $(STAMP)  ## the widget in Chromium (screenshots in artifacts/brow
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml infra/ci/github-oidc.yaml
+	$(VENV)/bin/actionlint
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
@@ -48,6 +49,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)  ## figures: cold init, warm time, AWS calls per request, gateway req/s
 	$(PY) -m bench
+
+ops-template: $(STAMP)  ## regenerate template.yaml's dashboard and generated alarms
+	$(PY) -m infra.ops write
 
 validate: $(STAMP)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH sam validate --lint

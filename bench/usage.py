@@ -396,7 +396,7 @@ def run(print_fn: Any = print, messages: int = 20, api_rounds: int = 100) -> Non
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["own"]:
-        figures = in_process(conversations=int(sys.argv[2]) if len(sys.argv) > 2 else 500)
+        figures = in_process(conversations=int(sys.argv[2]) if len(sys.argv) > 2 else 150)
         figures["rollup_cpu"] = rollup_cpu(100_000)
         print(json.dumps(figures))
     else:

@@ -36,6 +36,8 @@ NON_DEFAULT_AUTH: dict[Route, str] = {
     ("GET", "/v1/public/agents/{agentId}/payments/{paymentId}"): "PublicKeyAuthorizer",
     # the pay step of a held booking, from the widget (key-and-Origin verdicts)
     ("POST", "/v1/public/agents/{agentId}/bookings/{bookingId}/checkout"): "PublicKeyAuthorizer",
+    # the deployment smoke test's first question; says only "ok", the stage and the version
+    ("GET", "/v1/health"): "NONE",
     # the widget's public config: verdicts cached per key AND Origin, so one refused origin
     # cannot poison the cached verdict of an allowed one
     ("GET", "/v1/public/agents/{agentId}/config"): "PublicKeyAuthorizer",

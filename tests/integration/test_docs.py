@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.integration import harness as h
 from tests.integration.harness import DOCS, api
 
-DOCS_OWN = {("GET", "/v1/openapi.json"), ("GET", "/v1/docs")}
+DOCS_OWN = {("GET", "/v1/openapi.json"), ("GET", "/v1/docs"), ("GET", "/v1/health")}
 
 
 def _document(host: str | None = None) -> dict:
@@ -76,5 +78,16 @@ def test_swagger_ui_is_served_as_html_without_network(aws):
 
 
 def test_docs_need_no_key_through_the_gateway(aws):
-    for path in ("/v1/openapi.json", "/v1/docs"):
+    for path in ("/v1/openapi.json", "/v1/docs", "/v1/health"):
         assert h.gateway("GET", path).status == 200
+
+
+def test_health_says_ok_and_which_version_answered(aws, monkeypatch):
+    # Given the version Lambda runs (the alias's current one during a canary)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "12")
+    # When the deployment's smoke test asks
+    response = api(DOCS, "GET", "/v1/health")
+    # Then it is ok, uncached, and names the version
+    assert response.status == 200
+    assert response.json == {"status": "ok", "stage": os.environ["STAGE"], "version": "12"}
+    assert response.headers["Cache-Control"] == "no-store"

@@ -39,6 +39,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/v1/audit-log"):                        (200,  200,  403,   403,   403),
     ("GET", "/v1/openapi.json"):                     (200,  200,  200,   200,   200),  # public
     ("GET", "/v1/docs"):                             (200,  200,  200,   200,   200),  # public
+    ("GET", "/v1/health"):                           (200,  200,  200,   200,   200),  # public
     ("POST", "/v1/agents/{agentId}/documents"):      (202,  202,  202,   403,   403),
     ("GET", "/v1/agents/{agentId}/documents"):       (200,  200,  200,   200,   403),
     ("GET", "/v1/agents/{agentId}/documents/{documentId}"):

@@ -119,7 +119,9 @@ def post_message(
 
     key = answer_cache.digest(index_version(tenant_id, agent_id), agent.version, question)
     local_key = (tenant_id, agent_id, key)
-    local_entry = answer_cache.local().get(local_key)
+    # L1, then memcached when configured (which then replaces the DynamoDB cache item)
+    local_entry = answer_cache.tiered().get(local_key)
+    item_cache = not answer_cache.tiered().shared_enabled
     now = rate_limits.now()
     allowance = message_allowance(tenant_id)
     known = rate_limits.counters(
@@ -129,7 +131,11 @@ def post_message(
     reads = repository.read_turn(
         tenant_id,
         conversation_id,
-        cache_key=None if local_entry else repository.AnswerCacheKey(tenant_id, agent_id, key),
+        cache_key=(
+            repository.AnswerCacheKey(tenant_id, agent_id, key)
+            if item_cache and local_entry is None
+            else None
+        ),
         counters=known,
     )
     conversation = owned(reads.conversation, access)
@@ -155,11 +161,12 @@ def post_message(
     cached = _lookup(local_entry, reads.cached, search_query, local_key)
     cache_put: repository.CacheEntry | None = None
     tokens_in = tokens_out = 0
+    fresh = cached is None
     if cached is None:
         _metric("AnswerCacheMiss")
         try:
             cached, tokens_in, tokens_out, cache_put = _answer_afresh(
-                access, agent, question, history, search_query, policy
+                access, agent, question, history, search_query, policy, item_cache=item_cache
             )
         except answering.ProviderUnavailable:
             _store_failed_question(
@@ -169,6 +176,8 @@ def post_message(
     else:
         _metric("AnswerCacheHit")
 
+    if cached.abstained:
+        _metric("AnswerAbstained")
     latency_ms = int((time.perf_counter() - started) * 1000)
     reply = Message(
         id=new_message_id(),
@@ -178,7 +187,7 @@ def post_message(
         created_at=utc_now_iso(),
         citations=cached.citations,
         abstained=cached.abstained,
-        cached=cache_put is None,
+        cached=not fresh,
         model=cached.model,
         tokens_in=tokens_in,
         tokens_out=tokens_out,
@@ -239,14 +248,19 @@ def _answer_afresh(
     history: list[answering.Turn],
     search_query: str,
     policy: MessagePolicy,
-) -> tuple[CachedAnswer, int, int, repository.CacheEntry]:
-    """A cache miss: retrieve and generate, keep the answer in L1 and return the shared
-    entry to write with the message. (answer, tokens in, tokens out, cache entry)."""
+    *,
+    item_cache: bool,
+) -> tuple[CachedAnswer, int, int, repository.CacheEntry | None]:
+    """A cache miss: retrieve and generate, keep the answer in L1 (and memcached when
+    configured) and return the DynamoDB cache entry to write with the message, if that is
+    the L2. (answer, tokens in, tokens out, cache entry)."""
     answer, tokens_in, tokens_out, index_version = _generate(
         access, agent, question, history, search_query, policy
     )
     key = answer_cache.digest(index_version, agent.version, question)
-    answer_cache.local().set((access.tenant_id, access.agent_id, key), answer)
+    answer_cache.tiered().set((access.tenant_id, access.agent_id, key), answer)
+    if not item_cache:
+        return answer, tokens_in, tokens_out, None
     entry = repository.CacheEntry(
         key=repository.AnswerCacheKey(access.tenant_id, access.agent_id, key),
         answer=answer,

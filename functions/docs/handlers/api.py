@@ -8,6 +8,8 @@ tables to describe them, it never calls them.
 from __future__ import annotations
 
 import importlib
+import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,24 @@ def get_swagger_ui():
         content_type="text/html",
         body=html,
         headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@app.get("/v1/health", summary="Health", tags=["docs"])
+def get_health():
+    """What a deployment's smoke test asks first: the function answers through API Gateway,
+    and which version of it did (``$LATEST`` outside Lambda)."""
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=json.dumps(
+            {
+                "status": "ok",
+                "stage": os.environ.get("STAGE", "dev"),
+                "version": os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            }
+        ),
+        headers={"Cache-Control": "no-store"},
     )
 
 

@@ -3,7 +3,8 @@ artifacts in S3. The only module of this domain that touches DynamoDB or S3."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -275,6 +276,45 @@ class ObjectTooLarge(Exception):
     def __init__(self, size: int) -> None:
         super().__init__(f"object of {size} bytes is over the limit")
         self.size = size
+
+
+def child_prefixes(bucket: str, prefix: str) -> Iterator[str]:
+    """The "folders" right under ``prefix`` (S3 delimiter listing, every page)."""
+    pages = client("s3").get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            yield str(common["Prefix"])
+
+
+def objects_under(bucket: str, prefix: str) -> Iterator[tuple[str, datetime]]:
+    """(key, last modified) of every object under ``prefix``, page by page."""
+    pages = client("s3").get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            yield str(obj["Key"]), obj["LastModified"]
+
+
+def delete_objects(bucket: str, object_keys: Sequence[str]) -> int:
+    """Delete ``object_keys`` (1,000 per request); the number S3 reports deleted."""
+    deleted = 0
+    s3 = client("s3")
+    for start in range(0, len(object_keys), 1000):
+        batch = [{"Key": key} for key in object_keys[start : start + 1000]]
+        response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": False})
+        deleted += len(response.get("Deleted", []))
+        if response.get("Errors"):
+            raise RuntimeError(f"S3 refused to delete {len(response['Errors'])} objects")
+    return deleted
+
+
+def chunk_keys_in_use(tenant_id: str, agent_id: str) -> set[str]:
+    """The chunk artifacts the agent's documents point at (every document, any status)."""
+    items = DocumentItem.query(
+        keys.knowledge_pk(tenant_id, agent_id),
+        DocumentItem.sk.startswith(keys.DOCUMENT_SK_PREFIX),
+        attributes_to_get=["chunks_key"],
+    )
+    return {str(item.chunks_key) for item in items if item.chunks_key}
 
 
 # ---------------------------------------------------------------- ingestion queue

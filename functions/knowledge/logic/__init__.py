@@ -2,6 +2,7 @@
 (conversations searches; scheduling imports busy times through the SSRF-safe fetcher)."""
 
 from knowledge.logic.fetch import FetchLimits, UrlRejected, fetch_url
+from knowledge.logic.housekeeping import collect_garbage
 from knowledge.logic.query import content_terms
 from knowledge.logic.retrieval import SearchResult, embedder, index_version, search
 from knowledge.logic.types import SearchHit
@@ -11,6 +12,7 @@ __all__ = [
     "SearchHit",
     "SearchResult",
     "UrlRejected",
+    "collect_garbage",
     "content_terms",
     "embedder",
     "fetch_url",

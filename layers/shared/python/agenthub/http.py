@@ -38,7 +38,7 @@ from agenthub.errors import (
     is_transient,
 )
 from agenthub.models import ID_PATTERN
-from agenthub.observability import logger
+from agenthub.observability import logger, record_server_error
 from agenthub.origins import origin_allowed
 from agenthub.pagination import CursorCodec, codec_from_secret
 from agenthub.roles import ALL_ROLES, MANAGERS, WRITERS  # noqa: F401 - routes take them from here
@@ -89,6 +89,7 @@ def make_resolver() -> APIGatewayRestResolver:
                 "request failed", extra={"error_code": exc.code, "details": exc.details}
             )
             if exc.status == 500:
+                record_server_error()
                 return _error_response(app, AppError("internal error"))
             stripped = copy.copy(exc)
             stripped.details = None
@@ -107,6 +108,7 @@ def make_resolver() -> APIGatewayRestResolver:
             return _error_response(
                 app, DependencyUnavailable("a service we depend on is busy; retry shortly")
             )
+        record_server_error()
         return _error_response(app, AppError("internal error"))
 
     return app
@@ -143,9 +145,9 @@ def api_handler(
     """The Lambda handler of a REST function (``handler = api_handler(app, Settings)``): the
     function's entry (settings, log context, metrics), then oversized (413) and non-JSON (415)
     bodies are refused before anything parses them, then the route runs. A misconfigured
-    deployment answers the 500 envelope, not a Lambda error."""
+    deployment answers the 500 envelope (counted as a server error), not a Lambda error."""
 
-    @entry(settings, misconfigured=lambda: _raw_error(AppError("internal error")))
+    @entry(settings, misconfigured=_misconfigured)
     def handler(event: dict[str, Any], context: Any, loaded: ApiSettings) -> dict[str, Any]:
         refused = _check_body(event, loaded.max_body_bytes)
         if refused is not None:
@@ -153,6 +155,11 @@ def api_handler(
         return app.resolve(event, context)
 
     return handler
+
+
+def _misconfigured() -> dict[str, Any]:
+    record_server_error()
+    return _raw_error(AppError("internal error"))
 
 
 def _raw_error(exc: AppError) -> dict[str, Any]:
