@@ -137,19 +137,6 @@ class AnalyticsSettings(BaseModel):
 # ---------------------------------------------------------------------------- events we count
 
 
-class CountedEvent(BaseModel):
-    """Another domain's event as analytics reads it (a tolerant reader; schema_version 1)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    event_id: str = Field(min_length=1, max_length=64)
-    tenant_id: str = Field(min_length=1, max_length=64)
-    type: str
-    occurred_at: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T")
-    schema_version: int = 1
-    data: dict[str, object] = Field(default_factory=dict)
-
-
 class AgentEventView(BaseModel):
     model_config = ConfigDict(extra="ignore")
 

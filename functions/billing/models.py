@@ -228,20 +228,8 @@ class BillingAccountChanged(BillingEvent):
 
 
 # ---------------------------------------------------------------------------- events we count
-
-
-class CountedEvent(BaseModel):
-    """The envelope of another domain's event as billing reads it (a tolerant reader: the
-    fields billing counts, unknown ones ignored). ``schema_version`` 1 is what it knows."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    event_id: str = Field(min_length=1, max_length=64)
-    tenant_id: str = Field(min_length=1, max_length=64)
-    type: str
-    occurred_at: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T")
-    schema_version: int = 1
-    data: dict[str, object] = Field(default_factory=dict)
+# (views of other domains' payloads: the fields billing counts; agenthub.events.DeliveredEvent
+# carries them)
 
 
 class MessageAnsweredView(BaseModel):

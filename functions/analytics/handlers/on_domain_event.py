@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
+from agenthub.events import read_delivery
 from agenthub.observability import metrics
 from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
@@ -24,7 +25,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @entry(BaseSettings)
 def handler(event: dict[str, Any], context: Any, settings: BaseSettings) -> dict[str, Any]:
     def record_handler(record: Any) -> None:
-        if counters.record(counters.parse(record.body)):
+        if counters.record(read_delivery(record.body)):
             metrics().add_metric(name="AnalyticsEventsCounted", unit=MetricUnit.Count, value=1)
 
     return dict(

@@ -4,22 +4,18 @@ local date (its analytics time zone, cached per environment for 5 minutes)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from pydantic import BaseModel, ValidationError
 
 from agenthub.cache import TTLCache
 from agenthub.environment import ttl_cache
+from agenthub.events import DeliveredEvent
 from agenthub.observability import logger
 from analytics.dal import repository
 from analytics.models import (
     UNATTRIBUTED,
     AgentEventView,
     AnalyticsSettings,
-    CountedEvent,
     FeedbackView,
     MessageView,
     PaymentView,
@@ -27,12 +23,7 @@ from analytics.models import (
 )
 
 KEEP_EVENT_IDS = timedelta(days=40)
-KNOWN_SCHEMA_VERSION = 1
 _settings: TTLCache[AnalyticsSettings] = ttl_cache(300, max_entries=4096)
-
-
-class PoisonEvent(ValueError):
-    """A message that can never be counted (it goes to the DLQ)."""
 
 
 def tenant_settings(tenant_id: str) -> AnalyticsSettings:
@@ -56,13 +47,6 @@ def local_day(occurred_at: str, time_zone: str) -> str:
     return moment.astimezone(ZoneInfo(time_zone)).date().isoformat()
 
 
-def _view[M: BaseModel](model: type[M], event: CountedEvent) -> M:
-    try:
-        return model.model_validate(event.data)
-    except ValidationError as exc:
-        raise PoisonEvent(f"{event.type} payload: {exc.error_count()} errors") from exc
-
-
 # Events that add one to a counter of their agent.
 ONE_EACH = {
     "ConversationStarted": "conversations",
@@ -73,13 +57,13 @@ ONE_EACH = {
 Added = tuple[str, dict[str, int], tuple[str, int] | None]
 
 
-def _counts(event: CountedEvent) -> Added | None:
+def _counts(event: DeliveredEvent) -> Added | None:
     """(agent id, counters, revenue) an event adds; None for a type analytics ignores."""
     kind = event.type
     if kind in ONE_EACH:
-        return _view(AgentEventView, event).agent_id, {ONE_EACH[kind]: 1}, None
+        return event.view(AgentEventView).agent_id, {ONE_EACH[kind]: 1}, None
     if kind == "MessageAnswered":
-        message = _view(MessageView, event)
+        message = event.view(MessageView)
         counts = {
             "messages": 1,
             "answered": int(not message.abstained),
@@ -89,7 +73,7 @@ def _counts(event: CountedEvent) -> Added | None:
         }
         return message.agent_id, counts, None
     if kind == "FeedbackReceived":
-        feedback = _view(FeedbackView, event)
+        feedback = event.view(FeedbackView)
         name = "feedback_up" if feedback.rating == "up" else "feedback_down"
         return feedback.agent_id, {name: 1}, None
     if kind in ("PaymentSucceeded", "PaymentRefunded"):
@@ -97,29 +81,15 @@ def _counts(event: CountedEvent) -> Added | None:
     return None
 
 
-def _payment(event: CountedEvent) -> Added:
-    payment = _view(PaymentView, event)
+def _payment(event: DeliveredEvent) -> Added:
+    payment = event.view(PaymentView)
     agent = payment.agent_id or UNATTRIBUTED
     if event.type == "PaymentSucceeded":
         return agent, {"payments": 1}, (payment.currency.lower(), payment.amount_minor)
     return agent, {}, (payment.currency.lower(), -payment.refunded_minor)
 
 
-def parse(body: str) -> CountedEvent:
-    try:
-        envelope: dict[str, Any] = json.loads(body)
-        detail = envelope["detail"]
-        event = CountedEvent.model_validate(
-            {**detail, "type": detail.get("type") or envelope.get("detail-type")}
-        )
-    except (ValueError, KeyError, TypeError, ValidationError) as exc:
-        raise PoisonEvent(f"not an AgentHub domain event: {type(exc).__name__}") from exc
-    if event.schema_version != KNOWN_SCHEMA_VERSION:
-        raise PoisonEvent(f"{event.type} schema_version {event.schema_version} is unknown")
-    return event
-
-
-def record(event: CountedEvent) -> bool:
+def record(event: DeliveredEvent) -> bool:
     """Count ``event`` once; True when newly counted."""
     found = _counts(event)
     if found is None:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from pydantic import Field
 
+from agenthub.events import read_delivery
 from agenthub.observability import metrics
 from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
@@ -30,7 +31,7 @@ class ConsumerSettings(BaseSettings):
 @entry(ConsumerSettings)
 def handler(event: dict[str, Any], context: Any, settings: ConsumerSettings) -> dict[str, Any]:
     def record_handler(record: Any) -> None:
-        counted = ledger.parse(record.body)
+        counted = read_delivery(record.body)
         if counted.type == "UsageThresholdReached":
             if notices.mail_warning(counted, settings.notification_sender):
                 metrics().add_metric(name="UsageWarningsMailed", unit=MetricUnit.Count, value=1)

@@ -10,15 +10,12 @@ the tenant's billing address.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from agenthub.cache import TTLCache
 from agenthub.environment import ttl_cache
-from agenthub.events import Actor, utc_now_iso
+from agenthub.events import Actor, DeliveredEvent, utc_now_iso
 from agenthub.observability import logger
 from billing.dal import repository
 from billing.logic.accounts import message_allowance, period_bounds
@@ -26,7 +23,6 @@ from billing.models import (
     QUOTA_METRIC,
     WARNING_PERCENTS,
     BookingConfirmedView,
-    CountedEvent,
     DocumentIndexedView,
     MessageAnsweredView,
     PaymentView,
@@ -38,30 +34,18 @@ from billing.models import (
 # Event ids are remembered this long: past EventBridge's retry window (24 h) and the SQS
 # retention (4 days) with room for a replay from the archive of the last month.
 KEEP_EVENT_IDS = timedelta(days=40)
-KNOWN_SCHEMA_VERSION = 1
 SYSTEM = Actor(kind="system")
 
 # Warnings known to be sent, per environment (spares a write that would fail its condition).
 _sent: TTLCache[bool] = ttl_cache(3600, max_entries=4096)
 
 
-class PoisonEvent(ValueError):
-    """A message that can never be counted; redelivery will not help (it goes to the DLQ)."""
-
-
-def _view[M: BaseModel](model: type[M], event: CountedEvent) -> M:
-    try:
-        return model.model_validate(event.data)
-    except ValidationError as exc:
-        raise PoisonEvent(f"{event.type} payload: {exc.error_count()} errors") from exc
-
-
-def delta_of(event: CountedEvent) -> UsageDelta | None:
+def delta_of(event: DeliveredEvent) -> UsageDelta | None:
     """What ``event`` adds to the ledger (None: billing does not count this type)."""
     day = event.occurred_at[:10]
     base: dict[str, Any] = {"event_id": event.event_id, "tenant_id": event.tenant_id, "day": day}
     if event.type == "MessageAnswered":
-        message = _view(MessageAnsweredView, event)
+        message = event.view(MessageAnsweredView)
         counts = {
             "messages": 1,
             "answered": 0 if message.abstained else 1,
@@ -71,7 +55,7 @@ def delta_of(event: CountedEvent) -> UsageDelta | None:
         }
         return UsageDelta(**base, agent_id=message.agent_id, counts=counts)
     if event.type == "DocumentIndexed":
-        document = _view(DocumentIndexedView, event)
+        document = event.view(DocumentIndexedView)
         counts = {
             "documents_indexed": 1,
             "pages_indexed": document.pages,
@@ -80,10 +64,10 @@ def delta_of(event: CountedEvent) -> UsageDelta | None:
         }
         return UsageDelta(**base, agent_id=document.agent_id, counts=counts)
     if event.type == "BookingConfirmed":
-        booking = _view(BookingConfirmedView, event)
+        booking = event.view(BookingConfirmedView)
         return UsageDelta(**base, agent_id=booking.agent_id, counts={"bookings": 1})
     if event.type == "PaymentSucceeded":
-        paid = _view(PaymentView, event)
+        paid = event.view(PaymentView)
         return UsageDelta(
             **base,
             agent_id=paid.agent_id,
@@ -91,7 +75,7 @@ def delta_of(event: CountedEvent) -> UsageDelta | None:
             volume=(paid.currency.lower(), paid.amount_minor),
         )
     if event.type == "PaymentRefunded":
-        refund = _view(PaymentView, event)
+        refund = event.view(PaymentView)
         return UsageDelta(
             **base,
             agent_id=refund.agent_id,
@@ -101,22 +85,7 @@ def delta_of(event: CountedEvent) -> UsageDelta | None:
     return None
 
 
-def parse(body: str) -> CountedEvent:
-    """An SQS message body (an EventBridge envelope) → the event as billing reads it."""
-    try:
-        envelope = json.loads(body)
-        detail = envelope["detail"]
-        event = CountedEvent.model_validate(
-            {**detail, "type": detail.get("type") or envelope.get("detail-type")}
-        )
-    except (ValueError, KeyError, TypeError, ValidationError) as exc:
-        raise PoisonEvent(f"not an AgentHub domain event: {type(exc).__name__}") from exc
-    if event.schema_version != KNOWN_SCHEMA_VERSION:
-        raise PoisonEvent(f"{event.type} schema_version {event.schema_version} is unknown")
-    return event
-
-
-def record(event: CountedEvent) -> bool:
+def record(event: DeliveredEvent) -> bool:
     """Count ``event`` once; True when it was newly counted."""
     delta = delta_of(event)
     if delta is None:

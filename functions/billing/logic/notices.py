@@ -6,13 +6,15 @@ never zero times)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 from agenthub.clients import client
+from agenthub.events import DeliveredEvent
 from agenthub.observability import logger
 from billing.dal import repository
 from billing.logic.accounts import get_account
-from billing.logic.ledger import KEEP_EVENT_IDS, PoisonEvent
-from billing.models import CountedEvent, UsageThresholdReachedData
+from billing.logic.ledger import KEEP_EVENT_IDS
+from billing.models import UsageThresholdReachedData
 
 EMAIL_CONSUMER = "billing-email"
 
@@ -36,24 +38,19 @@ def warning_text(data: UsageThresholdReachedData) -> tuple[str, str]:
     return subject, body
 
 
-def mail_warning(event: CountedEvent, sender: str) -> bool:
+def mail_warning(event: DeliveredEvent, sender: str) -> bool:
     """Mail the warning to the tenant's billing address; True when an email was sent."""
-    try:
-        data = UsageThresholdReachedData.model_validate(event.data)
-    except ValueError as exc:
-        raise PoisonEvent("UsageThresholdReached payload is invalid") from exc
+    data = event.view(UsageThresholdReachedData)
     if repository.event_consumed(event.tenant_id, EMAIL_CONSUMER, event.event_id):
         return False
     address = get_account(event.tenant_id).billing_email
     if address:
         subject, body = warning_text(data)
-        client("ses").send_email(
-            Source=sender,
-            Destination={"ToAddresses": [address]},
-            Message={
-                "Subject": {"Data": subject, "Charset": "UTF-8"},
-                "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
-            },
+        mail = EmailMessage()
+        mail["Subject"], mail["From"], mail["To"] = subject, sender, address
+        mail.set_content(body)
+        client("ses").send_raw_email(
+            Source=sender, Destinations=[address], RawMessage={"Data": mail.as_bytes()}
         )
     else:
         logger().info("no billing email; warning not mailed", extra={"percent": data.percent})
