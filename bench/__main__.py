@@ -132,6 +132,15 @@ def _calls(calls: dict[str, int]) -> str:
     return " + ".join(f"{n} {op}" for op, n in sorted(calls.items()))
 
 
+def run_domain_sections(only: str | None) -> None:
+    """The sections of the domains added later (scheduling, usage), imported when run."""
+    import importlib
+
+    for name, module in (("scheduling", "bench.scheduling"), ("usage", "bench.usage")):
+        if only in (None, name):
+            importlib.import_module(module).run(print_fn=print)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--rounds", type=int, default=5, help="fresh processes per function")
@@ -150,6 +159,7 @@ def main() -> None:
             "scheduling",
             "cache",
             "cost",
+            "usage",
         ],
         help="run one section only",
     )
@@ -184,10 +194,7 @@ def main() -> None:
 
         print()
         run_payments(print_fn=print)
-    if args.only in (None, "scheduling"):
-        from bench.scheduling import run as run_scheduling
-
-        run_scheduling(print_fn=print)
+    run_domain_sections(args.only)
     if args.only in (None, "cache"):
         from bench.cache import run as run_cache
 

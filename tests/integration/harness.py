@@ -73,6 +73,8 @@ COVERED_FUNCTIONS = frozenset(
         "KnowledgeApiFunction",
         "ConversationsApiFunction",
         "SchedulingApiFunction",
+        "BillingApiFunction",
+        "AnalyticsApiFunction",
     }
 )
 
@@ -228,6 +230,9 @@ def wipe(world: World) -> None:
     _RELAYED.clear()
     PublishedEvents(world.audit_queue_url).drain()  # PurgeQueue: once a minute only
     PublishedEvents(world.ingestion_queue_url).drain()
+    for queue in ("BillingEventsQueue", "AnalyticsEventsQueue"):
+        if queue in world.provisioner.state.refs:
+            PublishedEvents(str(world.ref(queue))).drain()
 
 
 # Stream positions already relayed, per shard (a new table per test means new shards).

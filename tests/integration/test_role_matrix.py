@@ -122,6 +122,21 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/v1/public/bookings/reschedule"):      (200,  200,  200,   200,   200),
     ("GET", "/v1/public/calendars/{tenantId}/{resourceId}"):
                                                      (200,  200,  200,   200,   200),
+    # billing and analytics
+    ("GET", "/v1/billing/plans"):                    (200,  200,  200,   200,   403),
+    ("GET", "/v1/billing/account"):                  (200,  200,  200,   200,   403),
+    ("PATCH", "/v1/billing/account"):                (200,  200,  403,   403,   403),
+    ("GET", "/v1/billing/usage"):                    (200,  200,  200,   200,   403),
+    ("GET", "/v1/billing/usage/agents/{agentId}"):   (200,  200,  200,   200,   403),
+    ("GET", "/v1/billing/invoice-preview"):          (200,  200,  403,   403,   403),
+    ("GET", "/v1/analytics/agents/{agentId}/series"):
+                                                     (200,  200,  200,   200,   403),
+    ("GET", "/v1/analytics/agents/{agentId}/report"):
+                                                     (200,  200,  200,   200,   403),
+    ("GET", "/v1/analytics/agents/{agentId}/export"):
+                                                     (200,  200,  200,   200,   403),
+    ("GET", "/v1/analytics/settings"):               (200,  200,  200,   200,   403),
+    ("PUT", "/v1/analytics/settings"):               (200,  200,  403,   403,   403),
 }
 # fmt: on
 
@@ -318,6 +333,8 @@ def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[
             "email": "w@example.com",
         },
         ("POST", "/v1/public/bookings/cancel"): {"token": token},
+        ("PATCH", "/v1/billing/account"): {"billing_email": "billing@matrix.example"},
+        ("PUT", "/v1/analytics/settings"): {"time_zone": "Europe/Berlin"},
         ("POST", "/v1/public/bookings/reschedule"): {"token": token, "start": f"{day}T13:00:00Z"},
     }
     body = bodies.get((method, route))

@@ -61,7 +61,8 @@ class CounterUse:
 
     ``subject`` is who is counted: the agent (``subject_id`` None), a visitor of the agent,
     a client address (a digest of it) calling the agent, or a publishable key; ``action`` what
-    is counted ("messages" or "starts" of conversations)."""
+    is counted ("messages" or "starts" of conversations). With ``quota_period``, the
+    tenant's message quota of that billing period (``subject`` "tenant")."""
 
     tenant_id: str
     agent_id: str
@@ -71,9 +72,12 @@ class CounterUse:
     limit: int
     expires_at: datetime
     action: str = "messages"
+    quota_period: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
+        if self.quota_period is not None:
+            return keys.message_quota_pk(self.tenant_id), keys.quota_period_sk(self.quota_period)
         if self.subject == "agent":
             pk = keys.agent_rate_pk(self.tenant_id, self.agent_id)
         elif self.subject == "visitor" and self.action == "messages":

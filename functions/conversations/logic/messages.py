@@ -2,11 +2,12 @@
 retrieval (knowledge, in process), generation (``answering``), and one write.
 
 AWS calls per message in a warm environment: one BatchGetItem (conversation header and
-state, the shared cached answer, the rate counters) and one TransactWriteItems (both
-messages, the state, the counters, the cache entry, the MessageAnswered event in the
-outbox) — on a cache miss and on a hit alike; the provider call (Bedrock) on a miss only.
-A cold environment adds the agent (5-minute L1 cache), the index pointer (10 s) and the
-index artifacts (S3), once.
+state, the shared cached answer, the rate counters, the tenant's quota counter) and one
+TransactWriteItems (both messages, the state, the counters, the cache entry, the
+MessageAnswered event in the outbox) — on a cache miss and on a hit alike; the provider call
+(Bedrock) on a miss only. A cold environment adds the agent (5-minute L1 cache), the index
+pointer (10 s), the index artifacts (S3) and billing's allowance (account and plans, 30 s),
+once.
 
 When the provider cannot answer (ProviderUnavailable), the question is stored with status
 "failed" (same transaction shape, no answer, no event) and the 503 with Retry-After goes back
@@ -25,6 +26,7 @@ from agenthub.errors import Conflict
 from agenthub.events import utc_now_iso
 from agenthub.observability import logger
 from agents.logic import agent_still_exists, get_agent
+from billing.logic import message_allowance
 from conversations.dal import repository
 from conversations.logic import answer_cache, answering, rate_limits
 from conversations.logic.service import Access, owned
@@ -121,8 +123,9 @@ def post_message(
     local_entry = answer_cache.tiered().get(local_key)
     item_cache = not answer_cache.tiered().shared_enabled
     now = rate_limits.now()
+    allowance = message_allowance(tenant_id)
     known = rate_limits.counters(
-        tenant_id, agent_id, access.counted_as(access.visitor_id), policy.limits, now
+        tenant_id, agent_id, access.counted_as(access.visitor_id), policy.limits, now, allowance
     )
 
     reads = repository.read_turn(
@@ -143,7 +146,12 @@ def post_message(
             details={"max_messages": MAX_MESSAGES_PER_CONVERSATION},
         )
     counters = rate_limits.counters(
-        tenant_id, agent_id, access.counted_as(conversation.visitor_id), policy.limits, now
+        tenant_id,
+        agent_id,
+        access.counted_as(conversation.visitor_id),
+        policy.limits,
+        now,
+        allowance,
     )
     history = _history(conversation)
     search_query = answering.retrieval_query(question, history)
@@ -166,7 +174,9 @@ def post_message(
                 access, agent, question, history, search_query, policy, item_cache=item_cache
             )
         except answering.ProviderUnavailable:
-            _store_failed_question(conversation, user, counters, policy, now)
+            _store_failed_question(
+                conversation, user, rate_limits.without_quota(counters), policy, now
+            )
             raise
     else:
         _metric("AnswerCacheHit")

@@ -9,6 +9,12 @@ in the message's own transaction, on the condition that they are still below the
 so two concurrent messages can never both take the last slot. A start has nothing
 expensive to spare: its counters are only incremented, on the same condition, in its own
 transaction.
+
+The tenant's message quota of its billing period (billing's ``message_allowance``: the plan's
+included messages, or with overage as many more as the spend cap pays for) is one more such
+counter, read and incremented in the same two calls: an over-quota tenant's message is refused
+before any work (429 ``quota_exceeded`` with a hard stop, Retry-After until the period resets;
+402 ``spend_cap_reached`` in overage mode) and nothing is written.
 """
 
 from __future__ import annotations
@@ -18,12 +24,33 @@ import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from agenthub.errors import TooManyRequests
+from agenthub.errors import AppError, PaymentRequired, TooManyRequests
 from conversations.dal.repository import CounterUse
 
 TTL_MARGIN_SECONDS = 60
+# A period's quota counter outlives the period, so a late message of the old period (clock
+# skew) still finds it; TTL removes it afterwards.
+QUOTA_KEEP = timedelta(days=40)
+
+
+class QuotaExceeded(TooManyRequests):
+    code = "quota_exceeded"
+
+
+class SpendCapReached(PaymentRequired):
+    code = "spend_cap_reached"
+
+
+@dataclass(frozen=True)
+class QuotaUse(CounterUse):
+    """The tenant's message quota counter, with what its refusal tells the caller."""
+
+    enforcement: str = "hard_stop"
+    included: int = 0
+    resets_at: str = ""
 
 
 def now() -> float:
@@ -80,10 +107,16 @@ def _uses(
 
 
 def counters(
-    tenant_id: str, agent_id: str, caller: Caller, limits: Limits, now: float
+    tenant_id: str,
+    agent_id: str,
+    caller: Caller,
+    limits: Limits,
+    now: float,
+    allowance: Any = None,
 ) -> list[CounterUse]:
     """The counters a message of ``caller`` uses now (most specific first; the agent's
-    always, the others when ``caller`` names them)."""
+    always, the others when ``caller`` names them); with billing's ``allowance``, the
+    tenant's quota counter of the period last."""
     client = client_digest(caller.client_address) if caller.client_address else None
     subjects = [
         ("visitor", caller.visitor_id, limits.visitor_messages),
@@ -91,7 +124,7 @@ def counters(
         ("key", caller.key_id, limits.key_messages),
     ]
     named = [s for s in subjects if s[1] is not None]
-    return _uses(
+    found = _uses(
         tenant_id,
         agent_id,
         "messages",
@@ -99,6 +132,24 @@ def counters(
         limits,
         now,
     )
+    if allowance is not None:
+        resets = datetime.fromisoformat(allowance.resets_at.replace("Z", "+00:00"))
+        found.append(
+            QuotaUse(
+                tenant_id,
+                agent_id,
+                "tenant",
+                None,
+                0,
+                allowance.limit,
+                resets + QUOTA_KEEP,
+                quota_period=allowance.period,
+                enforcement=allowance.enforcement,
+                included=allowance.included,
+                resets_at=allowance.resets_at,
+            )
+        )
+    return found
 
 
 def start_counters(
@@ -122,8 +173,41 @@ _WHO = {
 _WHAT = {"messages": "messages", "starts": "conversation starts"}
 
 
-def refused(counter: CounterUse, limits: Limits, now: float) -> TooManyRequests:
-    """The 429 for a used-up window, with Retry-After: the seconds until the next one."""
+def _quota_refused(counter: QuotaUse, now: float) -> AppError:
+    details = {
+        "scope": "tenant",
+        "period": counter.quota_period,
+        "limit": counter.limit,
+        "included": counter.included,
+        "enforcement": counter.enforcement,
+        "resets_at": counter.resets_at,
+    }
+    if counter.enforcement == "overage":
+        return SpendCapReached(
+            "this workspace reached its spend cap for the billing period; raise the cap or "
+            "upgrade the plan to keep answering",
+            details=details,
+        )
+    resets = datetime.fromisoformat(counter.resets_at.replace("Z", "+00:00")).timestamp()
+    retry_after = max(1, math.ceil(resets - now))
+    return QuotaExceeded(
+        "this workspace used all messages its plan includes this billing period; upgrade the "
+        "plan or allow overage to keep answering",
+        details=details,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def without_quota(used: Iterable[CounterUse]) -> list[CounterUse]:
+    """The rate counters alone (a question the provider failed to answer uses no quota)."""
+    return [counter for counter in used if counter.quota_period is None]
+
+
+def refused(counter: CounterUse, limits: Limits, now: float) -> AppError:
+    """The refusal of a used-up counter: for a rate window a 429 with Retry-After (the
+    seconds until the next window); for the quota, see ``_quota_refused``."""
+    if isinstance(counter, QuotaUse):
+        return _quota_refused(counter, now)
     retry_after = max(1, math.ceil(window_start(now, limits) + limits.window_seconds - now))
     return TooManyRequests(
         f"too many {_WHAT[counter.action]} for {_WHO[counter.subject]}; retry in {retry_after} s",

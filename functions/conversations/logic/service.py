@@ -8,6 +8,7 @@ another visitor is a plain 404, like one that never existed.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -191,6 +192,28 @@ def list_conversations(
 ) -> tuple[list[Conversation], dict[str, Any] | None]:
     """A tenant's conversations, newest first, filtered server-side (honest paging)."""
     return repository.list_page(tenant_id, filters, limit, start_key)
+
+
+def visitor_questions(
+    tenant_id: str, agent_id: str, started_from: str, started_to: str
+) -> list[tuple[str, bool]]:
+    """Every visitor question of the agent's conversations that started in [started_from,
+    started_to] (ISO-8601 UTC), with whether its answer abstained: (text, abstained). For the
+    nightly analytics rollup (a conversation counts on the day it started)."""
+    filters = ConversationFilters(
+        agent_id=agent_id, started_from=started_from, started_to=started_to
+    )
+    found: list[tuple[str, bool]] = []
+    start_key: dict[str, Any] | None = None
+    while True:
+        page, start_key = repository.list_page(tenant_id, filters, 100, start_key)
+        for conversation in page:
+            _, messages = repository.get_with_messages(tenant_id, conversation.id)
+            for question, reply in itertools.pairwise(messages):
+                if question.role == "user" and reply.role == "assistant":
+                    found.append((question.text, reply.abstained))
+        if start_key is None:
+            return found
 
 
 def give_feedback(

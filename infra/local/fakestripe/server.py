@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.local.fakestripe import forms, payments
+from infra.local.fakestripe import billing, forms, payments  # noqa: F401 - billing registers routes
 from infra.local.fakestripe.api import Call, StripeError, find_route
 from infra.local.fakestripe.store import IdempotencyRecord, Store
 from infra.local.fakestripe.webhooks import Webhooks

@@ -235,3 +235,100 @@ def holds_gsi1pk(shard: int) -> str:
 
 def calendar_sync_gsi1sk(tenant_id: str, resource_id: str) -> str:
     return f"{TENANT_PREFIX}{tenant_id}#{resource_id}"
+
+
+# billing: the tenant's billing account and its alert markers share one partition; the usage
+# ledger has one partition per tenant and billing period (period totals, days, agents: one
+# Query reads a period). Tenant days carry gsi1 keys so the Stripe reporting job finds every
+# tenant's usage of a day without a scan. Processed event ids are one partition each (writes
+# spread). Plans are platform data, editable in the table.
+BILLING_ACCOUNT_SK = "ACCOUNT"
+USAGE_TOTAL_SK = "TOTAL"
+PLANS_PK = "PLANS"
+
+
+def billing_pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#BILLING"
+
+
+def plan_sk(plan_id: str) -> str:
+    return f"PLAN#{plan_id}"
+
+
+def usage_alert_sk(period: str, metric: str, percent: int) -> str:
+    return f"ALERT#{period}#{metric}#{percent}"
+
+
+def reconciliation_sk(day: str) -> str:
+    return f"RECON#{day}"
+
+
+def usage_pk(tenant_id: str, period: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#USAGE#{period}"
+
+
+def usage_day_sk(day: str) -> str:
+    return f"DAY#{day}"
+
+
+def usage_agent_sk(agent_id: str) -> str:
+    return f"AGENT#{agent_id}"
+
+
+def usage_agent_day_sk(agent_id: str, day: str) -> str:
+    return f"AGENT#{agent_id}#DAY#{day}"
+
+
+def usage_currency_sk(currency: str) -> str:
+    return f"VOLUME#{currency}"
+
+
+def usage_days_gsi1pk(day: str) -> str:
+    return f"USAGEDAY#{day}"
+
+
+def consumed_event_pk(tenant_id: str, consumer: str, event_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#CONSUMED#{consumer}#{event_id}"
+
+
+CONSUMED_EVENT_SK = "EVENT"
+
+
+# the message quota of a billing period: a counter the message transaction increments on the
+# condition that it is below the plan's limit (like the rate counters)
+def message_quota_pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#QUOTA#MESSAGES"
+
+
+def quota_period_sk(period: str) -> str:
+    return f"PERIOD#{period}"
+
+
+# analytics: near-real-time counters per agent and day (one partition per agent: a date range
+# is one Query), the nightly rollups beside them, the tenant's analytics settings
+def stats_pk(tenant_id: str, agent_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#STATS#{agent_id}"
+
+
+def stats_day_sk(day: str) -> str:
+    return f"DAY#{day}"
+
+
+def rollup_sk(day: str) -> str:
+    return f"ROLLUP#{day}"
+
+
+def stats_days_gsi1pk(day: str) -> str:
+    """Agents with counters on a day, every tenant (the rollup job's query)."""
+    return f"STATSDAY#{day}"
+
+
+def stats_days_gsi1sk(tenant_id: str, agent_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#{agent_id}"
+
+
+def stats_revenue_sk(day: str, currency: str) -> str:
+    return f"DAY#{day}#REV#{currency}"
+
+
+ANALYTICS_SETTINGS_SK = "ANALYTICS"  # beside the tenant: its analytics time zone
