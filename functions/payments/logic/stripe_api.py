@@ -110,7 +110,9 @@ def call[T](
             "the payment provider is unavailable; retry shortly", retry_after=math.ceil(wait)
         )
     deadline = clock() + BUDGET_SECONDS
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    attempt = 0
+    while True:  # ends by returning, or raising at MAX_ATTEMPTS or past the deadline
+        attempt += 1
         try:
             result = operation()
         except stripe.StripeError as exc:
@@ -128,7 +130,6 @@ def call[T](
         else:
             guard.record_success()
             return result
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def _retryable(exc: Exception) -> bool:
