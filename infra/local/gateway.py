@@ -10,6 +10,7 @@ Paths under ``/__local__/`` go to the runtime's control endpoints (see infra.loc
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -151,7 +152,7 @@ class ApiGateway:
             )
         return response
 
-    def match(self, method: str, path: str) -> tuple[Any, str, dict[str, str]] | None:
+    def match(self, method: str, path: str) -> tuple[Any, Any, Any] | None:
         """The route serving ``method path`` (SAM's route, its endpoint, the path values)."""
         from werkzeug.exceptions import HTTPException
         from werkzeug.routing import RequestRedirect
@@ -164,9 +165,20 @@ class ApiGateway:
         route = self.routes.get((endpoint, method))
         return (route, endpoint, view_args) if route is not None else None
 
+    def _event(self, event_request: EventRequest, route: Any) -> dict[str, Any]:
+        return build_event(
+            event_request,
+            port=self.port,
+            binary_types=self.binary_types,
+            stage_name=self.api.stage_name,
+            stage_variables=self.api.stage_variables,
+            operation_name=route.operation_name if route.event_type == "Api" else None,
+            api_type=route.event_type,
+        )
+
     def prepare(self, request: HttpRequest) -> Prepared | HttpResponse:
         """The route and the proxy event for ``request``, or the gateway's own answer (an
-        unknown route, a CORS preflight, an undecodable body)."""
+        unknown route, a CORS preflight)."""
         from samcli.lib.providers.provider import Cors
 
         matched = self.match(request.method, request.path)
@@ -180,17 +192,15 @@ class ApiGateway:
             return HttpResponse(200, _header_list(cors_headers, "application/json"), b"")
         event_request = EventRequest(request, endpoint, view_args, self.port)
         try:
-            event = build_event(
-                event_request,
-                port=self.port,
-                binary_types=self.binary_types,
-                stage_name=self.api.stage_name,
-                stage_variables=self.api.stage_variables,
-                operation_name=route.operation_name if route.event_type == "Api" else None,
-                api_type=route.event_type,
+            event = self._event(event_request, route)
+        except UnicodeDecodeError:
+            # A text payload that is not UTF-8: API Gateway hands it on as a UTF-8 string with
+            # the invalid bytes replaced (sam local would fail with a 502 instead).
+            text = request.body.decode("utf-8", errors="replace").encode()
+            event_request = EventRequest(
+                dataclasses.replace(request, body=text), endpoint, view_args, self.port
             )
-        except UnicodeDecodeError:  # a text body that is not UTF-8; sam local answers the same
-            return _lambda_failure("")
+            event = self._event(event_request, route)
         return Prepared(route, event_request, event, cors_headers)
 
     async def _handle_api(self, request: HttpRequest) -> HttpResponse:
@@ -326,11 +336,12 @@ def _response_headers(parameters: dict[str, Any], request: HttpRequest) -> list[
     named.update({k: v for k, v in parameters.items() if k.startswith("gatewayresponse.header.")})
     headers = []
     for key, raw in named.items():
-        value: str | None = str(raw)
-        if value.startswith("method.request.header."):
-            value = request.header(value.removeprefix("method.request.header."))
-        else:
-            value = value.strip("'")
+        text = str(raw)
+        value = (
+            request.header(text.removeprefix("method.request.header."))
+            if text.startswith("method.request.header.")
+            else text.strip("'")
+        )
         if value is not None:
             headers.append((key.split(".", 2)[2], value))
     return headers

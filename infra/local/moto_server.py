@@ -230,14 +230,14 @@ PRELOAD = (
 )
 
 
-def _preload(app: object, create_backend_app: object) -> None:
+def _preload(app: Any, create_backend_app: Any) -> None:
     from moto.backends import get_backend
 
     from infra.local import ACCOUNT_ID, REGION
 
     for service in PRELOAD:
-        app.app_instances[service] = create_backend_app(service)  # type: ignore[attr-defined]
-        backends = get_backend(service)[ACCOUNT_ID]  # type: ignore[index]
+        app.app_instances[service] = create_backend_app(service)
+        backends = get_backend(service)[ACCOUNT_ID]  # type: ignore[call-overload]
         # Global services (S3) are keyed by partition, the others by region.
         backends[REGION if REGION in backends.regions else "aws"]
 

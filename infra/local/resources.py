@@ -459,9 +459,12 @@ def _parameter(
 def _email_identity(
     p: Provisioner, logical_id: str, props: dict[str, Any]
 ) -> tuple[Any, dict[str, Any]]:
-    # moto verifies an identity at once (SES would send a verification email first).
     identity = str(props["EmailIdentity"])
-    p.client("sesv2").create_email_identity(EmailIdentity=identity)
+    ses = p.client("ses")
+    if "@" in identity:
+        ses.verify_email_identity(EmailAddress=identity)
+    else:
+        ses.verify_domain_identity(Domain=identity)
     return identity, {}
 
 

@@ -105,7 +105,7 @@ def _function_of(integration: str | None, resources: dict[str, Any]) -> str | No
     props = resources[integration].get("Properties") or {}
     if props.get("IntegrationType") != "AWS_PROXY":
         return None
-    names = set()
+    names: set[str] = set()
     _collect_refs(props.get("IntegrationUri"), names)
     for name in names:
         kind = resources.get(name, {}).get("Type")

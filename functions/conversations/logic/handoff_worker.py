@@ -52,7 +52,7 @@ class HandoffWorker:
         data = detail["data"]
         tenant_id, conversation_id = detail["tenant_id"], data["conversation_id"]
         agent = get_agent(tenant_id, data["agent_id"])
-        timeout = int(agent.handoff.get("timeout_seconds") or 120)
+        timeout = int(str(agent.handoff.get("timeout_seconds") or 120))
         delay = handoff.seconds_left(data["requested_at"], timeout)
         client("sqs").send_message(
             QueueUrl=self.timeout_queue_url,

@@ -2,13 +2,17 @@
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["active_publishable_keys", "verify_publishable"]
+__all__ = ["active_publishable_keys", "revoke_agent_keys", "verify_publishable"]
 
 if TYPE_CHECKING:
     from identity.logic.authentication import verify_publishable
-    from identity.logic.service import active_publishable_keys
+    from identity.logic.service import active_publishable_keys, revoke_agent_keys
 
-_HOMES = {"active_publishable_keys": "service", "verify_publishable": "authentication"}
+_HOMES = {
+    "active_publishable_keys": "service",
+    "revoke_agent_keys": "service",
+    "verify_publishable": "authentication",
+}
 
 
 def __getattr__(name: str) -> Any:

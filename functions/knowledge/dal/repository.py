@@ -3,15 +3,18 @@ artifacts in S3. The only module of this domain that touches DynamoDB or S3."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 
 from agenthub import keys, outbox
 from agenthub.clients import client
 from agenthub.errors import Conflict, NotFound, is_condition_failure
 from agenthub.events import DomainEvent
+from agenthub.table import delete_partition
 from knowledge.dal.items import DocumentItem, IndexPointerItem
 from knowledge.models import (
     Document,
@@ -29,9 +32,9 @@ def _document(item: DocumentItem) -> Document:
         id=item.document_id,
         tenant_id=item.tenant_id,
         agent_id=item.agent_id,
-        type=item.source_type,  # type: ignore[arg-type]
+        type=item.source_type,
         title=item.title,
-        status=item.status,  # type: ignore[arg-type]
+        status=item.status,
         file_name=item.file_name,
         source_url=item.source_url,
         content_type=item.content_type,
@@ -54,7 +57,11 @@ def _key(tenant_id: str, agent_id: str, document_id: str) -> tuple[str, str]:
     return keys.knowledge_pk(tenant_id, agent_id), keys.document_sk(document_id)
 
 
-def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
+def create_document(
+    doc: Document, events: Sequence[DomainEvent], requires: Sequence[outbox.Required] = ()
+) -> None:
+    """Store a new document and its events, if every item ``requires`` names (the agent)
+    still exists."""
     pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
     item = DocumentItem(
         pk=pk,
@@ -80,6 +87,7 @@ def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
         lambda t: t.save(item, condition=DocumentItem.pk.does_not_exist()),
         events,
         on_condition_failure=Conflict("document id collision, retry"),
+        requires=requires,
     )
 
 
@@ -125,7 +133,7 @@ def update_document(
     moved on (another worker, a delete) in the meantime."""
     pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
     item = DocumentItem(pk=pk, sk=sk)
-    actions = [DocumentItem.version.add(1)]
+    actions: list[Action] = [DocumentItem.version.add(1)]
     for name, value in changes.items():
         attribute = {"type": "source_type"}.get(name, name)
         stored = value.model_dump() if isinstance(value, Failure | Progress | Usage) else value
@@ -277,7 +285,75 @@ class ObjectTooLarge(Exception):
         self.size = size
 
 
+def child_prefixes(bucket: str, prefix: str) -> Iterator[str]:
+    """The "folders" right under ``prefix`` (S3 delimiter listing, every page)."""
+    pages = client("s3").get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            yield str(common["Prefix"])
+
+
+def objects_under(bucket: str, prefix: str) -> Iterator[tuple[str, datetime]]:
+    """(key, last modified) of every object under ``prefix``, page by page."""
+    pages = client("s3").get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            yield str(obj["Key"]), obj["LastModified"]
+
+
+def delete_objects(bucket: str, object_keys: Sequence[str]) -> int:
+    """Delete ``object_keys`` (1,000 per request); the number S3 reports deleted."""
+    deleted = 0
+    s3 = client("s3")
+    for start in range(0, len(object_keys), 1000):
+        batch = [{"Key": key} for key in object_keys[start : start + 1000]]
+        response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": False})
+        deleted += len(response.get("Deleted", []))
+        if response.get("Errors"):
+            raise RuntimeError(f"S3 refused to delete {len(response['Errors'])} objects")
+    return deleted
+
+
+def chunk_keys_in_use(tenant_id: str, agent_id: str) -> set[str]:
+    """The chunk artifacts the agent's documents point at (every document, any status)."""
+    items = DocumentItem.query(
+        keys.knowledge_pk(tenant_id, agent_id),
+        DocumentItem.sk.startswith(keys.DOCUMENT_SK_PREFIX),
+        attributes_to_get=["chunks_key"],
+    )
+    return {str(item.chunks_key) for item in items if item.chunks_key}
+
+
 # ---------------------------------------------------------------- ingestion queue
 def enqueue(queue_url: str, item: IngestionWorkItem) -> None:
     body = item.model_dump_json(exclude_none=True)
     client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)
+
+
+def delete_agent_partition(tenant_id: str, agent_id: str) -> int:
+    """Delete the agent's documents and index pointer (its whole knowledge partition)."""
+    return delete_partition(keys.knowledge_pk(tenant_id, agent_id))
+
+
+def delete_prefix(bucket: str, prefix: str) -> int:
+    """Delete every object under ``prefix`` (1,000 per call); the count."""
+    s3 = client("s3")
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if found:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": found, "Quiet": True})
+            deleted += len(found)
+    return deleted
+
+
+def stuck_documents(updated_before: str) -> list[Document]:
+    """Documents still ``processing`` whose ``updated_at`` is before ``updated_before``: a
+    filtered Scan of the table (the sweep runs every 15 minutes; no index holds documents by
+    status, and adding one would cost every document write)."""
+    found = DocumentItem.scan(
+        filter_condition=(DocumentItem.entity == DocumentItem)
+        & (DocumentItem.status == "processing")
+        & (DocumentItem.updated_at < updated_before)
+    )
+    return [_document(item) for item in found]

@@ -15,7 +15,7 @@ from typing import Any
 
 from agenthub.errors import Conflict
 from agenthub.events import Actor, utc_now_iso
-from agents.logic import get_agent
+from agents.logic import agent_still_exists, get_agent
 from knowledge.dal import repository
 from knowledge.logic import storage
 from knowledge.models import (
@@ -80,6 +80,7 @@ def create_source(
     places: Places,
 ) -> tuple[Document, UploadTicket | None]:
     get_agent(tenant_id, agent_id)  # another tenant's agent is a 404
+    alive = [agent_still_exists(tenant_id, agent_id)]  # and a deleted one, at once
     now = utc_now_iso()
     doc = Document(
         id=new_document_id(),
@@ -103,12 +104,12 @@ def create_source(
                 "size": source.size,
             }
         )
-        repository.create_document(doc, [_created(doc, actor)])
+        repository.create_document(doc, [_created(doc, actor)], alive)
         key = storage.upload_key(tenant_id, agent_id, doc.id, source.file_name)
         ticket = _ticket(places.bucket, key, content_type, source.size)
     elif isinstance(source, UrlSource):
         doc = doc.model_copy(update={"source_url": str(source.url)})
-        repository.create_document(doc, [_created(doc, actor)])
+        repository.create_document(doc, [_created(doc, actor)], alive)
         _queue(places, doc)
     else:
         body, content_type = _inline_content(source)
@@ -116,7 +117,7 @@ def create_source(
         repository.put_object(
             places.bucket, storage.source_key(tenant_id, agent_id, doc.id), body, content_type
         )
-        repository.create_document(doc, [_created(doc, actor)])
+        repository.create_document(doc, [_created(doc, actor)], alive)
         _queue(places, doc)
     return doc, ticket
 
@@ -233,4 +234,15 @@ def delete_document(
     repository.enqueue(
         places.queue_url,
         IngestionWorkItem(action="reindex", tenant_id=tenant_id, agent_id=agent_id),
+    )
+
+
+def forget_agent(tenant_id: str, agent_id: str, bucket: str) -> int:
+    """Remove a deleted agent's knowledge: its documents and index pointer, then every
+    object of it in ``bucket`` (uploads, sources, chunks, index artifacts). The number of
+    objects removed. Idempotent."""
+    repository.delete_agent_partition(tenant_id, agent_id)
+    return sum(
+        repository.delete_prefix(bucket, prefix)
+        for prefix in storage.agent_prefixes(tenant_id, agent_id)
     )
