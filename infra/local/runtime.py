@@ -666,7 +666,8 @@ class LocalRuntime:
         """The emails functions sent through SES, as moto recorded them, oldest first."""
         import urllib.request
 
-        with urllib.request.urlopen(self.moto_url + "/moto-api/data.json", timeout=10) as raw:
+        # moto's state dump holds every backend: with a busy table it takes seconds to build
+        with urllib.request.urlopen(self.moto_url + "/moto-api/data.json", timeout=60) as raw:
             data = json.loads(raw.read())
         messages = (data.get("ses") or {}).get("Message") or []
         fields = ("id", "source", "destinations", "subject", "body")

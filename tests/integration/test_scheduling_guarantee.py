@@ -190,7 +190,11 @@ def test_an_expired_hold_is_re_taken_and_can_no_longer_be_confirmed(world: dict[
     assert confirmed.status == "confirmed"
     again = bookings.confirm_paid_booking(tenant_id, second.booking.id, payment_id="pi_1")
     assert again.version == confirmed.version  # idempotent for the same payment
-    # And the sweeper marks the first one expired
+    # And the sweeper leaves the priced hold to payments' job for a while (it expires the
+    # Checkout Session first), then marks it expired
+    assert bookings.sweep_expired_holds() == 0
+    assert bookings.get_booking(tenant_id, held.id).status == "held"
+    clock.set_now(lambda: later + bookings.PRICED_HOLD_GRACE)
     assert bookings.sweep_expired_holds() == 1
     assert bookings.get_booking(tenant_id, held.id).status == "expired"
     assert [b.id for b in _live(tenant_id, world["resource"].id)] == [second.booking.id]

@@ -79,9 +79,11 @@ def message_view(message: Message, *, public: bool) -> dict[str, Any]:
 
 
 def exchange_view(exchange: messages.Exchange, *, public: bool) -> dict[str, Any]:
-    """The question and the answer (null while a person holds the conversation)."""
+    """The question, the answer (null while a person holds the conversation) and what the
+    visitor can do next (``actions``: a booking offer, or none)."""
     answer = exchange.answer
     return {
         "question": message_view(exchange.question, public=public),
         "answer": message_view(answer, public=public) if answer else None,
+        "actions": list(exchange.actions),
     }

@@ -5,9 +5,10 @@ AWS calls per message in a warm environment: one BatchGetItem (conversation head
 state, the shared cached answer, the rate counters, the tenant's quota counter) and one
 TransactWriteItems (both messages, the state, the counters, the cache entry, the
 MessageAnswered event in the outbox) — on a cache miss and on a hit alike; the provider call
-(Bedrock) on a miss only. A cold environment adds the agent (5-minute L1 cache), the index
-pointer (10 s), the index artifacts (S3) and billing's allowance (account and plans, 30 s),
-once.
+(Bedrock) on a miss only. A question that asks to book adds scheduling's offer (its config
+and slots, each kept 30 s per environment). A cold environment adds the agent (5-minute L1
+cache), the index pointer (10 s), the index artifacts (S3) and billing's allowance (account
+and plans, 30 s), once.
 
 When the provider cannot answer (ProviderUnavailable), the question is stored with status
 "failed" (same transaction shape, no answer, no event) and the 503 with Retry-After goes back
@@ -64,6 +65,9 @@ class Exchange:
 
     question: Message
     answer: Message | None
+    # What the visitor can do next, beside the answer: a booking offer (scheduling's
+    # ``booking_offer``) when they asked to book and the agent has something to book.
+    actions: tuple[dict[str, Any], ...] = ()
 
 
 class ConversationFull(Conflict):
@@ -260,7 +264,20 @@ def post_message(
         policy=policy,
         now=now,
     )
-    return Exchange(question=user, answer=reply)
+    return Exchange(question=user, answer=reply, actions=_actions(tenant_id, agent_id, question))
+
+
+def _actions(tenant_id: str, agent_id: str, question: str) -> tuple[dict[str, Any], ...]:
+    """Scheduling's booking offer for this question (no read at all without a wish to book).
+    The answer is already stored: a failure here leaves the offer out, never the answer."""
+    from scheduling.logic import booking_offer
+
+    try:
+        offer = booking_offer(tenant_id, agent_id, question)
+    except Exception:
+        logger().exception("could not compute a booking offer")
+        return ()
+    return (offer.model_dump(mode="json"),) if offer is not None else ()
 
 
 def _lookup(

@@ -24,6 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.models import (
 from agenthub.http import api_handler, make_resolver
 from docs.handlers import described
 from docs.handlers.described import ERROR_SCHEMA
+from scheduling.logic import BookingOffer
 
 app = make_resolver()
 
@@ -79,7 +80,11 @@ def openapi_json(base_path: str) -> str:
             _with_declared_bodies(resolver, schema.model_dump(by_alias=True, exclude_none=True))
         )
     document = json.loads(merge.get_openapi_json_schema())
-    document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    offer = BookingOffer.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(offer.pop("$defs", {}))
+    schemas["BookingOffer"] = offer
     for path, item in document["paths"].items():
         for method, operation in item.items():
             described.describe(method.upper(), path, operation, "requestBody" in operation)

@@ -46,6 +46,31 @@ SUCCESS: dict[tuple[str, str], int] = {
     ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/lead"): 201,
 }
 
+# Success bodies described beyond "an object" (the fields a client relies on).
+EXCHANGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["question", "answer", "actions"],
+    "properties": {
+        "question": {"type": "object", "description": "the visitor's message as stored"},
+        "answer": {
+            "type": ["object", "null"],
+            "description": "the agent's answer; null while a person holds the conversation",
+        },
+        "actions": {
+            "type": "array",
+            "description": (
+                "what the visitor can do next: a booking offer (the agent's event types with"
+                " their next open slots, UTC) when the question asks to book; else empty"
+            ),
+            "items": {"$ref": "#/components/schemas/BookingOffer"},
+        },
+    },
+}
+SUCCESS_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/messages"): EXCHANGE,
+    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/messages"): EXCHANGE,
+}
+
 # GET routes answering 304 to a matching If-None-Match (they send an ETag).
 CONDITIONAL = {
     "/v1/tenant",
@@ -119,7 +144,8 @@ def describe(method: str, path: str, operation: dict[str, Any], has_body: bool) 
     if status == 204:
         responses["204"] = {"description": "Done; no content"}
     else:
-        content = {"application/json": {"schema": {"type": "object"}}}
+        body = SUCCESS_BODIES.get((method, path), {"type": "object"})
+        content = {"application/json": {"schema": body}}
         responses[str(status)] = {"description": success["description"], "content": content}
     if method == "GET" and path in CONDITIONAL:
         responses["304"] = {"description": "Not modified (If-None-Match named the ETag)"}

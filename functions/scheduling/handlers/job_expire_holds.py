@@ -2,7 +2,9 @@
 
 The slots of expired holds are free already (expiry is in every lock's write condition);
 this job sets their status to expired, gives their limit-counter units back and removes the
-hold markers, so payments and the tenant see the truth within about a minute.
+hold markers, so payments and the tenant see the truth within about a minute. A priced hold
+is payments' to end first (it expires the Checkout Session at Stripe, then releases the hold):
+this job takes it only ``bookings.PRICED_HOLD_GRACE`` after its end (one with no session).
 """
 
 from __future__ import annotations

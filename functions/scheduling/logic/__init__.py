@@ -30,27 +30,62 @@ BookingCancelled, BookingRescheduled, ReminderSent, ResourceChanged, EventTypeCh
 
 For conversations and the widget
 --------------------------------
-Not built yet: a booking-intent hook for answers. The widget books through the public
-routes (event types, slots in the visitor's zone, bookings with Idempotency-Key, the manage
-link with ``format=ics`` for add-to-calendar).
+- ``booking_offer(tenant_id, agent_id, text)`` -> ``BookingOffer | None``: when the visitor's
+  message asks to book and the agent has active event types, those (at most 3) with their next
+  open slots (UTC); the conversation's answer carries it as ``actions: [{"type": "booking",
+  ...}]``. A message without that wish is a pure text check: no read. ``wants_booking(text)``
+  is that check alone.
+
+The widget books through the public routes (event types, slots in the visitor's zone,
+bookings with Idempotency-Key, the manage link with ``format=ics`` for add-to-calendar).
+
+Imported on first use (module ``__getattr__``): the conversations function imports this
+package on its message path and must not pay for the booking code it rarely needs.
 """
 
-from scheduling.logic.bookings import (
-    AlreadyConfirmedWithOtherPayment,
-    BookingNotChangeable,
-    HoldExpired,
-    confirm_paid_booking,
-    get_booking,
-    release_hold,
-)
-from scheduling.models import Booking
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scheduling.logic.bookings import (
+        AlreadyConfirmedWithOtherPayment,
+        BookingNotChangeable,
+        HoldExpired,
+        confirm_paid_booking,
+        get_booking,
+        release_hold,
+    )
+    from scheduling.logic.offer import BookingOffer, booking_offer, wants_booking
+    from scheduling.models import Booking
+
+_HOMES = {
+    "AlreadyConfirmedWithOtherPayment": "scheduling.logic.bookings",
+    "BookingNotChangeable": "scheduling.logic.bookings",
+    "HoldExpired": "scheduling.logic.bookings",
+    "confirm_paid_booking": "scheduling.logic.bookings",
+    "get_booking": "scheduling.logic.bookings",
+    "release_hold": "scheduling.logic.bookings",
+    "BookingOffer": "scheduling.logic.offer",
+    "booking_offer": "scheduling.logic.offer",
+    "wants_booking": "scheduling.logic.offer",
+    "Booking": "scheduling.models",
+}
 
 __all__ = [
     "AlreadyConfirmedWithOtherPayment",
     "Booking",
     "BookingNotChangeable",
+    "BookingOffer",
     "HoldExpired",
+    "booking_offer",
     "confirm_paid_booking",
     "get_booking",
     "release_hold",
+    "wants_booking",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

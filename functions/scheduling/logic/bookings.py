@@ -643,15 +643,31 @@ def _resource_or_none(tenant_id: str, resource_id: str) -> Resource | None:
         return None
 
 
+# A priced hold is payments' to end first: its job (every minute) re-checks the Checkout
+# Session with Stripe and expires it before releasing the hold. This sweeper releases a priced
+# hold only once that had its chance (a hold whose visitor never opened the pay step has no
+# session, and only this sweeper ends it).
+PRICED_HOLD_GRACE = timedelta(minutes=10)
+
+
 def sweep_expired_holds(limit_per_shard: int = 100) -> int:
     """Release holds whose expiry passed (status expired, counters back, locks freed if
-    nobody re-took them). Returns how many were released."""
+    nobody re-took them); priced holds only ``PRICED_HOLD_GRACE`` after their expiry. Returns
+    how many were released."""
     released = 0
-    before = iso_z(clock.now())
-    for tenant_id, booking_id in repository.expired_holds(before, limit_per_shard):
+    now = clock.now()
+    for tenant_id, booking_id in repository.expired_holds(iso_z(now), limit_per_shard):
         try:
+            if _payments_turn(get_booking(tenant_id, booking_id), now):
+                continue
             release_hold(tenant_id, booking_id, reason="hold expired")
             released += 1
         except (NotFound, Conflict):
             continue  # confirmed meanwhile, or already gone
     return released
+
+
+def _payments_turn(booking: Booking, now: datetime) -> bool:
+    if booking.price is None or booking.status != "held" or not booking.hold_expires_at:
+        return False
+    return datetime.fromisoformat(booking.hold_expires_at) + PRICED_HOLD_GRACE > now

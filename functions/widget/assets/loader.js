@@ -88,12 +88,13 @@
   // Every answer of the API, refusals and throttling included, carries CORS headers for the
   // page's origin and exposes Retry-After: a request that fails without a status never reached
   // the API (the visitor is offline).
-  function request(method, path, body) {
+  // headers: more request headers (the booking step's Idempotency-Key)
+  function request(method, path, body, headers) {
     var init = {
       method: method,
       mode: "cors",
       credentials: "omit",
-      headers: { Authorization: "Bearer " + key }
+      headers: Object.assign({ Authorization: "Bearer " + key }, headers)
     };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -351,6 +352,7 @@
 
   var context = {
     version: VERSION,
+    api: api,
     state: state,
     request: request,
     connect: connect,

@@ -6,8 +6,9 @@ var leadSent = false;
 
 tool("lead_capture", "leadAction", function () { openLead(); });
 
-function field(name, labelKey, type, autocomplete) {
-  var id = "lead-" + name;
+// prefix: the ids' prefix ("lead-" unless another step's form: "book-")
+function field(name, labelKey, type, autocomplete, prefix) {
+  var id = (prefix || "lead-") + name;
   var control = type === "textarea"
     ? el("textarea", { id: id, name: name, rows: "2", maxlength: "1000" })
     : el("input", { id: id, name: name, type: type, autocomplete: autocomplete, maxlength: name === "email" ? "254" : name === "phone" ? "32" : "120" });
@@ -52,15 +53,16 @@ function openLead(options) {
   }
 }
 
-function fieldError(form, name, text) {
+function fieldError(form, name, text, prefix) {
+  var id = (prefix || "lead-") + name + "-err";
   var control = form.elements[name];
   control.setAttribute("aria-invalid", text ? "true" : "false");
   if (text) {
-    control.setAttribute("aria-describedby", "lead-" + name + "-err");
+    control.setAttribute("aria-describedby", id);
   } else {
     control.removeAttribute("aria-describedby");
   }
-  doc.getElementById("lead-" + name + "-err").textContent = text;
+  doc.getElementById(id).textContent = text;
 }
 
 function submitLead(form) {

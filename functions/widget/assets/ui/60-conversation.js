@@ -124,7 +124,7 @@ function ask(raw) {
     if (!answer) {
       return;
     }
-    addMessage(answer);
+    offerBooking(data.actions, addMessage(withOffer(answer, data.actions)));
     ctx.emit({
       role: "assistant",
       text: answer.text,
