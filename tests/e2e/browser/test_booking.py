@@ -54,22 +54,33 @@ def booking_site(widget_site: WidgetSite, make_site: MakeSite) -> BookingSite:
         enabled_tools=["knowledge", "booking"],
     )
     api.ok("PUT", "/v1/payments/stripe", owner, json={"restricted_key": "rk_test_widget_booking"})
-    resource = api.ok(
-        "POST",
-        "/v1/scheduling/resources",
-        owner,
-        json={"name": "Dr. Park", "time_zone": "UTC", "weekly": ALL_DAY},
+    resource = _resource(widget_site)
+    free = _event_type(widget_site, site.agent_id, resource, name="Consultation")
+    paid = _event_type(
+        widget_site, site.agent_id, resource, name="Deep clean", duration_minutes=60, price=PRICE
     )
+    return BookingSite(site.url, site.agent_id, site.publishable_key, resource, free, paid)
 
-    def event_type(**fields: Any) -> dict[str, Any]:
-        body = {"agent_id": site.agent_id, "resource_id": resource["id"], **fields}
-        return dict(api.ok("POST", "/v1/scheduling/event-types", owner, json=body))
 
-    free = event_type(name="Consultation", duration_minutes=30, min_notice_minutes=60)
-    paid = event_type(
-        name="Deep clean", duration_minutes=60, min_notice_minutes=60, price=PRICE, hold_minutes=15
-    )
-    return BookingSite(site.url, site.agent_id, site.publishable_key, resource["id"], free, paid)
+def _resource(widget_site: WidgetSite) -> str:
+    """A resource of the widget tenant, open all day every day (UTC): its id."""
+    api, owner = widget_site.api, widget_site.tenant.owner_key
+    body = {"name": "Dr. Park", "time_zone": "UTC", "weekly": ALL_DAY}
+    return str(api.ok("POST", "/v1/scheduling/resources", owner, json=body)["id"])
+
+
+def _event_type(
+    widget_site: WidgetSite, agent_id: str, resource_id: str, **fields: Any
+) -> dict[str, Any]:
+    api, owner = widget_site.api, widget_site.tenant.owner_key
+    body = {
+        "agent_id": agent_id,
+        "resource_id": resource_id,
+        "duration_minutes": 30,
+        "min_notice_minutes": 60,
+        **fields,
+    }
+    return dict(api.ok("POST", "/v1/scheduling/event-types", owner, json=body))
 
 
 def _open_and_ask(page: Page, text: str) -> Any:
@@ -239,4 +250,53 @@ def test_a_time_taken_meanwhile_shows_fresh_times_and_says_so(
     ]
     assert [c.response().status for c in refused] == [409]  # type: ignore[union-attr]
     assert _bookings(widget_site, booking_site, "cy@example.com") == []
+    visitor.close()
+
+
+def test_the_booking_step_in_arabic_dark_mode_on_a_phone(
+    browser: Any, widget_site: WidgetSite, make_site: MakeSite, artifacts: Path
+) -> None:
+    # Given an agent in Arabic, dark, with one bookable type and the tool "booking"
+    site = make_site(
+        locale="ar",
+        greeting="مرحبًا!",
+        theme={"title": "العيادة", "mode": "dark"},
+        enabled_tools=["knowledge", "booking"],
+    )
+    _event_type(widget_site, site.agent_id, _resource(widget_site), name="استشارة")
+    # When a visitor on a phone opens the chat and the booking action under the field
+    visitor, page, _, _ = open_page(
+        browser,
+        site.url,
+        viewport={"width": 390, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    page.locator(LAUNCHER).tap()
+    panel = page.frame_locator(PANEL)
+    panel.get_by_role("button", name="حجز موعد").tap()
+    # Then the one type goes straight to its times, right to left, in the dark theme
+    expect(panel.locator("#step-title")).to_have_text("استشارة")
+    expect(panel.locator(".times .slot").first).to_be_visible()
+    root = page.locator(PANEL).content_frame.locator("html")
+    expect(root).to_have_attribute("dir", "rtl")
+    expect(root).to_have_class(re.compile(r"\bdark\b"))
+    earlier = panel.get_by_role("button", name="أيام سابقة").bounding_box()
+    later = panel.get_by_role("button", name="أيام لاحقة").bounding_box()
+    assert earlier and later and later["x"] < earlier["x"]  # later days are to the left
+    # And every control of the step is at least 44 x 44 CSS pixels
+    controls = panel.locator(".step button:visible, .step input:visible")
+    small = []
+    for n in range(controls.count()):
+        box = controls.nth(n).bounding_box()
+        assert box is not None
+        if box["height"] < 44 or box["width"] < 44:
+            small.append((controls.nth(n).evaluate("e => e.outerHTML.slice(0, 80)"), box))
+    assert controls.count() >= 10 and not small, small
+    page.screenshot(path=artifacts / "booking-7-arabic-dark-phone.png")
+    # The details step too (its fields and buttons)
+    panel.locator(".times .slot").first.tap()
+    expect(panel.locator("#book-name")).to_be_focused()
+    expect(panel.get_by_label("البريد الإلكتروني")).to_be_visible()
     visitor.close()
