@@ -39,6 +39,7 @@ K = 5
 SCALE_CHUNKS = 10_000
 CPU_ROUNDS = 3
 THRESHOLDS = (0.3, 0.4, 0.5)
+GROUNDING_SWEEP = (0.0, 0.4, 0.45, 0.5, 0.55)
 PrintFn = Callable[..., None]
 
 
@@ -164,6 +165,7 @@ def corpora_table(print_fn: PrintFn = print) -> dict[str, float]:
     <= 10%) and on off-topic questions from other domains (goal >= 90%), and the share of
     answers whose cited passages hold the section's text."""
     from bench.retrieval import suite
+    from conversations.logic import answering
     from knowledge.logic import search_index
 
     print_fn("\n== Answers on every corpus: generated questions and off-topic ones ==")
@@ -200,6 +202,14 @@ def corpora_table(print_fn: PrintFn = print) -> dict[str, float]:
             f" {100 * cited / n_a:11.1f}% {100 * ceiling / n_a:14.1f}%"
             f" {100 * with_citations / max(1, len(answered)):5.0f}%"
         )
+        sweep = []
+        for threshold in GROUNDING_SWEEP:
+            weak_a = sum(
+                answering.is_weak(o.passages, grounding_threshold=threshold) for o in answerable
+            )
+            weak_o = sum(answering.is_weak(o.passages, grounding_threshold=threshold) for o in off)
+            sweep.append(f"{threshold:.2f}: {100 * weak_a / n_a:.0f}%/{100 * weak_o / n_o:.0f}%")
+        print_fn(f"   {'':26} weak rule at grounding {', '.join(sweep)} (answerable/off-topic)")
         out[f"abstained_answerable_{name}"] = 100 * abst_a / n_a
         out[f"abstained_off_topic_{name}"] = 100 * abst_o / n_o
     return out
@@ -224,6 +234,7 @@ def run(print_fn: PrintFn = print) -> dict[str, float]:
         f"   retrieval_query -> search k={K} -> answer, ExtractiveProvider;"
         f" {len(questions)} answerable + {len(unanswerable_texts)} unanswerable questions;"
         f" weak if best coverage < {answering.WEAK_COVERAGE}"
+        f" or best grounding < {answering.WEAK_GROUNDING}"
     )
 
     answerable = [ask(index, q.question) for q in questions]

@@ -27,6 +27,7 @@ class Passage:
     page_start: int | None
     score: float
     coverage: float | None
+    proximity: float | None = None
 
 
 @dataclass(frozen=True)

@@ -278,3 +278,10 @@ def test_follow_up_answer_uses_the_folded_topic():
     assert "Sundays" in query
     assert "closed on Sundays" in result.text
     assert result.citations[0].chunk_id == "hours:0"
+
+
+def test_passages_that_share_the_words_but_not_the_phrase_are_weak():
+    scattered = replace(passage("d:0", "text", coverage=0.8), proximity=0.0)
+    about = replace(passage("d:1", "text", coverage=1.0), proximity=1.0)
+    assert is_weak([scattered]) is True
+    assert is_weak([scattered, about]) is False
