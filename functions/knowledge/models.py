@@ -112,6 +112,9 @@ class Document(BaseModel):
     agent_id: str
     type: SourceType
     title: str
+    # True when the user named the document: the title is kept as given, even when it equals
+    # the file name; otherwise the document's own title (first heading, <title>) replaces it.
+    title_given: bool = False
     status: Status
     file_name: str | None = None
     source_url: str | None = None

@@ -147,6 +147,37 @@ def test_an_upload_is_ingested_from_its_s3_notification(aws, acme):
     assert "250" in top["text"] and top["file_name"] == "prices.csv"
 
 
+def test_an_explicit_title_is_kept_even_when_it_equals_the_file_name(aws, acme):
+    # Given two HTML uploads with a <title>: one named by the user (as its file name), one not
+    agent = acme.agent()
+    page = b"<html><head><title>Page title</title></head><body><p>Parking is free.</p></body>"
+    named = _add(
+        acme,
+        agent,
+        {"type": "upload", "file_name": "parking.html", "size": len(page), "title": "parking.html"},
+    ).json["document"]
+    unnamed = _add(
+        acme, agent, {"type": "upload", "file_name": "other.html", "size": len(page)}
+    ).json["document"]
+    bodies = []
+    for doc in (named, unnamed):
+        key = f"uploads/{acme.id}/{agent['id']}/{doc['id']}/{doc['file_name']}"
+        h.aws_client("s3").put_object(Bucket=aws.documents_bucket, Key=key, Body=page)
+        record = {"eventName": "ObjectCreated:Put", "s3": {"object": {"key": key}}}
+        bodies.append(json.dumps({"Records": [record]}))
+
+    # When both are ingested
+    _work(aws, bodies)
+
+    # Then the user's title stays; the default gives way to the page's own title
+    def title(doc: dict[str, Any]) -> str:
+        path = f"{_documents(agent)}/{doc['id']}"
+        return api(KNOWLEDGE, "GET", path, caller=acme.owner).json["title"]
+
+    assert title(named) == "parking.html"
+    assert title(unnamed) == "Page title"
+
+
 def test_a_bad_file_fails_with_a_reason_and_the_others_are_indexed(aws, acme):
     agent = acme.agent()
     good = _add(acme, agent, {"type": "text", "text": HOURS}).json["document"]

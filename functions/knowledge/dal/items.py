@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
 
 from agenthub.table import TableItem
 
@@ -13,6 +19,7 @@ class DocumentItem(TableItem, discriminator="document"):
     document_id = UnicodeAttribute()
     source_type = UnicodeAttribute()
     title = UnicodeAttribute()
+    title_given = BooleanAttribute(null=True)
     status = UnicodeAttribute()
     file_name = UnicodeAttribute(null=True)
     source_url = UnicodeAttribute(null=True)

@@ -24,6 +24,7 @@ def _document(item: DocumentItem) -> Document:
         agent_id=item.agent_id,
         type=item.source_type,  # type: ignore[arg-type]
         title=item.title,
+        title_given=bool(item.title_given),
         status=item.status,  # type: ignore[arg-type]
         file_name=item.file_name,
         source_url=item.source_url,
@@ -57,6 +58,7 @@ def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
         document_id=doc.id,
         source_type=doc.type,
         title=doc.title,
+        title_given=doc.title_given,
         status=doc.status,
         file_name=doc.file_name,
         source_url=doc.source_url,

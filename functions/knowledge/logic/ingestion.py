@@ -151,9 +151,9 @@ def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
         outcome.add(doc)  # same content, same settings: nothing to redo, mark indexed
         return
     parsed = _parse(doc, data, content_type, file_name)
-    # A title the user gave wins; the defaults (file name, URL) give way to the document's own.
-    defaulted = doc.title in (doc.file_name, doc.source_url)
-    title = (parsed.title or doc.title) if defaulted else doc.title
+    # A title the user gave wins (even one equal to the file name); a default (file name, URL,
+    # first line) gives way to the document's own.
+    title = doc.title if doc.title_given else (parsed.title or doc.title)
     parsed = dataclasses.replace(parsed, title=title)
     settings = ChunkingSettings(**{k: v for k, v in doc.chunking.items() if k != "min_chars"})
     chunks = [

@@ -84,6 +84,7 @@ def create_source(
         agent_id=agent_id,
         type=source.type,
         title=source.title or _default_title(source),
+        title_given=bool(source.title),
         status="awaiting_upload" if isinstance(source, UploadSource) else "queued",
         tags=sorted(set(source.tags)),
         chunking=source.chunking.model_dump(),
