@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, Field, HttpUrl, field_validator
 
-from agenthub.events import DomainEvent
+from agenthub.events import DomainEvent, EventData
+from agenthub.models import StrictInput
 from agenthub.origins import normalize_origin
 
 NAME_MAX = 80
@@ -29,11 +30,7 @@ MODELS = get_args(Model)
 Tool = Literal["knowledge", "booking", "payments", "lead_capture", "handoff"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class Theme(Strict):
+class Theme(StrictInput):
     primary_color: str = Field(default="#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
     position: Literal["bottom-right", "bottom-left"] = "bottom-right"
     title: str = Field(default="", max_length=60)
@@ -53,7 +50,7 @@ def _origins(value: list[str] | None) -> list[str] | None:
     return sorted({normalize_origin(origin) for origin in value})
 
 
-class AgentFields(Strict):
+class AgentFields(StrictInput):
     """Fields a client may set; each optional here so PATCH can reuse them."""
 
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
@@ -136,13 +133,30 @@ class AgentEvent(DomainEvent):
     source = "agenthub.agents"
 
 
+class AgentCreatedData(EventData):
+    name: str
+    version: int
+
+
+class AgentUpdatedData(EventData):
+    changed: list[str]  # the fields the update set
+    version: int
+
+
+class AgentDeletedData(EventData):
+    """Nothing beyond the event's subject (``agent/<id>``)."""
+
+
 class AgentCreated(AgentEvent):
     detail_type = "AgentCreated"
+    data: AgentCreatedData
 
 
 class AgentUpdated(AgentEvent):
     detail_type = "AgentUpdated"
+    data: AgentUpdatedData
 
 
 class AgentDeleted(AgentEvent):
     detail_type = "AgentDeleted"
+    data: AgentDeletedData

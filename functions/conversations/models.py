@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from agenthub.events import DomainEvent
+from agenthub.events import DomainEvent, EventData
+from agenthub.models import ID_PATTERN, StrictInput
 
 # Guardrails (ARCHITECTURE.md, issue 4): what one visitor message may be, what follows it.
 MESSAGE_MAX_CHARS = 2000
@@ -31,14 +32,10 @@ Rating = Literal["up", "down"]
 MessageStatus = Literal["answered", "failed"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
 # ---------------------------------------------------------------------------- API input
 
 
-class SignedVisitor(Strict):
+class SignedVisitor(StrictInput):
     """A visitor the tenant's server vouches for: ``signature`` is the lower-case hex
     HMAC-SHA256 of ``id`` keyed with the agent's identity secret."""
 
@@ -46,7 +43,7 @@ class SignedVisitor(Strict):
     signature: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 
-class WidgetConversationStart(Strict):
+class WidgetConversationStart(StrictInput):
     """Widget: a signed visitor, the visitor token of an earlier conversation (the same
     visitor again), or nothing (a new anonymous visitor)."""
 
@@ -60,18 +57,18 @@ class WidgetConversationStart(Strict):
         return self
 
 
-class ServerConversationStart(Strict):
+class ServerConversationStart(StrictInput):
     """Server (secret key): it may name the visitor directly; omitted, the visitor is a new
     anonymous one."""
 
     visitor_id: str | None = Field(default=None, pattern=VISITOR_ID_PATTERN)
 
 
-class MessageCreate(Strict):
+class MessageCreate(StrictInput):
     text: str = Field(min_length=1, max_length=MESSAGE_MAX_CHARS)
 
 
-class WidgetAccess(Strict):
+class WidgetAccess(StrictInput):
     """What every widget call on an existing conversation carries: its visitor token."""
 
     visitor_token: str = Field(min_length=10, max_length=600)
@@ -81,7 +78,7 @@ class WidgetMessageCreate(MessageCreate, WidgetAccess):
     pass
 
 
-class FeedbackCreate(Strict):
+class FeedbackCreate(StrictInput):
     rating: Rating
     comment: str | None = Field(default=None, max_length=COMMENT_MAX_CHARS)
 
@@ -111,7 +108,7 @@ def _phone(value: str | None) -> str | None:
     return compact
 
 
-class LeadCreate(Strict):
+class LeadCreate(StrictInput):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
@@ -138,7 +135,7 @@ class WidgetLeadCreate(LeadCreate, WidgetAccess):
     pass
 
 
-class HandoffCreate(Strict):
+class HandoffCreate(StrictInput):
     reason: str | None = Field(default=None, max_length=COMMENT_MAX_CHARS)
 
 
@@ -232,7 +229,7 @@ class CachedAnswer(BaseModel):
 
 
 class ConversationFilters(BaseModel):
-    agent_id: str | None = None
+    agent_id: str | None = Field(default=None, pattern=ID_PATTERN)
     started_from: str | None = None  # ISO-8601 UTC, inclusive
     started_to: str | None = None  # ISO-8601 UTC, inclusive
     unanswered: bool | None = None
@@ -256,34 +253,84 @@ class ConversationEvent(DomainEvent):
     source = "agenthub.conversations"
 
 
+class ConversationEventData(EventData):
+    agent_id: str
+    conversation_id: str
+
+
+class ConversationStartedData(ConversationEventData):
+    channel: Channel
+    verified: bool
+
+
+class MessageAnsweredData(ConversationEventData):
+    """What billing and analytics count per answer."""
+
+    message_id: str
+    question_id: str
+    channel: Channel
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    latency_ms: int
+    cache_hit: bool
+    abstained: bool
+    citations: int  # how many
+
+
+class FeedbackReceivedData(ConversationEventData):
+    message_id: str
+    rating: Rating
+    has_comment: bool
+
+
+class LeadCapturedData(ConversationEventData):
+    """No personal data (events are archived with the audit log): consumers read the lead
+    from the conversation."""
+
+    has_email: bool
+    has_phone: bool
+
+
+class HandoffRequestedData(ConversationEventData):
+    visitor_verified: bool
+    has_lead: bool
+    has_reason: bool
+
+
+class IdentitySecretRotatedData(EventData):
+    agent_id: str
+    had_previous: bool
+
+
 class ConversationStarted(ConversationEvent):
     detail_type = "ConversationStarted"
+    data: ConversationStartedData
 
 
 class MessageAnswered(ConversationEvent):
-    """data: agent_id, conversation_id, message_id, tokens_in, tokens_out, latency_ms,
-    cache_hit, abstained, citations, model — what billing and analytics count."""
-
     detail_type = "MessageAnswered"
+    data: MessageAnsweredData
 
 
 class FeedbackReceived(ConversationEvent):
     detail_type = "FeedbackReceived"
+    data: FeedbackReceivedData
 
 
 class LeadCaptured(ConversationEvent):
-    """No personal data in the event (it is archived with the audit log): consumers read the
-    lead from the conversation."""
-
     detail_type = "LeadCaptured"
+    data: LeadCapturedData
 
 
 class HandoffRequested(ConversationEvent):
     detail_type = "HandoffRequested"
+    data: HandoffRequestedData
 
 
 class IdentitySecretRotated(ConversationEvent):
     detail_type = "IdentitySecretRotated"
+    data: IdentitySecretRotatedData
 
 
 def public_message(message: Message) -> dict[str, Any]:

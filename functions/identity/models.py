@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from agenthub.events import DomainEvent
+from agenthub.events import DomainEvent, EventData
+from agenthub.models import StrictInput
 from agenthub.origins import normalize_origin
+from agenthub.roles import Role
 
-Role = Literal["owner", "admin", "member", "viewer"]
 KeyType = Literal["secret", "publishable"]
 
 MAX_ORIGINS = 20
-
-
-class StrictInput(BaseModel):
-    """API input: unknown fields are an error, strings are trimmed."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class TenantCreate(StrictInput):
@@ -99,13 +94,32 @@ class IdentityEvent(DomainEvent):
     source = "agenthub.identity"
 
 
+class TenantCreatedData(EventData):
+    name: str
+
+
+class ApiKeyCreatedData(EventData):
+    type: KeyType
+    name: str
+    role: Role | None = None  # secret keys
+    agent_id: str | None = None  # publishable keys
+    allowed_origins: list[str] = Field(default_factory=list)  # publishable keys
+
+
+class ApiKeyRevokedData(EventData):
+    type: KeyType
+
+
 class TenantCreated(IdentityEvent):
     detail_type = "TenantCreated"
+    data: TenantCreatedData
 
 
 class ApiKeyCreated(IdentityEvent):
     detail_type = "ApiKeyCreated"
+    data: ApiKeyCreatedData
 
 
 class ApiKeyRevoked(IdentityEvent):
     detail_type = "ApiKeyRevoked"
+    data: ApiKeyRevokedData

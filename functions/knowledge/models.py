@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
+from pydantic import BaseModel, Field, HttpUrl, StringConstraints, field_validator
 
-from agenthub.events import DomainEvent
+from agenthub.events import DomainEvent, EventData
+from agenthub.models import StrictInput
 
 SourceType = Literal["upload", "text", "url", "qa"]
 Status = Literal["awaiting_upload", "queued", "processing", "indexed", "failed"]
@@ -20,16 +21,12 @@ MAX_TAGS = 10
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class ChunkingOptions(Strict):
+class ChunkingOptions(StrictInput):
     max_chars: int = Field(default=1200, ge=300, le=4000)
     overlap_chars: int = Field(default=150, ge=0, le=1000)
 
 
-class SourceBase(Strict):
+class SourceBase(StrictInput):
     title: str | None = Field(default=None, max_length=200)
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     chunking: ChunkingOptions = Field(default_factory=ChunkingOptions)
@@ -56,7 +53,7 @@ class TextSource(SourceBase):
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
 
-class QAPair(Strict):
+class QAPair(StrictInput):
     question: str = Field(min_length=1, max_length=1000)
     answer: str = Field(min_length=1, max_length=5000)
 
@@ -83,7 +80,7 @@ SourceCreate = Annotated[
 ]
 
 
-class SourceCreateBody(Strict):
+class SourceCreateBody(StrictInput):
     """POST body: one source (the discriminator ``type`` picks its shape)."""
 
     source: SourceCreate
@@ -146,13 +143,13 @@ class IndexPointer(BaseModel):
     built_at: str | None = None
 
 
-class SearchFilters(Strict):
+class SearchFilters(StrictInput):
     document_ids: list[str] | None = Field(default=None, max_length=100)
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     source_types: list[SourceType] | None = None
 
 
-class SearchRequest(Strict):
+class SearchRequest(StrictInput):
     query: str = Field(min_length=1, max_length=1000)
     k: int = Field(default=5, ge=1, le=50)
     filters: SearchFilters | None = None
@@ -162,17 +159,59 @@ class KnowledgeEvent(DomainEvent):
     source = "agenthub.knowledge"
 
 
+class DocumentEventData(EventData):
+    agent_id: str
+    document_id: str
+
+
+class DocumentCreatedData(DocumentEventData):
+    type: SourceType
+
+
+class DocumentIndexedData(DocumentEventData):
+    index_version: int
+    pages: int
+    characters: int
+    chunks: int
+    embedding_tokens: int
+
+
+class DocumentFailedData(DocumentEventData):
+    reason: str
+    message: str
+
+
 class DocumentCreated(KnowledgeEvent):
     detail_type = "DocumentCreated"
+    data: DocumentCreatedData
 
 
 class DocumentIndexed(KnowledgeEvent):
     detail_type = "DocumentIndexed"
+    data: DocumentIndexedData
 
 
 class DocumentFailed(KnowledgeEvent):
     detail_type = "DocumentFailed"
+    data: DocumentFailedData
 
 
 class DocumentDeleted(KnowledgeEvent):
     detail_type = "DocumentDeleted"
+    data: DocumentEventData
+
+
+class IngestionWorkItem(BaseModel):
+    """One unit of work on the ingestion queue: process a document, or only rebuild the
+    agent's index (``reindex``, after a delete). ``trigger`` is "upload" when the item comes
+    from the bucket's notification of a new file."""
+
+    action: Literal["ingest", "reindex"]
+    tenant_id: str = Field(min_length=1)
+    agent_id: str = Field(min_length=1)
+    document_id: str | None = None
+    trigger: Literal["upload"] | None = None
+
+
+class NewFile(StrictInput):
+    size: int = Field(gt=0, le=MAX_UPLOAD_BYTES)

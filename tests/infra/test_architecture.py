@@ -1,8 +1,11 @@
 """Dependencies point one way (ARCHITECTURE.md, STYLE.md 1-2), checked on the source's imports.
 
 - handlers -> logic -> dal; models anywhere; the arrow never points back.
-- A domain reaches another only through ``<other>.logic`` (its public functions), never its
+- Each domain's ``logic/__init__.py`` declares its public surface in ``__all__``; another
+  domain imports only those names (``from <other>.logic import name``), never its modules,
   dal, handlers or models.
+- Storage shapes stay in dal/: pynamodb, the table base and the key formats
+  (``agenthub.keys``, or a ``PREFIX#`` literal) appear nowhere else.
 - logic and dal know nothing of HTTP (``aws_lambda_powertools.event_handler``) and never read
   ``os.environ``: settings come through ``agenthub.settings``.
 - The kernel (``agenthub``) imports no domain.
@@ -14,6 +17,7 @@ bad modules, so a checker that finds nothing cannot pass unnoticed.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -59,11 +63,14 @@ EXCEPTIONS = {
     ("docs.handlers.api", "*.handlers.api", frozenset({"app"})),
 }
 ENVIRONMENT_NAMES = frozenset({"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"})
+# Storage, for dal/ only: pynamodb, the table base and the key formats.
+STORAGE_MODULES = (("pynamodb",), ("agenthub", "keys"), ("agenthub", "table"))
+KEY_LITERAL = re.compile(r"\b[A-Z][A-Z0-9_]*#")  # TENANT#, KB#, ...
 
 
 @dataclass(frozen=True)
 class Violation:
-    kind: str  # layout | layers | domains | purity | kernel
+    kind: str  # layout | layers | surface | domains | storage | purity | kernel
     path: Path
     line: int
     message: str
@@ -145,9 +152,49 @@ def environment_reads(module: Module) -> Iterator[tuple[int, str]]:
             yield node.lineno, f"{node.value.id}.{node.attr}"
 
 
+def public_surface(functions_dir: Path, domain: str) -> frozenset[str] | None:
+    """The names ``<domain>/logic/__init__.py`` lists in ``__all__`` (None: no list)."""
+    path = functions_dir / domain / "logic" / "__init__.py"
+    if not path.is_file():
+        return frozenset()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        value = getattr(node, "value", None)
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and isinstance(
+            value, ast.List | ast.Tuple
+        ):
+            return frozenset(
+                e.value
+                for e in value.elts
+                if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            )
+    return None
+
+
+def key_literals(module: Module) -> Iterator[int]:
+    """Lines with a string (or f-string part) shaped like a key format (``TENANT#``)."""
+    tree = ast.parse(module.path.read_text(encoding="utf-8"), filename=str(module.path))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and KEY_LITERAL.search(node.value)
+        ):
+            yield node.lineno
+
+
 def check_domains(functions_dir: Path, domains: frozenset[str]) -> list[Violation]:
     """Every architecture violation in the domain packages under ``functions_dir``."""
     found: list[Violation] = []
+    surfaces = {domain: public_surface(functions_dir, domain) for domain in domains}
     for module in modules_under(functions_dir):
         if module.domain not in domains or module.layer not in ALLOWED_OWN_LAYERS:
             found.append(
@@ -159,9 +206,19 @@ def check_domains(functions_dir: Path, domains: frozenset[str]) -> list[Violatio
                 )
             )
             continue
+        logic_package = module.layer == "logic" and module.is_package and len(module.name) == 2
+        if logic_package and surfaces.get(module.domain) is None:
+            found.append(
+                Violation("surface", module.path, 1, "declares no __all__ (its public names)")
+            )
         for line, target, names in imports_of(module):
             if not _excepted(module, target, names):
-                found.extend(_check_import(module, line, target, domains))
+                found.extend(_check_import(module, line, target, names, domains, surfaces))
+        if module.layer != "dal":
+            found.extend(
+                Violation("storage", module.path, line, "a key format outside dal/")
+                for line in key_literals(module)
+            )
         if module.layer in {"logic", "dal"}:
             found.extend(
                 Violation(
@@ -184,9 +241,16 @@ def _excepted(module: Module, target: tuple[str, ...], names: frozenset[str]) ->
 
 
 def _check_import(
-    module: Module, line: int, target: tuple[str, ...], domains: frozenset[str]
+    module: Module,
+    line: int,
+    target: tuple[str, ...],
+    names: frozenset[str],
+    domains: frozenset[str],
+    surfaces: dict[str, frozenset[str] | None],
 ) -> Iterator[Violation]:
     shown = ".".join(target)
+    if module.layer != "dal" and any(target[: len(s)] == s for s in STORAGE_MODULES):
+        yield Violation("storage", module.path, line, f"imports {shown}: storage belongs in dal/")
     if target[: len(HTTP_PACKAGE)] == HTTP_PACKAGE and module.layer in {"logic", "dal"}:
         yield Violation(
             "purity",
@@ -198,12 +262,14 @@ def _check_import(
         return
     layer = layer_of(target)
     if target[0] != module.domain:
-        if layer != "logic" or any(part.startswith("_") for part in target):
+        public = surfaces.get(target[0]) or frozenset()
+        if target[1:] != ("logic",) or not names or not names <= public:
             yield Violation(
                 "domains",
                 module.path,
                 line,
-                f"imports {shown}: another domain only through {target[0]}.logic",
+                f"imports {shown} {sorted(names)}: another domain only through the names "
+                f"{target[0]}.logic exports ({sorted(public)})",
             )
     elif layer is None or layer not in ALLOWED_OWN_LAYERS[module.layer]:
         yield Violation(
@@ -250,9 +316,23 @@ def test_layers_point_one_way(violations: list[Violation]) -> None:
     assert not found, "\n" + "\n".join(found)
 
 
-def test_domains_meet_only_through_logic(violations: list[Violation]) -> None:
-    # Given every import of another domain, Then it goes through that domain's logic
+def test_every_domain_declares_its_public_logic(violations: list[Violation]) -> None:
+    # Given each domain's logic package, Then its __init__ lists its public names in __all__
+    found = _report(violations, "surface")
+    assert not found, "\n" + "\n".join(found)
+
+
+def test_domains_meet_only_through_the_names_their_logic_exports(
+    violations: list[Violation],
+) -> None:
+    # Given every import of another domain, Then it takes names that domain's logic exports
     found = _report(violations, "domains")
+    assert not found, "\n" + "\n".join(found)
+
+
+def test_storage_shapes_stay_in_dal(violations: list[Violation]) -> None:
+    # Given modules outside dal/, Then no pynamodb, table base or key format in them
+    found = _report(violations, "storage")
     assert not found, "\n" + "\n".join(found)
 
 
@@ -277,21 +357,33 @@ BAD_TREE = {
         "from shop.dal import items\n"  # handlers -> dal
         "from shop.logic import orders\n"  # fine
         "from pay.dal import items as theirs\n"  # another domain's dal
+        "import pynamodb.models\n"  # storage outside dal
+        "from pay.logic import charge_card\n"  # fine: exported
     ),
+    "shop/logic/__init__.py": '"""no __all__"""\n',  # an undeclared public surface
     "shop/logic/orders.py": (
         "import os\n"
         "from ..handlers import api\n"  # logic -> handlers (relative)
         "from aws_lambda_powertools.event_handler import Response\n"  # HTTP in logic
-        "from pay.logic import charge\n"  # fine
+        "from pay.logic import charge\n"  # a module of pay's logic, not exported
         "TABLE = os.environ['TABLE']\n"  # environment in logic
+        "from agenthub.keys import tenant_pk\n"  # key formats outside dal
+        "def pk(t):\n"
+        "    return f'ORDER#{t}'\n"  # a key format literal outside dal
+        "import pay.logic\n"  # no names: not through pay's exports
+        "from pay.logic.charge import charge_card\n"  # a module below pay.logic
     ),
     "shop/dal/items.py": (
         "from os import getenv\n"  # environment in dal
         "from shop import logic\n"  # dal -> logic
         "import pay\n"  # another domain, not through logic
+        "from agenthub.keys import tenant_pk\n"  # fine in dal
+        "import pynamodb.models\n"  # fine in dal
+        "SK = 'ORDER#'\n"  # fine in dal
     ),
     "shop/helpers.py": "",  # outside the layout
     "pay/__init__.py": "",
+    "pay/logic/__init__.py": '"""pay"""\n__all__ = ["charge_card"]\n',
     "pay/logic/charge.py": "from shop.models import Order\n",  # another domain's models
     "docs/__init__.py": "",
     "docs/handlers/api.py": (
@@ -303,9 +395,16 @@ EXPECTED = {
     ("layers", "shop/models.py", 1),
     ("layers", "shop/handlers/api.py", 1),
     ("domains", "shop/handlers/api.py", 3),
+    ("storage", "shop/handlers/api.py", 4),
+    ("surface", "shop/logic/__init__.py", 1),
     ("layers", "shop/logic/orders.py", 2),
     ("purity", "shop/logic/orders.py", 3),
+    ("domains", "shop/logic/orders.py", 4),
     ("purity", "shop/logic/orders.py", 5),
+    ("storage", "shop/logic/orders.py", 6),
+    ("storage", "shop/logic/orders.py", 8),
+    ("domains", "shop/logic/orders.py", 9),
+    ("domains", "shop/logic/orders.py", 10),
     ("purity", "shop/dal/items.py", 1),
     ("layers", "shop/dal/items.py", 2),
     ("domains", "shop/dal/items.py", 3),

@@ -2,17 +2,25 @@ import json
 
 import pytest
 
-from agenthub.events import Actor, DomainEvent, EventPublisher, EventPublishError
+from agenthub.events import Actor, DomainEvent, EventData, EventPublisher, EventPublishError
+
+
+class ThingData(EventData):
+    size: int
 
 
 class Thing(DomainEvent):
     detail_type = "ThingHappened"
     source = "agenthub.test"
+    data: ThingData
 
 
 def make(n: int) -> list[DomainEvent]:
     return [
-        Thing(tenant_id="t1", actor=Actor(kind="system"), subject=f"thing/{i}") for i in range(n)
+        Thing(
+            tenant_id="t1", actor=Actor(kind="system"), subject=f"thing/{i}", data=ThingData(size=i)
+        )
+        for i in range(n)
     ]
 
 
@@ -55,6 +63,20 @@ def test_entry_carries_a_versioned_contract():
     assert detail["schema_version"] == 1
     assert detail["tenant_id"] == "t1"
     assert len(detail["event_id"]) == 32
+    assert detail["data"] == {"size": 0}
+
+
+def test_an_event_without_its_own_payload_model_is_refused_at_definition():
+    with pytest.raises(TypeError, match="must declare its payload"):
+
+        class Untyped(DomainEvent):
+            detail_type = "Untyped"
+            source = "agenthub.test"
+
+
+def test_a_payload_refuses_fields_it_does_not_declare():
+    with pytest.raises(ValueError, match="extra"):
+        ThingData.model_validate({"size": 1, "secret": "x"})
 
 
 def test_only_failed_entries_are_retried():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import partial
 from typing import Any
 
 from agenthub.errors import BadRequest
@@ -17,13 +18,11 @@ from agenthub.http import (
     json_response,
     make_resolver,
     no_content,
+    paginated,
     publishable_caller,
-    query_int,
     resolve,
     select_fields,
 )
-from agenthub.keys import tenant_pk
-from agenthub.pagination import CursorCodec, codec_from_secret
 from agenthub.runtime import init_function
 from agenthub.settings import ApiSettings
 from agents.logic import service
@@ -39,10 +38,6 @@ _IF_MATCH = re.compile(r'^(?:W/)?"v(\d+)"$')
 
 def _settings() -> ApiSettings:
     return init_function(ApiSettings)
-
-
-def _cursors() -> CursorCodec:
-    return codec_from_secret(_settings().signing_secret_arn)
 
 
 def _etag(agent: Agent, fields: str | None) -> str:
@@ -69,15 +64,8 @@ def create_agent(who: Caller, body: AgentCreate):
 @app.get("/v1/agents", summary="List agents (cursor pagination)", tags=["agents"])
 @endpoint(app, roles=ALL_ROLES)
 def list_agents(who: Caller):
-    limit = query_int(app, "limit", 20, low=1, high=100)
-    scope = f"agents:{tenant_pk(who.tenant_id)}"
-    cursor = app.current_event.get_query_string_value("cursor")
-    codec = _cursors() if cursor else None
-    start = codec.decode(cursor, scope=scope, tenant_id=who.tenant_id) if codec else None
-    agents, last_key = service.list_agents(who.tenant_id, limit, start)
-    next_cursor = _cursors().encode(last_key, scope=scope) if last_key else None
-    items = [select_fields(app, _view(agent), AGENT_FIELDS) for agent in agents]
-    return json_response(app, {"items": items, "next_cursor": next_cursor})
+    load = partial(service.list_agents, who.tenant_id)
+    return paginated(app, who, load, view=_view, fields=AGENT_FIELDS)
 
 
 @app.get("/v1/agents/<agentId>", summary="Get an agent", tags=["agents"])

@@ -7,15 +7,18 @@ from typing import Any
 
 from agenthub.cache import TTLCache
 from agenthub.errors import NotFound, PreconditionRequired, ValidationFailed, VersionConflict
-from agenthub.events import Actor, DomainEvent, utc_now_iso
+from agenthub.events import Actor, utc_now_iso
 from agents.dal import repository
 from agents.models import (
     Agent,
     AgentCreate,
     AgentCreated,
+    AgentCreatedData,
     AgentDeleted,
+    AgentDeletedData,
     AgentUpdate,
     AgentUpdated,
+    AgentUpdatedData,
     Theme,
 )
 
@@ -42,7 +45,13 @@ def create_agent(tenant_id: str, data: AgentCreate, actor: Actor) -> Agent:
         updated_at=now,
         **data.model_dump(mode="json", exclude_none=True),
     )
-    repository.create(agent, [_event(AgentCreated, agent, actor, {"name": agent.name})])
+    created = AgentCreated(
+        tenant_id=tenant_id,
+        actor=actor,
+        subject=f"agent/{agent.id}",
+        data=AgentCreatedData(name=agent.name, version=agent.version),
+    )
+    repository.create(agent, [created])
     _cache.set((tenant_id, agent.id), agent)
     return agent
 
@@ -108,7 +117,12 @@ def update_agent(
             "updated_at": utc_now_iso(),
         }
     )
-    event = _event(AgentUpdated, agent, actor, {"changed": sorted(changes)})
+    event = AgentUpdated(
+        tenant_id=tenant_id,
+        actor=actor,
+        subject=f"agent/{agent_id}",
+        data=AgentUpdatedData(changed=sorted(changes), version=agent.version),
+    )
     try:
         repository.update(agent, changes, [event])
     except (VersionConflict, NotFound):
@@ -119,19 +133,10 @@ def update_agent(
 
 
 def delete_agent(tenant_id: str, agent_id: str, actor: Actor) -> None:
-    event = AgentDeleted(tenant_id=tenant_id, actor=actor, subject=f"agent/{agent_id}", data={})
+    event = AgentDeleted(
+        tenant_id=tenant_id, actor=actor, subject=f"agent/{agent_id}", data=AgentDeletedData()
+    )
     try:
         repository.delete(tenant_id, agent_id, [event])
     finally:
         _cache.invalidate((tenant_id, agent_id))
-
-
-def _event(
-    kind: type[DomainEvent], agent: Agent, actor: Actor, data: dict[str, Any]
-) -> DomainEvent:
-    return kind(
-        tenant_id=agent.tenant_id,
-        actor=actor,
-        subject=f"agent/{agent.id}",
-        data={**data, "version": agent.version},
-    )

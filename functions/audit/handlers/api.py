@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from agenthub.http import (
     MANAGERS,
     Caller,
     endpoint,
-    json_response,
     make_resolver,
-    query_int,
+    paginated,
     resolve,
 )
-from agenthub.keys import audit_pk
-from agenthub.pagination import CursorCodec, codec_from_secret
 from agenthub.runtime import init_function
 from agenthub.settings import ApiSettings
 from audit.logic import service
+from audit.models import AuditEntry
 
 app = make_resolver()
 
@@ -26,21 +25,15 @@ def _settings() -> ApiSettings:
     return init_function(ApiSettings)
 
 
-def _cursors() -> CursorCodec:
-    return codec_from_secret(_settings().signing_secret_arn)
-
-
 @app.get("/v1/audit-log", summary="The tenant's audit log, newest first", tags=["audit"])
 @endpoint(app, roles=MANAGERS)
 def list_audit_log(who: Caller):
-    limit = query_int(app, "limit", 50, low=1, high=200)
-    scope = f"audit:{audit_pk(who.tenant_id)}"
-    cursor = app.current_event.get_query_string_value("cursor")
-    start = _cursors().decode(cursor, scope=scope, tenant_id=who.tenant_id) if cursor else None
-    entries, last_key = service.list_entries(who.tenant_id, limit, start)
-    next_cursor = _cursors().encode(last_key, scope=scope) if last_key else None
-    items = [entry.model_dump(exclude={"tenant_id"}) for entry in entries]
-    return json_response(app, {"items": items, "next_cursor": next_cursor})
+    load = partial(service.list_entries, who.tenant_id)
+    return paginated(app, who, load, view=_view, limit=50, max_limit=200)
+
+
+def _view(entry: AuditEntry) -> dict[str, Any]:
+    return entry.model_dump(exclude={"tenant_id"})
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,1 +1,3 @@
-"""Audit's public logic functions."""
+"""Audit's public logic functions: none (it only consumes events)."""
+
+__all__: list[str] = []

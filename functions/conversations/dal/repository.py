@@ -57,18 +57,46 @@ class CounterFull(Exception):
 
 @dataclass(frozen=True)
 class CounterUse:
-    """One request counted against ``limit`` in the window item ``pk``/``sk``."""
+    """One request counted against ``limit`` in the window starting at ``window_start``: the
+    visitor's counter of the agent, or (``visitor_id`` None) the agent's."""
 
-    subject: str  # "visitor" | "agent"
-    pk: str
-    sk: str
+    tenant_id: str
+    agent_id: str
+    visitor_id: str | None
+    window_start: int
     limit: int
     expires_at: datetime
+
+    @property
+    def subject(self) -> str:
+        return "agent" if self.visitor_id is None else "visitor"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        pk = (
+            keys.agent_rate_pk(self.tenant_id, self.agent_id)
+            if self.visitor_id is None
+            else keys.visitor_rate_pk(self.tenant_id, self.agent_id, self.visitor_id)
+        )
+        return pk, keys.rate_window_sk(self.window_start)
+
+
+@dataclass(frozen=True)
+class AnswerCacheKey:
+    """Where the shared answer cache keeps the answer ``digest`` of an agent."""
+
+    tenant_id: str
+    agent_id: str
+    digest: str
+
+    @property
+    def pk(self) -> str:
+        return keys.answer_pk(self.tenant_id, self.agent_id, self.digest)
 
 
 @dataclass(frozen=True)
 class CacheEntry:
-    pk: str
+    key: AnswerCacheKey
     answer: CachedAnswer
     created_at: str
     expires_at: datetime
@@ -80,7 +108,7 @@ class TurnReads:
 
     conversation: Conversation | None
     cached: CacheEntry | None
-    counts: dict[str, int] = field(default_factory=dict)  # by counter pk
+    counts: dict[str, int] = field(default_factory=dict)  # by counter subject
     message: Message | None = None
 
 
@@ -207,7 +235,7 @@ def read_turn(
     tenant_id: str,
     conversation_id: str,
     *,
-    cache_pk: str | None = None,
+    cache_key: AnswerCacheKey | None = None,
     counters: Iterable[CounterUse] = (),
     message_id: str | None = None,
 ) -> TurnReads:
@@ -215,10 +243,10 @@ def read_turn(
     cached answer, the rate counters' current windows and one message."""
     pk = keys.conversation_pk(tenant_id, conversation_id)
     wanted = [(pk, keys.CONVERSATION_SK), (pk, keys.CONVERSATION_STATE_SK)]
-    if cache_pk:
-        wanted.append((cache_pk, keys.ANSWER_SK))
+    if cache_key:
+        wanted.append((cache_key.pk, keys.ANSWER_SK))
     counters = list(counters)
-    wanted += [(c.pk, c.sk) for c in counters]
+    wanted += [c.key for c in counters]
     if message_id:
         wanted.append((pk, keys.message_sk(message_id)))
     found = {(i.pk, i.sk): i for i in TableItem.batch_get(wanted, consistent_read=True)}
@@ -232,18 +260,19 @@ def read_turn(
         ),
         cached=None,
     )
-    cached = found.get((cache_pk, keys.ANSWER_SK)) if cache_pk else None
+    cached = found.get((cache_key.pk, keys.ANSWER_SK)) if cache_key else None
     # TTL deletes expired items only eventually: an expired entry is a miss.
     if isinstance(cached, AnswerCacheItem) and (cached.expires_at or _EPOCH) > datetime.now(UTC):
+        assert cache_key is not None
         reads.cached = CacheEntry(
-            pk=cached.pk,
+            key=cache_key,
             answer=CachedAnswer.model_validate(cached.answer),
             created_at=cached.created_at,
             expires_at=cached.expires_at,
         )
     for counter in counters:
-        item = found.get((counter.pk, counter.sk))
-        reads.counts[counter.pk] = int(item.hits) if isinstance(item, RateCounterItem) else 0
+        item = found.get(counter.key)
+        reads.counts[counter.subject] = int(item.hits) if isinstance(item, RateCounterItem) else 0
     if message_id:
         item = found.get((pk, keys.message_sk(message_id)))
         reads.message = _message(item) if isinstance(item, MessageItem) else None
@@ -298,8 +327,9 @@ def record_turn(
             )
             position += 1
         for counter in counters:
+            counter_pk, counter_sk = counter.key
             t.update(
-                RateCounterItem(pk=counter.pk, sk=counter.sk),
+                RateCounterItem(pk=counter_pk, sk=counter_sk),
                 actions=[
                     RateCounterItem.entity.set(RateCounterItem),
                     RateCounterItem.hits.add(1),
@@ -314,7 +344,7 @@ def record_turn(
         if cache is not None:
             t.save(
                 AnswerCacheItem(
-                    pk=cache.pk,
+                    pk=cache.key.pk,
                     sk=keys.ANSWER_SK,
                     answer=cache.answer.model_dump(mode="json"),
                     created_at=cache.created_at,

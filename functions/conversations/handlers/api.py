@@ -3,15 +3,11 @@ plus the visitor token of its conversation) and the server's routes (secret keys
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC, datetime, time
-from functools import cache
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agenthub.errors import BadRequest
 from agenthub.events import Actor
 from agenthub.http import (
     ALL_ROLES,
@@ -23,14 +19,11 @@ from agenthub.http import (
     endpoint,
     json_response,
     make_resolver,
+    paginated,
     parse_body,
     publishable_caller,
-    query_int,
     resolve,
-    select_fields,
 )
-from agenthub.keys import conversations_gsi1pk
-from agenthub.pagination import codec_from_secret
 from agenthub.runtime import init_function
 from agenthub.settings import ApiSettings
 from conversations.logic import messages, service, visitors
@@ -38,7 +31,6 @@ from conversations.logic.rate_limits import Limits
 from conversations.logic.service import Access
 from conversations.models import (
     Conversation,
-    ConversationFilters,
     FeedbackCreate,
     HandoffCreate,
     LeadCreate,
@@ -90,17 +82,9 @@ def _settings() -> ConversationSettings:
     return init_function(ConversationSettings)
 
 
-@cache
-def _embedder(provider: str, model: str | None, dimensions: int) -> Any:
-    """The query embedder, when the deployment embeds (one per environment)."""
-    if provider == "none":
-        return None
-    from knowledge.logic import embeddings
-
-    return embeddings.embedder_from_settings(provider, model_id=model, dimensions=dimensions)
-
-
 def _policy() -> messages.MessagePolicy:
+    from knowledge.logic import embedder
+
     settings = _settings()
     return messages.MessagePolicy(
         limits=Limits(
@@ -109,7 +93,7 @@ def _policy() -> messages.MessagePolicy:
             window_seconds=settings.rate_window_seconds,
         ),
         documents_bucket=settings.documents_bucket,
-        embedder=_embedder(
+        embedder=embedder(
             settings.embedding_provider, settings.embedding_model, settings.embedding_dimensions
         ),
     )
@@ -353,65 +337,10 @@ def post_handoff(who: Caller, body: HandoffCreate, agentId: str, conversationId:
 )
 @endpoint(app, roles=ALL_ROLES)
 def list_conversations(who: Caller):
-    limit = query_int(app, "limit", 20, low=1, high=100)
-    select_fields(app, {}, CONVERSATION_FIELDS)  # an unknown field is a 400 even for no items
-    filters = _filters()
-    query = json.dumps(filters.model_dump(), sort_keys=True)
-    digest = hashlib.sha256(query.encode()).hexdigest()[:16]
-    scope = f"conversations:{conversations_gsi1pk(who.tenant_id)}:{digest}"
-    cursor = app.current_event.get_query_string_value("cursor")
-    codec = codec_from_secret(_settings().signing_secret_arn)
-    start = codec.decode(cursor, scope=scope, tenant_id=who.tenant_id) if cursor else None
-    found, last_key = service.list_conversations(who.tenant_id, filters, limit, start)
-    items = [select_fields(app, _conversation_view(c), CONVERSATION_FIELDS) for c in found]
-    next_cursor = codec.encode(last_key, scope=scope) if last_key else None
-    return json_response(app, {"items": items, "next_cursor": next_cursor})
-
-
-def _flag(name: str) -> bool | None:
-    raw = app.current_event.get_query_string_value(name)
-    if raw is None:
-        return None
-    value = raw.strip().lower()
-    if value not in ("true", "false"):
-        raise BadRequest(f"'{name}' must be true or false")
-    return value == "true"
-
-
-def _instant(name: str, *, end_of_day: bool) -> str | None:
-    """An ISO-8601 date or date-time query value, as the UTC text the index sorts by."""
-    raw = app.current_event.get_query_string_value(name)
-    if raw is None:
-        return None
-    text = raw.strip()
-    try:
-        if len(text) == 10:
-            day = datetime.fromisoformat(text).date()
-            moment = datetime.combine(day, time.max if end_of_day else time.min, UTC)
-        else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be an ISO-8601 date or date-time") from None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _filters() -> ConversationFilters:
-    agent_id = app.current_event.get_query_string_value("agent_id")
-    if agent_id is not None:
-        check_path_ids({"agent_id": agent_id})
-    started_from = _instant("from", end_of_day=False)
-    started_to = _instant("to", end_of_day=True)
-    if started_from and started_to and started_from > started_to:
-        raise BadRequest("'from' must not be after 'to'")
-    return ConversationFilters(
-        agent_id=agent_id,
-        started_from=started_from,
-        started_to=started_to,
-        unanswered=_flag("unanswered"),
-        has_lead=_flag("has_lead"),
-        handoff=_flag("handoff"),
+    filters = service.filters_from_query(app.current_event.query_string_parameters or {})
+    load = partial(service.list_conversations, who.tenant_id, filters)
+    return paginated(
+        app, who, load, view=_conversation_view, fields=CONVERSATION_FIELDS, query=filters
     )
 
 

@@ -1,1 +1,3 @@
-"""The conversations domain's behaviour; no Lambda, HTTP or event types in here."""
+"""Conversations' public logic functions: none yet (no other domain calls it)."""
+
+__all__: list[str] = []

@@ -68,9 +68,9 @@ def renumber(text: str, passage_count: int) -> tuple[str, list[int]]:
 
 
 def _words(text: str) -> frozenset[str]:
-    from knowledge.logic import query
+    from knowledge.logic import content_terms
 
-    return frozenset(t for t in query.tokenize(text) if not query.is_stop_word(t))
+    return frozenset(content_terms(text))
 
 
 def attribute(text: str, passages: Sequence[Passage]) -> list[int]:

@@ -72,9 +72,9 @@ class Unit:
 
 
 def _terms(text: str) -> frozenset[str]:
-    from knowledge.logic import query
+    from knowledge.logic import content_terms
 
-    return frozenset(t for t in query.tokenize(text) if not query.is_stop_word(t))
+    return frozenset(content_terms(text))
 
 
 def _sentences(paragraph: str) -> list[str]:

@@ -37,7 +37,7 @@ from conversations.logic.providers import (
 )
 
 if TYPE_CHECKING:
-    from knowledge.logic.types import SearchHit
+    from knowledge.logic import SearchHit
 
 __all__ = [
     "ABSTENTION_TEXT",
@@ -159,11 +159,10 @@ def is_weak(
 
 def _content_terms(text: str) -> tuple[list[str], bool]:
     """(content terms, whether a pronoun points outside the message)."""
-    from knowledge.logic import query
+    from knowledge.logic import content_terms
 
-    terms = query.tokenize(text)
     words = {w.casefold() for w in re.findall(r"[\w']+", text)}
-    return [t for t in terms if not query.is_stop_word(t)], bool(words & _ANAPHORA)
+    return content_terms(text), bool(words & _ANAPHORA)
 
 
 def is_follow_up(question: str) -> bool:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agenthub import keys
 from agenthub.errors import Conflict
 from agenthub.events import utc_now_iso
 from agenthub.observability import logger
@@ -36,6 +35,7 @@ from conversations.models import (
     Conversation,
     Message,
     MessageAnswered,
+    MessageAnsweredData,
 )
 
 # The history kept with the conversation for the next answer: the last HISTORY_TURNS
@@ -113,20 +113,18 @@ def post_message(
     question = text.strip()
     tenant_id, agent_id = access.tenant_id, access.agent_id
     agent = get_agent(tenant_id, agent_id)
-    from knowledge.logic import retrieval
+    from knowledge.logic import index_version
 
-    index_version = retrieval.index_pointer(tenant_id, agent_id).version
-    key = answer_cache.digest(index_version, agent.version, question)
+    key = answer_cache.digest(index_version(tenant_id, agent_id), agent.version, question)
     local_key = (tenant_id, agent_id, key)
     local_entry = answer_cache.local().get(local_key)
-    cache_pk = keys.answer_pk(tenant_id, agent_id, key)
     now = rate_limits.now()
     known = rate_limits.counters(tenant_id, agent_id, access.visitor_id, policy.limits, now)
 
     reads = repository.read_turn(
         tenant_id,
         conversation_id,
-        cache_pk=None if local_entry else cache_pk,
+        cache_key=None if local_entry else repository.AnswerCacheKey(tenant_id, agent_id, key),
         counters=known,
     )
     conversation = owned(reads.conversation, access)
@@ -183,20 +181,20 @@ def post_message(
         tenant_id=tenant_id,
         actor=access.actor,
         subject=f"conversation/{conversation.id}",
-        data={
-            "agent_id": agent_id,
-            "conversation_id": conversation.id,
-            "message_id": reply.id,
-            "question_id": user.id,
-            "channel": conversation.channel,
-            "model": reply.model,
-            "tokens_in": tokens_in,
-            "tokens_out": tokens_out,
-            "latency_ms": latency_ms,
-            "cache_hit": reply.cached,
-            "abstained": reply.abstained,
-            "citations": len(reply.citations),
-        },
+        data=MessageAnsweredData(
+            agent_id=agent_id,
+            conversation_id=conversation.id,
+            message_id=reply.id,
+            question_id=user.id,
+            channel=conversation.channel,
+            model=reply.model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            latency_ms=latency_ms,
+            cache_hit=reply.cached,
+            abstained=reply.abstained,
+            citations=len(reply.citations),
+        ),
     )
     _record(
         conversation,
@@ -243,7 +241,7 @@ def _answer_afresh(
     key = answer_cache.digest(index_version, agent.version, question)
     answer_cache.local().set((access.tenant_id, access.agent_id, key), answer)
     entry = repository.CacheEntry(
-        pk=keys.answer_pk(access.tenant_id, access.agent_id, key),
+        key=repository.AnswerCacheKey(access.tenant_id, access.agent_id, key),
         answer=answer,
         created_at=utc_now_iso(),
         expires_at=datetime.now(UTC) + timedelta(seconds=policy.cache_ttl_seconds),

@@ -1,7 +1,7 @@
 """Rate limits per visitor and per agent: DynamoDB atomic counters in fixed windows.
 
-Each window is one item per subject (``...#RATE#VISITOR#<agent>#<visitor>`` or
-``...#RATE#AGENT#<agent>``, sort key the window start) that TTL removes afterwards. A message
+Each window is one item per subject (the visitor of an agent, or the agent) that TTL removes
+afterwards. A message
 reads the counters with the conversation (the same BatchGetItem) and is refused at once when
 a window is used up, before any retrieval or generation; the counters are then incremented
 in the message's own transaction, on the condition that they are still below their limits,
@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from agenthub import keys
 from agenthub.errors import TooManyRequests
 from conversations.dal.repository import CounterUse
 
@@ -45,22 +44,10 @@ def counters(
     """The counters a message of ``visitor_id`` (None: not known yet) uses now."""
     start = window_start(now, limits)
     expires = datetime.fromtimestamp(start + limits.window_seconds + TTL_MARGIN_SECONDS, UTC)
-    sk = keys.rate_window_sk(start)
-    found = [
-        CounterUse(
-            "agent", keys.agent_rate_pk(tenant_id, agent_id), sk, limits.agent_messages, expires
-        )
-    ]
+    found = [CounterUse(tenant_id, agent_id, None, start, limits.agent_messages, expires)]
     if visitor_id is not None:
         found.insert(
-            0,
-            CounterUse(
-                "visitor",
-                keys.visitor_rate_pk(tenant_id, agent_id, visitor_id),
-                sk,
-                limits.visitor_messages,
-                expires,
-            ),
+            0, CounterUse(tenant_id, agent_id, visitor_id, start, limits.visitor_messages, expires)
         )
     return found
 
@@ -85,5 +72,5 @@ def check(
 ) -> None:
     """Raise the 429 of the first counter whose window is already used up."""
     for counter in used:
-        if counts.get(counter.pk, 0) >= counter.limit:
+        if counts.get(counter.subject, 0) >= counter.limit:
             raise refused(counter, limits, now)

@@ -9,25 +9,34 @@ another visitor is a plain 404, like one that never existed.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from typing import Any
 
-from agenthub.errors import Conflict, NotFound
+from pydantic import ValidationError
+
+from agenthub.errors import BadRequest, Conflict, NotFound
 from agenthub.events import Actor, utc_now_iso
 from agents.logic import get_agent
 from conversations.dal import repository
 from conversations.logic.visitors import Visitor
 from conversations.models import (
+    Channel,
     Conversation,
     ConversationFilters,
     ConversationStarted,
+    ConversationStartedData,
     Feedback,
     FeedbackCreate,
     FeedbackReceived,
+    FeedbackReceivedData,
     HandoffCreate,
     HandoffRequested,
+    HandoffRequestedData,
     Lead,
     LeadCaptured,
+    LeadCapturedData,
     LeadCreate,
     Message,
 )
@@ -64,7 +73,7 @@ def owned(conversation: Conversation | None, access: Access) -> Conversation:
     return conversation
 
 
-def start_conversation(access: Access, visitor: Visitor, channel: str) -> Conversation:
+def start_conversation(access: Access, visitor: Visitor, channel: Channel) -> Conversation:
     """A new conversation of ``visitor`` with the agent (which must exist), and its
     ConversationStarted event, in one write."""
     get_agent(access.tenant_id, access.agent_id)  # NotFound for another tenant's agent
@@ -81,12 +90,12 @@ def start_conversation(access: Access, visitor: Visitor, channel: str) -> Conver
         tenant_id=access.tenant_id,
         actor=access.actor,
         subject=f"conversation/{conversation.id}",
-        data={
-            "agent_id": access.agent_id,
-            "conversation_id": conversation.id,
-            "channel": channel,
-            "verified": visitor.verified,
-        },
+        data=ConversationStartedData(
+            agent_id=access.agent_id,
+            conversation_id=conversation.id,
+            channel=channel,
+            verified=visitor.verified,
+        ),
     )
     repository.start(conversation, [event])
     return conversation
@@ -96,6 +105,55 @@ def get_conversation(access: Access, conversation_id: str) -> tuple[Conversation
     """The conversation and its messages, oldest first."""
     conversation, messages = repository.get_with_messages(access.tenant_id, conversation_id)
     return owned(conversation, access), messages
+
+
+def filters_from_query(query: Mapping[str, str]) -> ConversationFilters:
+    """The list's filters from its query string (``agent_id``, ``from``/``to`` as ISO-8601
+    dates or date-times, and the flags); a malformed value is a BadRequest naming it."""
+    started_from = _instant(query, "from", end_of_day=False)
+    started_to = _instant(query, "to", end_of_day=True)
+    if started_from and started_to and started_from > started_to:
+        raise BadRequest("'from' must not be after 'to'")
+    try:
+        return ConversationFilters(
+            agent_id=query.get("agent_id"),
+            started_from=started_from,
+            started_to=started_to,
+            unanswered=_flag(query, "unanswered"),
+            has_lead=_flag(query, "has_lead"),
+            handoff=_flag(query, "handoff"),
+        )
+    except ValidationError:
+        raise BadRequest("'agent_id' is not an agent id") from None
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if value not in ("true", "false"):
+        raise BadRequest(f"'{name}' must be true or false")
+    return value == "true"
+
+
+def _instant(query: Mapping[str, str], name: str, *, end_of_day: bool) -> str | None:
+    """An ISO-8601 date or date-time, as the UTC text the index sorts by."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    text = raw.strip()
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text).date()
+            moment = datetime.combine(day, time.max if end_of_day else time.min, UTC)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+    except ValueError:
+        raise BadRequest(f"'{name}' must be an ISO-8601 date or date-time") from None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def list_conversations(
@@ -121,13 +179,13 @@ def give_feedback(
         tenant_id=access.tenant_id,
         actor=access.actor,
         subject=f"conversation/{conversation_id}",
-        data={
-            "agent_id": access.agent_id,
-            "conversation_id": conversation_id,
-            "message_id": message_id,
-            "rating": data.rating,
-            "has_comment": bool(data.comment),
-        },
+        data=FeedbackReceivedData(
+            agent_id=access.agent_id,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            rating=data.rating,
+            has_comment=bool(data.comment),
+        ),
     )
     repository.set_feedback(access.tenant_id, conversation_id, message_id, feedback, [event])
     return feedback
@@ -142,12 +200,12 @@ def capture_lead(access: Access, conversation_id: str, data: LeadCreate) -> Lead
         tenant_id=access.tenant_id,
         actor=access.actor,
         subject=f"conversation/{conversation_id}",
-        data={
-            "agent_id": access.agent_id,
-            "conversation_id": conversation_id,
-            "has_email": lead.email is not None,
-            "has_phone": lead.phone is not None,
-        },
+        data=LeadCapturedData(
+            agent_id=access.agent_id,
+            conversation_id=conversation_id,
+            has_email=lead.email is not None,
+            has_phone=lead.phone is not None,
+        ),
     )
     repository.set_lead(access.tenant_id, conversation_id, lead, [event])
     return lead
@@ -167,13 +225,13 @@ def request_handoff(
         tenant_id=access.tenant_id,
         actor=access.actor,
         subject=f"conversation/{conversation_id}",
-        data={
-            "agent_id": access.agent_id,
-            "conversation_id": conversation_id,
-            "visitor_verified": conversation.verified,
-            "has_lead": conversation.has_lead,
-            "has_reason": bool(data.reason),
-        },
+        data=HandoffRequestedData(
+            agent_id=access.agent_id,
+            conversation_id=conversation_id,
+            visitor_verified=conversation.verified,
+            has_lead=conversation.has_lead,
+            has_reason=bool(data.reason),
+        ),
     )
     first = repository.request_handoff(
         access.tenant_id, conversation_id, requested_at, data.reason, [event]

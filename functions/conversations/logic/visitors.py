@@ -28,7 +28,12 @@ from agenthub.errors import Unauthorized
 from agenthub.events import Actor, utc_now_iso
 from agents.logic import get_agent
 from conversations.dal import repository
-from conversations.models import ANONYMOUS_PREFIX, IdentitySecret, IdentitySecretRotated
+from conversations.models import (
+    ANONYMOUS_PREFIX,
+    IdentitySecret,
+    IdentitySecretRotated,
+    IdentitySecretRotatedData,
+)
 
 SECRET_PREFIX = "vsk_"
 ROTATION_GRACE = timedelta(hours=24)
@@ -82,7 +87,7 @@ def rotate_identity_secret(tenant_id: str, agent_id: str, actor: Actor) -> Ident
         tenant_id=tenant_id,
         actor=actor,
         subject=f"agent/{agent_id}",
-        data={"agent_id": agent_id, "had_previous": current is not None},
+        data=IdentitySecretRotatedData(agent_id=agent_id, had_previous=current is not None),
     )
     repository.put_identity_secret(rotated, [event])
     _secrets.set((tenant_id, agent_id), rotated)

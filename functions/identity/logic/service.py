@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from agenthub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from agenthub.events import Actor, utc_now_iso
+from agenthub.roles import ALL_ROLES
 from agents.logic import get_agent
 from identity.dal import repository
 from identity.logic import key_format
 from identity.models import (
     ApiKey,
     ApiKeyCreated,
+    ApiKeyCreatedData,
     ApiKeyRevoked,
+    ApiKeyRevokedData,
     CreatedKey,
     KeyRecord,
     PublishableKeyCreate,
@@ -18,13 +21,11 @@ from identity.models import (
     Tenant,
     TenantCreate,
     TenantCreated,
+    TenantCreatedData,
 )
 
 # Who may mint or revoke which role: an admin cannot create or revoke owners (no escalation).
-_GRANTABLE = {
-    "owner": {"owner", "admin", "member", "viewer"},
-    "admin": {"admin", "member", "viewer"},
-}
+_GRANTABLE = {"owner": ALL_ROLES, "admin": ALL_ROLES - {"owner"}}
 
 
 def _public(record: KeyRecord) -> ApiKey:
@@ -64,13 +65,13 @@ def create_tenant(data: TenantCreate) -> tuple[Tenant, CreatedKey]:
                 tenant_id=tenant.id,
                 actor=actor,
                 subject=f"tenant/{tenant.id}",
-                data={"name": tenant.name},
+                data=TenantCreatedData(name=tenant.name),
             ),
             ApiKeyCreated(
                 tenant_id=tenant.id,
                 actor=actor,
                 subject=f"key/{record.id}",
-                data={"type": "secret", "role": "owner", "name": record.name},
+                data=ApiKeyCreatedData(type="secret", role="owner", name=record.name),
             ),
         ],
     )
@@ -82,7 +83,7 @@ def get_tenant(tenant_id: str) -> Tenant:
 
 
 def create_secret_key(tenant_id: str, data: SecretKeyCreate, actor: Actor) -> CreatedKey:
-    if data.role not in _GRANTABLE.get(actor.role or "", set()):
+    if data.role not in _GRANTABLE.get(actor.role or "", frozenset()):
         raise Forbidden(f"role '{actor.role}' may not create '{data.role}' keys")
     record, secret = _new_record(tenant_id, "secret", data.name, actor.key_id, role=data.role)
     repository.put_key(
@@ -92,7 +93,7 @@ def create_secret_key(tenant_id: str, data: SecretKeyCreate, actor: Actor) -> Cr
                 tenant_id=tenant_id,
                 actor=actor,
                 subject=f"key/{record.id}",
-                data={"type": "secret", "role": data.role, "name": data.name},
+                data=ApiKeyCreatedData(type="secret", role=data.role, name=data.name),
             )
         ],
     )
@@ -124,11 +125,12 @@ def create_publishable_key(tenant_id: str, data: PublishableKeyCreate, actor: Ac
                 tenant_id=tenant_id,
                 actor=actor,
                 subject=f"key/{record.id}",
-                data={
-                    "type": "publishable",
-                    "agent_id": data.agent_id,
-                    "allowed_origins": origins,
-                },
+                data=ApiKeyCreatedData(
+                    type="publishable",
+                    name=data.name,
+                    agent_id=data.agent_id,
+                    allowed_origins=origins,
+                ),
             )
         ],
     )
@@ -141,6 +143,17 @@ def list_keys(tenant_id: str, key_type: str) -> list[ApiKey]:
     return [_public(r) for r in records]
 
 
+def active_publishable_keys(tenant_id: str, agent_id: str) -> list[ApiKey]:
+    """The agent's publishable keys that are not revoked, oldest first."""
+    records = [
+        r
+        for r in repository.list_keys(tenant_id)
+        if r.type == "publishable" and r.agent_id == agent_id and not r.revoked_at
+    ]
+    records.sort(key=lambda r: (r.created_at, r.id))
+    return [_public(r) for r in records]
+
+
 def revoke_key(tenant_id: str, key_id: str, key_type: str, actor: Actor) -> ApiKey:
     current = repository.get_key(tenant_id, key_id)
     if current is None or current.type != key_type:
@@ -148,12 +161,15 @@ def revoke_key(tenant_id: str, key_id: str, key_type: str, actor: Actor) -> ApiK
     if current.revoked_at:
         raise Conflict("key is already revoked")
     secret = key_type == "secret"
-    if secret and current.role not in _GRANTABLE.get(actor.role or "", set()):
+    if secret and current.role not in _GRANTABLE.get(actor.role or "", frozenset()):
         raise Forbidden(f"role '{actor.role}' may not revoke '{current.role}' keys")
     revoked_at = utc_now_iso()
     owner = secret and current.role == "owner"
     event = ApiKeyRevoked(
-        tenant_id=tenant_id, actor=actor, subject=f"key/{key_id}", data={"type": key_type}
+        tenant_id=tenant_id,
+        actor=actor,
+        subject=f"key/{key_id}",
+        data=ApiKeyRevokedData(type=current.type),
     )
     repository.revoke_key(tenant_id, key_id, key_type, revoked_at, [event], owner=owner)
     return _public(current.model_copy(update={"revoked_at": revoked_at}))

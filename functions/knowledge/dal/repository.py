@@ -13,7 +13,14 @@ from agenthub.clients import client
 from agenthub.errors import Conflict, NotFound, is_condition_failure
 from agenthub.events import DomainEvent
 from knowledge.dal.items import DocumentItem, IndexPointerItem
-from knowledge.models import Document, Failure, IndexPointer, Progress, Usage
+from knowledge.models import (
+    Document,
+    Failure,
+    IndexPointer,
+    IngestionWorkItem,
+    Progress,
+    Usage,
+)
 
 
 # ---------------------------------------------------------------- documents
@@ -273,7 +280,6 @@ class ObjectTooLarge(Exception):
 
 
 # ---------------------------------------------------------------- ingestion queue
-def enqueue(queue_url: str, message: dict[str, Any]) -> None:
-    import json
-
-    client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+def enqueue(queue_url: str, item: IngestionWorkItem) -> None:
+    body = item.model_dump_json(exclude_none=True)
+    client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)

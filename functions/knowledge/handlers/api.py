@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import partial
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from agenthub.events import Actor
 from agenthub.http import (
@@ -15,17 +15,15 @@ from agenthub.http import (
     endpoint,
     json_response,
     make_resolver,
-    query_int,
+    paginated,
     resolve,
 )
-from agenthub.keys import knowledge_pk
-from agenthub.pagination import codec_from_secret
 from agenthub.runtime import init_function
 from agenthub.settings import ApiSettings
 from agents.logic import get_agent
-from knowledge.logic import retrieval, sources
+from knowledge.logic import embedder, retrieval, sources
 from knowledge.logic.types import SearchHit
-from knowledge.models import MAX_UPLOAD_BYTES, Document, SearchRequest, SourceCreateBody
+from knowledge.models import Document, NewFile, SearchRequest, SourceCreateBody
 
 app = make_resolver()
 
@@ -36,21 +34,6 @@ class KnowledgeSettings(ApiSettings):
     embedding_provider: Literal["none", "bedrock"] = "none"
     embedding_model: str | None = None
     embedding_dimensions: int = 512
-
-
-@cache
-def _embedder(provider: str, model: str | None, dimensions: int) -> Any:
-    """The query embedder, when the deployment embeds (one per environment)."""
-    if provider == "none":
-        return None
-    from knowledge.logic import embeddings
-
-    return embeddings.embedder_from_settings(provider, model_id=model, dimensions=dimensions)
-
-
-class NewFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    size: int = Field(gt=0, le=MAX_UPLOAD_BYTES)
 
 
 def _settings() -> KnowledgeSettings:
@@ -90,19 +73,8 @@ def create_document(who: Caller, body: SourceCreateBody, agentId: str):
 @app.get("/v1/agents/<agentId>/documents", summary="List sources", tags=["knowledge"])
 @endpoint(app, roles=ALL_ROLES)
 def list_documents(who: Caller, agentId: str):
-    limit = query_int(app, "limit", 50, low=1, high=100)
-    scope = f"documents:{knowledge_pk(who.tenant_id, agentId)}"
-    codec = codec_from_secret(_settings().signing_secret_arn)
-    cursor = app.current_event.get_query_string_value("cursor")
-    start = codec.decode(cursor, scope=scope, tenant_id=who.tenant_id) if cursor else None
-    docs, last_key = sources.list_documents(who.tenant_id, agentId, limit, start)
-    return json_response(
-        app,
-        {
-            "items": [_view(doc) for doc in docs],
-            "next_cursor": codec.encode(last_key, scope=scope) if last_key else None,
-        },
-    )
+    load = partial(sources.list_documents, who.tenant_id, agentId)
+    return paginated(app, who, load, view=_view, limit=50)
 
 
 @app.get(
@@ -169,7 +141,7 @@ def search(who: Caller, body: SearchRequest, agentId: str):
         k=body.k,
         filters=body.filters,
         bucket=settings.documents_bucket,
-        embedder=_embedder(
+        embedder=embedder(
             settings.embedding_provider, settings.embedding_model, settings.embedding_dimensions
         ),
     )

@@ -1,5 +1,7 @@
-"""Knowledge's public logic functions (the conversations domain calls search in process)."""
+"""Knowledge's public logic functions: what other domains may call, in process."""
 
-from knowledge.logic.retrieval import SearchResult, search
+from knowledge.logic.query import content_terms
+from knowledge.logic.retrieval import SearchResult, embedder, index_version, search
+from knowledge.logic.types import SearchHit
 
-__all__ = ["SearchResult", "search"]
+__all__ = ["SearchHit", "SearchResult", "content_terms", "embedder", "index_version", "search"]

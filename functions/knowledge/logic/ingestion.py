@@ -14,17 +14,23 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from agenthub.errors import AppError, Conflict
 from agenthub.events import Actor, utc_now_iso
+from agenthub.observability import logger
 from knowledge.dal import repository
 from knowledge.logic import chunk_codec, storage
 from knowledge.logic.types import Chunk, ChunkingSettings, ParsedDocument
 from knowledge.models import (
     Document,
     DocumentFailed,
+    DocumentFailedData,
     DocumentIndexed,
+    DocumentIndexedData,
     Failure,
     IndexPointer,
+    IngestionWorkItem,
     Progress,
     Usage,
 )
@@ -69,55 +75,51 @@ class DocumentProblem(AppError):
         self.reason = reason
 
 
-def messages_of(body: dict[str, Any]) -> list[dict[str, str]]:
+def messages_of(body: dict[str, Any]) -> list[IngestionWorkItem]:
     """Work items in one SQS message: an S3 notification (uploads) or one of ours."""
     if "Records" in body:
+        from urllib.parse import unquote_plus
+
         items = []
         for record in body["Records"]:
             if not str(record.get("eventName", "")).startswith("ObjectCreated"):
                 continue
-            from urllib.parse import unquote_plus
-
-            key = unquote_plus(record["s3"]["object"]["key"])
-            parsed = storage.parse_upload_key(key)
+            parsed = storage.parse_upload_key(unquote_plus(record["s3"]["object"]["key"]))
             if parsed:
                 tenant_id, agent_id, document_id, _ = parsed
                 items.append(
-                    {
-                        "action": "ingest",
-                        "tenant_id": tenant_id,
-                        "agent_id": agent_id,
-                        "document_id": document_id,
-                        "trigger": "upload",
-                    }
+                    IngestionWorkItem(
+                        action="ingest",
+                        tenant_id=tenant_id,
+                        agent_id=agent_id,
+                        document_id=document_id,
+                        trigger="upload",
+                    )
                 )
         return items
     if body.get("Event") == "s3:TestEvent":
         return []
-    if (
-        body.get("action") in ("ingest", "reindex")
-        and body.get("tenant_id")
-        and body.get("agent_id")
-    ):
-        return [body]
-    raise ValueError("not an ingestion message")
+    try:
+        return [IngestionWorkItem.model_validate(body)]
+    except ValidationError:
+        raise ValueError("not an ingestion message") from None
 
 
 def ingest(
-    item: dict[str, str],
+    item: IngestionWorkItem,
     config: WorkerConfig,
     outcome: Outcome,
     receive_count: int,
 ) -> None:
     """Process one document (or only schedule a rebuild for ``reindex``)."""
-    tenant_id, agent_id = item["tenant_id"], item["agent_id"]
-    if item["action"] == "reindex":
+    tenant_id, agent_id = item.tenant_id, item.agent_id
+    if item.action == "reindex" or item.document_id is None:
         outcome.rebuild.add((tenant_id, agent_id))
         return
-    doc = repository.find_document(tenant_id, agent_id, item["document_id"])
+    doc = repository.find_document(tenant_id, agent_id, item.document_id)
     if doc is None:
         return  # deleted since it was queued
-    if doc.status in ("indexed", "failed") and item.get("trigger") != "upload":
+    if doc.status in ("indexed", "failed") and item.trigger != "upload":
         return  # a redelivered message for work already finished
     try:
         doc = repository.update_document(
@@ -142,6 +144,36 @@ def ingest(
                 f"processing failed {receive_count} times; retry the document later",
             )
         raise
+
+
+class Batch:
+    """One batch of queue messages: each message's documents are processed as it arrives,
+    then each agent touched gets one index rebuild (``finish``)."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.outcome = Outcome()
+        self._agents_of: dict[str, set[tuple[str, str]]] = {}
+
+    def add(self, message_id: str, body: str, receive_count: int) -> None:
+        """Process one message; raises when it must be delivered again."""
+        items = messages_of(json.loads(body))
+        self._agents_of[message_id] = {(item.tenant_id, item.agent_id) for item in items}
+        for item in items:
+            ingest(item, self.config, self.outcome, receive_count)
+
+    def finish(self) -> list[str]:
+        """Rebuild each touched agent's index; returns the ids of the messages whose agent's
+        rebuild failed, so their work is redone."""
+        failed: set[tuple[str, str]] = set()
+        for agent in sorted(self.outcome.rebuild):
+            single = Outcome(rebuild={agent}, pending={agent: self.outcome.pending.get(agent, [])})
+            try:
+                finish(single, self.config)
+            except Exception:
+                logger().exception("index rebuild failed", extra={"agent_id": agent[1]})
+                failed.add(agent)
+        return [message for message, agents in self._agents_of.items() if agents & failed]
 
 
 def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
@@ -268,18 +300,18 @@ def _chunk(
 
 
 def _embed(doc: Document, chunks: list[Chunk], config: WorkerConfig) -> tuple[Any, int]:
-    if config.embedding_provider == "none":
-        return None, 0
-    from knowledge.logic import embeddings, search_index
+    from knowledge.logic.retrieval import embedder as configured
 
-    embedder = embeddings.embedder_from_settings(
-        config.embedding_provider,
-        model_id=config.embedding_model,
-        dimensions=config.embedding_dimensions,
+    embedder = configured(
+        config.embedding_provider, config.embedding_model, config.embedding_dimensions
     )
     if embedder is None:
         return None, 0
     import numpy as np
+
+    from knowledge.logic import search_index
+
+    tokens_before = embedder.tokens_used
 
     parts = []
     for start in range(0, len(chunks), PROGRESS_EVERY):
@@ -290,7 +322,7 @@ def _embed(doc: Document, chunks: list[Chunk], config: WorkerConfig) -> tuple[An
             repository.update_document(
                 doc, progress=Progress(chunks_done=done, chunks_total=len(chunks))
             )
-    return np.vstack(parts), embedder.tokens_used
+    return np.vstack(parts), embedder.tokens_used - tokens_before
 
 
 def _fail(doc: Document, reason: str, message: str) -> None:
@@ -298,12 +330,9 @@ def _fail(doc: Document, reason: str, message: str) -> None:
         tenant_id=doc.tenant_id,
         actor=SYSTEM,
         subject=f"document/{doc.id}",
-        data={
-            "agent_id": doc.agent_id,
-            "document_id": doc.id,
-            "reason": reason,
-            "message": message,
-        },
+        data=DocumentFailedData(
+            agent_id=doc.agent_id, document_id=doc.id, reason=reason, message=message
+        ),
     )
     try:
         repository.update_document(
@@ -375,12 +404,12 @@ def finish(outcome: Outcome, config: WorkerConfig) -> None:
                 tenant_id=tenant_id,
                 actor=SYSTEM,
                 subject=f"document/{doc.id}",
-                data={
-                    "agent_id": agent_id,
-                    "document_id": doc.id,
-                    "index_version": pointer.version,
+                data=DocumentIndexedData(
+                    agent_id=agent_id,
+                    document_id=doc.id,
+                    index_version=pointer.version,
                     **doc.usage.model_dump(),
-                },
+                ),
             )
             try:
                 repository.update_document(

@@ -97,3 +97,8 @@ def _word_terms(word: str, stemming: bool, stop_words: bool) -> tuple[str, ...]:
 
 def is_stop_word(term: str) -> bool:
     return term in STOP_WORDS
+
+
+def content_terms(text: str) -> list[str]:
+    """The terms of ``text`` without stop words: what a question or a passage is about."""
+    return [term for term in tokenize(text) if not is_stop_word(term)]

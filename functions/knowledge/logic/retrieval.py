@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from agenthub.cache import TTLCache
@@ -39,6 +40,22 @@ def index_pointer(tenant_id: str, agent_id: str, *, fresh: bool = False) -> Inde
         pointer = repository.get_pointer(tenant_id, agent_id)
         _pointers.set(key, pointer)
     return pointer
+
+
+def index_version(tenant_id: str, agent_id: str) -> int:
+    """The agent's live index version (0: none yet), from the pointer cached POINTER_TTL s."""
+    return index_pointer(tenant_id, agent_id).version
+
+
+@cache
+def embedder(provider: str, model_id: str | None, dimensions: int) -> Any:
+    """The deployment's embedder, one per environment; None when it does not embed (the
+    offline default: BM25 only)."""
+    if provider.strip().lower() in ("", "none"):
+        return None
+    from knowledge.logic import embeddings
+
+    return embeddings.embedder_from_settings(provider, model_id=model_id, dimensions=dimensions)
 
 
 def search(

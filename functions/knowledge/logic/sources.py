@@ -14,14 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from agenthub.errors import Conflict
-from agenthub.events import Actor, DomainEvent, utc_now_iso
+from agenthub.events import Actor, utc_now_iso
 from agents.logic import get_agent
 from knowledge.dal import repository
 from knowledge.logic import storage
 from knowledge.models import (
     Document,
     DocumentCreated,
+    DocumentCreatedData,
     DocumentDeleted,
+    DocumentEventData,
+    IngestionWorkItem,
     Progress,
     QASource,
     SourceCreate,
@@ -119,8 +122,13 @@ def create_source(
     return doc, ticket
 
 
-def _created(doc: Document, actor: Actor) -> DomainEvent:
-    return _event(DocumentCreated, doc, actor, {"type": doc.type})
+def _created(doc: Document, actor: Actor) -> DocumentCreated:
+    return DocumentCreated(
+        tenant_id=doc.tenant_id,
+        actor=actor,
+        subject=f"document/{doc.id}",
+        data=DocumentCreatedData(agent_id=doc.agent_id, document_id=doc.id, type=doc.type),
+    )
 
 
 def _default_title(source: SourceCreate) -> str:
@@ -153,15 +161,10 @@ def _ticket(bucket: str, key: str, content_type: str, size: int) -> UploadTicket
 
 
 def _queue(places: Places, doc: Document) -> None:
-    repository.enqueue(
-        places.queue_url,
-        {
-            "action": "ingest",
-            "tenant_id": doc.tenant_id,
-            "agent_id": doc.agent_id,
-            "document_id": doc.id,
-        },
+    item = IngestionWorkItem(
+        action="ingest", tenant_id=doc.tenant_id, agent_id=doc.agent_id, document_id=doc.id
     )
+    repository.enqueue(places.queue_url, item)
 
 
 def get_document(tenant_id: str, agent_id: str, document_id: str) -> Document:
@@ -221,20 +224,14 @@ def delete_document(
 ) -> None:
     """Remove the document now and queue a rebuild of the index without it."""
     doc = get_document(tenant_id, agent_id, document_id)
-    repository.delete_document(
-        tenant_id, agent_id, document_id, [_event(DocumentDeleted, doc, actor, {})]
-    )
-    repository.enqueue(
-        places.queue_url, {"action": "reindex", "tenant_id": tenant_id, "agent_id": agent_id}
-    )
-
-
-def _event(
-    kind: type[DomainEvent], doc: Document, actor: Actor, data: dict[str, Any]
-) -> DomainEvent:
-    return kind(
-        tenant_id=doc.tenant_id,
+    deleted = DocumentDeleted(
+        tenant_id=tenant_id,
         actor=actor,
         subject=f"document/{doc.id}",
-        data={**data, "agent_id": doc.agent_id, "document_id": doc.id},
+        data=DocumentEventData(agent_id=agent_id, document_id=doc.id),
+    )
+    repository.delete_document(tenant_id, agent_id, document_id, [deleted])
+    repository.enqueue(
+        places.queue_url,
+        IngestionWorkItem(action="reindex", tenant_id=tenant_id, agent_id=agent_id),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from agenthub.errors import Conflict
 from agents.logic import get_agent
-from identity.logic.service import list_keys
+from identity.logic import active_publishable_keys
 from widget.logic.assets import loader_url, snippet
 from widget.models import EmbedCode, EmbedKey
 
@@ -22,14 +22,7 @@ def embed_code(tenant_id: str, agent_id: str, *, assets_url: Callable[[], str]) 
     Another tenant's agent, or none, is a NotFound (from agents); an agent without an active
     publishable key is a Conflict that says how to make one."""
     get_agent(tenant_id, agent_id)
-    keys = sorted(
-        (
-            key
-            for key in list_keys(tenant_id, "publishable")
-            if key.agent_id == agent_id and not key.revoked_at
-        ),
-        key=lambda key: (key.created_at, key.id),
-    )
+    keys = active_publishable_keys(tenant_id, agent_id)
     if not keys:
         raise Conflict(
             "the agent has no active publishable key: create one with POST /v1/publishable-keys",

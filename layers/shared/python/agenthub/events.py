@@ -37,9 +37,18 @@ class Actor(BaseModel):
     role: str | None = None
 
 
+class EventData(BaseModel):
+    """The payload of a domain event. Each event narrows ``DomainEvent.data`` to a model of
+    its own; a change to that model that is not additive bumps the event's
+    ``schema_version``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
 class DomainEvent(BaseModel):
     """Envelope carried in EventBridge ``detail``. Subclasses set ``detail_type`` and
-    ``source`` and add their payload in ``data``. ``schema_version`` lets consumers evolve."""
+    ``source`` and declare their payload as ``data: <EventData subclass>``; ``schema_version``
+    lets consumers evolve with it."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -52,7 +61,14 @@ class DomainEvent(BaseModel):
     tenant_id: str
     actor: Actor
     subject: str  # what it is about, e.g. "agent/ag_123"
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: EventData
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        declared = cls.model_fields["data"].annotation
+        if "detail_type" in cls.__dict__ and declared is EventData:
+            raise TypeError(f"{cls.__name__} must declare its payload: data: <EventData model>")
 
     def to_entry(self, bus_name: str) -> dict[str, Any]:
         detail = self.model_dump(mode="json")

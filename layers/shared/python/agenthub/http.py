@@ -12,7 +12,7 @@ import hashlib
 import inspect
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,20 +33,17 @@ from agenthub.errors import (
     ValidationFailed,
     is_transient,
 )
+from agenthub.models import ID_PATTERN
 from agenthub.observability import logger
 from agenthub.origins import origin_allowed
+from agenthub.pagination import CursorCodec, codec_from_secret
+from agenthub.roles import ALL_ROLES, MANAGERS, WRITERS  # noqa: F401 - routes take them from here
 
 JSON = "application/json"
 
-ROLES = ("owner", "admin", "member", "viewer")
-ALL_ROLES = frozenset(ROLES)
-WRITERS = frozenset({"owner", "admin", "member"})
-MANAGERS = frozenset({"owner", "admin"})
-
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 PUBLIC_PREFIX = "/v1/public/"
-# Ids in paths are ours (hex, prefixes, underscores): anything else cannot exist.
-_PATH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PATH_ID = re.compile(ID_PATTERN)
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
@@ -349,6 +346,50 @@ def select_fields(
     if unknown:
         raise BadRequest("unknown fields requested", details={"unknown": unknown})
     return {name: data[name] for name in wanted if name in data}
+
+
+def paginated[T](
+    app: APIGatewayRestResolver,
+    who: Caller,
+    load: Callable[[int, dict[str, Any] | None], tuple[Sequence[T], dict[str, Any] | None]],
+    *,
+    view: Callable[[T], dict[str, Any]],
+    limit: int = 20,
+    max_limit: int = 100,
+    fields: Iterable[str] | None = None,
+    query: BaseModel | None = None,
+) -> Response:
+    """One page of a list: ``?limit=`` (1 to ``max_limit``), ``?cursor=`` and, with
+    ``fields``, ``?fields=``. ``load(limit, start_key)`` returns the items and DynamoDB's last
+    evaluated key. Cursors are signed and bound to the route, its path ids, the caller's
+    tenant and ``query`` (the list's filters): any other use is a 400."""
+    size = query_int(app, "limit", limit, low=1, high=max_limit)
+    if fields is not None:
+        select_fields(app, {}, fields)  # an unknown field is a 400 even when nothing is listed
+    event = app.current_event
+    scope = json.dumps(
+        [
+            event.resource,
+            sorted((event.path_parameters or {}).items()),
+            who.tenant_id,
+            query.model_dump(mode="json") if query is not None else None,
+        ],
+        separators=(",", ":"),
+    )
+    cursor = event.get_query_string_value("cursor")
+    start = _cursors().decode(cursor, scope=scope, tenant_id=who.tenant_id) if cursor else None
+    items, last_key = load(size, start)
+    shown = [view(item) for item in items]
+    if fields is not None:
+        shown = [select_fields(app, item, fields) for item in shown]
+    next_cursor = _cursors().encode(last_key, scope=scope) if last_key else None
+    return json_response(app, {"items": shown, "next_cursor": next_cursor})
+
+
+def _cursors() -> CursorCodec:
+    from agenthub.settings import ApiSettings, load_settings
+
+    return codec_from_secret(load_settings(ApiSettings).signing_secret_arn)
 
 
 def query_int(app: APIGatewayRestResolver, name: str, default: int, *, low: int, high: int) -> int:
