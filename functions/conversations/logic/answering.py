@@ -198,16 +198,19 @@ def _abstain(tokens_in: int = 0, tokens_out: int = 0, model: str = NO_MODEL) -> 
     return Answer(ABSTENTION_TEXT, [], True, tokens_in, tokens_out, model)
 
 
-def _citation(index: int, passage: Passage) -> Citation:
+def _citation(index: int, passages: Sequence[Passage], answer_text: str) -> Citation:
+    """One document's citation: the first cited passage's place, the quoted sentence."""
+    first = passages[0]
     return Citation(
         index=index,
-        document_id=passage.document_id,
-        chunk_id=passage.chunk_id,
-        title=passage.title,
-        source_url=passage.source_url,
-        file_name=passage.file_name,
-        heading_path=passage.heading_path,
-        page=passage.page_start,
+        document_id=first.document_id,
+        chunk_id=first.chunk_id,
+        title=first.title,
+        source_url=first.source_url,
+        file_name=first.file_name,
+        heading_path=first.heading_path,
+        page=first.page_start,
+        snippet=_answer_citations.snippet(answer_text, passages),
     )
 
 
@@ -225,7 +228,8 @@ def answer(
     - Weak retrieval (`is_weak`): abstains with ABSTENTION_TEXT; no provider is called,
       model "none", no tokens.
     - Otherwise the provider answers from the quoted passages. Its [n] markers become the
-      citations (renumbered 1..m in order of use; unknown numbers dropped). An answer that
+      citations (renumbered 1..m in order of use; unknown numbers dropped), one per
+      document, each with the sentence it quotes. An answer that
       cites nothing gets the passages it shares the most words with (at least the top one),
       their markers appended. A reply of NO_ANSWER (or, uncited, a refusal such as "the
       documents do not mention it") is an abstention, with the provider's token counts.
@@ -255,9 +259,12 @@ def answer(
     if not order:
         order = _answer_citations.attribute(text, passages)
         text = f"{text} " + "".join(f"[{n}]" for n in range(1, len(order) + 1))
+    text, groups = _answer_citations.by_document(text, order, passages)
     return Answer(
         text=text,
-        citations=[_citation(n, passages[i]) for n, i in enumerate(order, 1)],
+        citations=[
+            _citation(n, [passages[i] for i in group], text) for n, group in enumerate(groups, 1)
+        ],
         abstained=False,
         tokens_in=result.tokens_in,
         tokens_out=result.tokens_out,
