@@ -15,6 +15,15 @@ Status = Literal["awaiting_upload", "queued", "processing", "indexed", "failed"]
 UPLOAD_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".csv")
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_TEXT_CHARS = 200_000
+# The documents API takes bodies up to 1 MiB, so a text source of MAX_TEXT_CHARS fits even
+# in three-byte characters with JSON escapes; anything larger goes through an upload.
+MAX_SOURCE_BODY_BYTES = 1024 * 1024
+TOO_LARGE_HINT = (
+    f"text sources take up to {MAX_TEXT_CHARS:,} characters in a body of at most "
+    f"{MAX_SOURCE_BODY_BYTES // 1024 // 1024} MiB; send larger text as a file: a source of "
+    f'type "upload" (.txt or .md, up to {MAX_UPLOAD_BYTES // 1024 // 1024} MiB) and PUT it to '
+    "the returned URL"
+)
 MAX_QA_PAIRS = 500
 MAX_TAGS = 10
 
@@ -50,7 +59,11 @@ class UploadSource(SourceBase):
 class TextSource(SourceBase):
     type: Literal["text"]
     format: Literal["text", "markdown"] = "markdown"
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description=f"At most {MAX_TEXT_CHARS:,} characters; larger text: upload it as a file.",
+    )
 
 
 class QAPair(StrictInput):

@@ -326,3 +326,14 @@ def test_another_tenants_agent_and_documents_are_not_found(aws, tenant: NewTenan
     ]:
         response = api(KNOWLEDGE, method, path, body, caller=other.owner)
         assert response.status == 404, (method, path, response)
+
+
+def test_text_up_to_the_stated_limit_is_accepted_and_a_larger_body_says_to_upload(aws, acme):
+    agent = acme.agent()
+    # 200,000 characters of text: more than the other routes' 64 KiB, within the stated limit
+    text = ("Parking is free for visitors on weekdays. " * 5000)[:200_000]
+    assert _add(acme, agent, {"type": "text", "text": text}).status == 202
+    # A body past the knowledge routes' 1 MiB cap is refused before parsing, with the way out
+    refused = _add(acme, agent, {"type": "text", "text": "x" * (1024 * 1024 + 1)})
+    assert refused.status == 413, refused
+    assert "upload" in refused.json["error"]["message"]

@@ -23,7 +23,14 @@ from agenthub.settings import ApiSettings
 from agents.logic import get_agent
 from knowledge.logic import embedder, retrieval, sources
 from knowledge.logic.types import SearchHit
-from knowledge.models import Document, NewFile, SearchRequest, SourceCreateBody
+from knowledge.models import (
+    MAX_SOURCE_BODY_BYTES,
+    TOO_LARGE_HINT,
+    Document,
+    NewFile,
+    SearchRequest,
+    SourceCreateBody,
+)
 
 app = make_resolver()
 
@@ -34,6 +41,7 @@ class KnowledgeSettings(ApiSettings):
     embedding_provider: Literal["none", "bedrock"] = "none"
     embedding_model: str | None = None
     embedding_dimensions: int = 512
+    max_body_bytes: int = Field(default=MAX_SOURCE_BODY_BYTES, ge=1024)
 
 
 def _settings() -> KnowledgeSettings:
@@ -178,4 +186,10 @@ def _hit(hit: SearchHit) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)
+    return resolve(
+        app,
+        event,
+        context,
+        max_body_bytes=lambda: _settings().max_body_bytes,
+        too_large_hint=TOO_LARGE_HINT,
+    )

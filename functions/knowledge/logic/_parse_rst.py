@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(?:([\w:-]+)::\s*(.*)|_[^:]*:.*|\|[^|]+\|.*|.*)$")
+# ".. name:: argument", or any other explicit markup (".. _label:", ".. |sub| ...", comments).
+_DIRECTIVE = re.compile(r"^(\s*)\.\.(?:\s+(?:([\w:-]+)::\s*(.*)|.*))?\s*$")
 _ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:._])\1{2,}\s*$")
 _ROLE = re.compile(r":[\w:.+-]+:`(?:[!~]?)([^`<]*?)\s*(?:<[^>`]*>)?`")
 _TILDE_ROLE = re.compile(r":[\w:.+-]+:`~([^`<]*?)`")
@@ -153,7 +154,7 @@ def to_markdown(text: str) -> str:
                 levels.append(style)
             out.extend(["", "#" * min(6, levels.index(style) + 1) + " " + inline(stripped), ""])
             index += 2
-        elif stripped.startswith(".."):
+        elif _DIRECTIVE.match(line):
             index = _directive(lines, index, out)
         elif stripped.endswith("::"):
             index = _literal(lines, index, out)

@@ -321,6 +321,11 @@ A "shelf" works with the :mod:`pickle` module and :func:`~shelve.open`; see
 Example
 -------
 
+..
+   A comment block.
+
+...and an ellipsis line stays text.
+
 Use it as a context manager::
 
    with shelve.open('spam') as db:
@@ -334,6 +339,7 @@ Use it as a context manager::
         text
     )
     assert "open(filename, flag='c')" in text
+    assert "A comment block" not in text and "...and an ellipsis line stays text." in text
     assert "Changed in version 3.10:" in text
     assert [b.text for b in doc.blocks if b.kind == "heading"][-1] == "Example"
     assert any(b.kind == "code" and "shelve.open('spam')" in b.text for b in doc.blocks)

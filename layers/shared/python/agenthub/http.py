@@ -138,16 +138,18 @@ def resolve(
     context: Any,
     *,
     max_body_bytes: int | Callable[[], int] = DEFAULT_MAX_BODY_BYTES,
+    too_large_hint: str = "",
 ) -> dict[str, Any]:
     """Entry point of every API handler: load settings (``max_body_bytes`` may be a callable
-    that reads them), reject oversized (413) and non-JSON (415) bodies before anything parses
-    them, then route. A misconfigured deployment answers the 500 envelope, not a Lambda error."""
+    that reads them), reject oversized (413, with ``too_large_hint`` saying what to do
+    instead) and non-JSON (415) bodies before anything parses them, then route. A
+    misconfigured deployment answers the 500 envelope, not a Lambda error."""
     try:
         limit = max_body_bytes() if callable(max_body_bytes) else max_body_bytes
     except AppError:
         logger().exception("function misconfigured")
         return _raw_error(AppError("internal error"))
-    refused = _check_body(event, limit)
+    refused = _check_body(event, limit, too_large_hint)
     if refused is not None:
         return _raw_error(refused)
     return app.resolve(event, context)
@@ -162,14 +164,15 @@ def _raw_error(exc: AppError) -> dict[str, Any]:
     }
 
 
-def _check_body(event: Mapping[str, Any], max_body_bytes: int) -> AppError | None:
+def _check_body(event: Mapping[str, Any], max_body_bytes: int, hint: str = "") -> AppError | None:
     if event.get("httpMethod") not in BODY_METHODS:
         return None
     raw = event.get("body") or ""
     size = len(raw) * 3 // 4 if event.get("isBase64Encoded") else len(raw.encode())
     if size > max_body_bytes:
         return PayloadTooLarge(
-            f"request body exceeds {max_body_bytes} bytes", details={"limit_bytes": max_body_bytes}
+            f"request body exceeds {max_body_bytes} bytes" + (f"; {hint}" if hint else ""),
+            details={"limit_bytes": max_body_bytes},
         )
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
