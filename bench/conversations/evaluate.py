@@ -96,9 +96,22 @@ def _holds(file_name: str, snippet: str, passage: Any) -> bool:
     )
 
 
+def quoted_passages(outcome: Outcome) -> list[Any]:
+    """The passages a citation stands for: of its document, holding the sentence it quotes
+    (one citation per document may stand for several passages)."""
+    out = []
+    for c in outcome.answer.citations:
+        quote = retrieval_bench.fold(c.snippet.rstrip("\u2026"))
+        out.extend(
+            p
+            for p in outcome.passages
+            if p.document_id == c.document_id and quote in retrieval_bench.fold(p.text)
+        )
+    return out
+
+
 def cited_hold(outcome: Outcome, file_name: str, snippet: str) -> bool:
-    by_id = {p.chunk_id: p for p in outcome.passages}
-    return any(_holds(file_name, snippet, by_id[c.chunk_id]) for c in outcome.answer.citations)
+    return any(_holds(file_name, snippet, p) for p in quoted_passages(outcome))
 
 
 def retrieved_hold(outcome: Outcome, file_name: str, snippet: str) -> bool:
@@ -186,10 +199,7 @@ def corpora_table(print_fn: PrintFn = print) -> dict[str, float]:
             return suite.judge(q, [(x.document_id, x.text) for x in passages]) is not None
 
         cited = sum(
-            holds(
-                [x for x in o.passages if x.chunk_id in {c.chunk_id for c in o.answer.citations}], q
-            )
-            for o, q in zip(answerable, p.set.questions, strict=True)
+            holds(quoted_passages(o), q) for o, q in zip(answerable, p.set.questions, strict=True)
         )
         ceiling = sum(
             holds(o.passages, q) for o, q in zip(answerable, p.set.questions, strict=True)

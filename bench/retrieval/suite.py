@@ -76,7 +76,9 @@ def baseline_ranks(p: Prepared, k: int = 10) -> list[int | None]:
             text = " ".join(data.decode("utf-8", errors="replace").split())
         windows.extend((name, text[i : i + WINDOW]) for i in range(0, len(text), WINDOW))
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize([t for _, t in windows], show_progress=False), False)
+    retriever.index(
+        bm25s.tokenize([t for _, t in windows], show_progress=False), show_progress=False
+    )
     questions = p.set.questions
     tokens = bm25s.tokenize([q.question for q in questions], show_progress=False)
     results, _ = retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
