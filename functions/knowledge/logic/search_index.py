@@ -511,7 +511,7 @@ class LoadedIndex:
         else:
             positions, scores = _rrf([lexical_ranked, dense_ranked], k)
         covered = self.coverage(weights, positions)
-        pairs = _content_pairs(query_text, self.settings)
+        pairs = _content_pairs(query_text, self.settings, self.vocabulary)
         hits = []
         for i, s, c in zip(positions, scores, covered, strict=True):
             chunk = self.chunk(i)
@@ -532,13 +532,17 @@ class LoadedIndex:
 PROXIMITY_WINDOW = 3  # words between two question words that still count as "near"
 
 
-def _content_pairs(text: str, settings: IndexSettings) -> list[tuple[str, str]]:
-    """Neighbouring content words of the question ("page", "level", "lock": two pairs).
-    Whole identifiers are left out: their parts already pair up."""
+def _content_pairs(
+    text: str, settings: IndexSettings, known: Mapping[str, int]
+) -> list[tuple[str, str]]:
+    """Neighbouring content words of the question ("page", "level", "lock": two pairs),
+    among the words the knowledge base has at all: "how much notice do I need to cancel"
+    pairs "notice" with "cancel" when "much" and "need" occur nowhere (coverage already
+    counts them missing). Whole identifiers are left out: their parts already pair up."""
     words = [
         t
         for t in query.tokenize(text, stemming=settings.stemming, stop_words=True)
-        if not any(sep in t for sep in "_.-/'")
+        if t in known and not any(sep in t for sep in "_.-/'")
     ]
     unique = list(dict.fromkeys(words))
     return list(itertools.pairwise(unique))

@@ -263,3 +263,11 @@ def test_proximity_reads_the_headings_above_the_passage():
     ]
     hit = load_index(build_index(chunks).files()).search("late checkout", k=1)[0]
     assert hit.proximity == pytest.approx(1.0)
+
+
+def test_words_the_knowledge_base_lacks_do_not_break_a_phrase_apart():
+    chunks = [chunk("visits", 0, "We ask for 24 hours notice to cancel an appointment.")]
+    hit = load_index(build_index(chunks).files()).search(
+        "How much notice do I need to cancel?", k=1
+    )
+    assert hit[0].proximity == pytest.approx(1.0)
