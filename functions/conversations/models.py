@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from agenthub.events import DomainEvent, EventData
 from agenthub.models import ID_PATTERN, StrictInput
 
-# Guardrails (ARCHITECTURE.md, issue 4): what one visitor message may be, what follows it.
+# Guardrails: what one visitor message may be, what follows it.
 MESSAGE_MAX_CHARS = 2000
 COMMENT_MAX_CHARS = 1000
 # A conversation answers this many questions; then the visitor starts a new one.

@@ -11,7 +11,7 @@ class EmbedKey(BaseModel):
     id: str
     last4: str
     allowed_origins: list[str]
-    # False while identity keeps only a hash of publishable keys: the snippet then holds a
+    # False for a key stored without its value (only its hash): the snippet then holds a
     # placeholder naming the key's last four characters, to be replaced by the key itself.
     included: bool
 

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
 
-from infra.local.http11 import HttpRequest
+from infra.local.server import HttpRequest
 
 
 class _Headers:

@@ -90,6 +90,15 @@ def identity_values(authorizer: Any, request: Any, event: dict[str, Any]) -> lis
     return values
 
 
+def authorizer_event(
+    authorizer: Any, event: dict[str, Any], values: list[str], arn: str
+) -> dict[str, Any]:
+    """What API Gateway sends a TOKEN or REQUEST authorizer for the request ``event``."""
+    if authorizer.type == "token":
+        return {"type": "TOKEN", "authorizationToken": values[0], "methodArn": arn}
+    return {**event, "type": "REQUEST", "methodArn": arn}
+
+
 async def authorize(
     authorizer: Any,
     event: dict[str, Any],
@@ -104,10 +113,7 @@ async def authorize(
     key = (authorizer.authorizer_name, tuple(values))
     cached = cache.get(key) if ttl > 0 else None
     if cached is None:
-        if authorizer.type == "token":
-            auth_event = {"type": "TOKEN", "authorizationToken": values[0], "methodArn": arn}
-        else:
-            auth_event = {**event, "type": "REQUEST", "methodArn": arn}
+        auth_event = authorizer_event(authorizer, event, values, arn)
         started = time.perf_counter()
         result = await invoke(authorizer.lambda_name, auth_event)
         cache.invocations += 1
@@ -154,13 +160,25 @@ def _judge(authorizer: Any, cached: _Cached, arn: str) -> Verdict:
     statements = policy["policyDocument"]["Statement"]
     if any(_matches(s, arn) for s in statements if s.get("Effect") == "Deny"):
         return Verdict("ACCESS_DENIED", message=_EXPLICIT_DENY)
-    # SAM CLI's own Allow check (wildcards in the resource ARN).
-    if not authorizer._is_resource_authorized(policy, arn):
+    if not policy_allows(policy, arn):
         return Verdict("ACCESS_DENIED")
+    return Verdict(None, request_context(policy, cached.latency_ms))
+
+
+def policy_allows(policy: dict[str, Any], arn: str) -> bool:
+    """IAM's verdict on invoking ``arn``: some Allow matches and no Deny does."""
+    statements = policy["policyDocument"]["Statement"]
+    if any(_matches(s, arn) for s in statements if s.get("Effect") == "Deny"):
+        return False
+    return any(_matches(s, arn) for s in statements if s.get("Effect") == "Allow")
+
+
+def request_context(policy: dict[str, Any], latency_ms: int) -> dict[str, Any]:
+    """What the integration gets as ``requestContext.authorizer`` for an allowing policy."""
     context = {key: _string(value) for key, value in (policy.get("context") or {}).items()}
     context["principalId"] = policy["principalId"]
-    context["integrationLatency"] = cached.latency_ms
-    return Verdict(None, context)
+    context["integrationLatency"] = latency_ms
+    return context
 
 
 _EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"

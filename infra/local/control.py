@@ -19,7 +19,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from infra.local.http11 import HttpRequest, HttpResponse
+from infra.local.server import HttpRequest, HttpResponse
 from infra.local.workers import InvokeResult
 
 if TYPE_CHECKING:

@@ -37,6 +37,11 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def template_variables(spec: FunctionSpec, resolver: Resolver) -> dict[str, str]:
+    """The function's Globals + Function ``Environment`` variables, intrinsics resolved."""
+    return {key: _text(value) for key, value in resolver.resolve(spec.environment).items()}
+
+
 def function_environment(
     spec: FunctionSpec,
     resolver: Resolver,
@@ -55,7 +60,7 @@ def function_environment(
         "PYTHONUNBUFFERED": "1",
         "POWERTOOLS_METRICS_NAMESPACE": "AgentHubLocal",
     }
-    env.update({key: _text(value) for key, value in resolver.resolve(spec.environment).items()})
+    env.update(template_variables(spec, resolver))
     env.update(extra or {})
     # Lambda's reserved variables, plus the emulator wiring; these win over the template.
     env.update(

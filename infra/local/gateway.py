@@ -4,7 +4,7 @@ Routes, authorizers and CORS come from SAM CLI's ``ApiProvider``; paths are matc
 werkzeug's router configured exactly as ``LocalApigwService`` configures Flask; events come
 from SAM's ``construct_v1_event`` and Lambda output is read by SAM's own parser. Around that
 sits what API Gateway does and sam local does not: authorizer caching, gateway responses from
-the template, compression, the integration timeout (the 10 MB body limit is in http11).
+the template, compression, the integration timeout (the 10 MB body limit is in server.py).
 Paths under ``/__local__/`` go to the runtime's control endpoints (see infra.local.control).
 """
 
@@ -17,6 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from infra.local.authorizers import (
     identity_values,
     method_arn,
 )
-from infra.local.http11 import HttpRequest, HttpResponse
+from infra.local.server import HttpRequest, HttpResponse
 from infra.local.template import ApiSpec
 
 LOG = logging.getLogger("infra.local")
@@ -58,6 +59,16 @@ _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection
 _BASE64_FLAG = re.compile(r'"(?:is)?[bB]ase64Encoded": (?:true|"[tT]rue")')
 _LAMBDA_FAILURE = b'{"message": "Internal server error"}'
 _NO_INTEGRATION = b'{"message": "No function defined for resource method"}'
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request API Gateway will send on: its route and its proxy event."""
+
+    route: Any  # samcli.lib.providers.provider.Route
+    request: EventRequest
+    event: dict[str, Any]
+    cors_headers: dict[str, Any]
 
 
 class ApiGateway:
@@ -114,15 +125,10 @@ class ApiGateway:
 
     def functions_for(self, method: str, path: str) -> list[str]:
         """The function (and authorizer function) that would serve ``method path``."""
-        from werkzeug.exceptions import HTTPException
-
-        try:
-            endpoint, _ = self._urls.match(path, method)
-        except HTTPException:
+        matched = self.match(method, path)
+        if matched is None:
             return []
-        route = self.routes.get((endpoint, method))
-        if route is None:
-            return []
+        route = matched[0]
         names = [route.function_name]
         if route.authorizer_object is not None:
             names.append(route.authorizer_object.lambda_name)
@@ -144,22 +150,25 @@ class ApiGateway:
             )
         return response
 
-    def _route(self, request: HttpRequest) -> tuple[Any, str, dict[str, str]] | None:
+    def match(self, method: str, path: str) -> tuple[Any, str, dict[str, str]] | None:
+        """The route serving ``method path`` (SAM's route, its endpoint, the path values)."""
         from werkzeug.exceptions import HTTPException
         from werkzeug.routing import RequestRedirect
 
         try:
-            endpoint, view_args = self._urls.match(request.path, request.method)
+            endpoint, view_args = self._urls.match(path, method)
         except (HTTPException, RequestRedirect):
             return None
         # None for HEAD on a GET route: werkzeug adds HEAD to GET rules, API Gateway does not.
-        route = self.routes.get((endpoint, request.method))
+        route = self.routes.get((endpoint, method))
         return (route, endpoint, view_args) if route is not None else None
 
-    async def _handle_api(self, request: HttpRequest) -> HttpResponse:
+    def prepare(self, request: HttpRequest) -> Prepared | HttpResponse:
+        """The route and the proxy event for ``request``, or the gateway's own answer (an
+        unknown route, a CORS preflight, an undecodable body)."""
         from samcli.lib.providers.provider import Cors
 
-        matched = self._route(request)
+        matched = self.match(request.method, request.path)
         if matched is None:
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request)
         route, endpoint, view_args = matched
@@ -168,7 +177,6 @@ class ApiGateway:
         if request.method == "OPTIONS" and cors:
             # The mock integration SAM generates for preflight: no authorizer, no function.
             return HttpResponse(200, _header_list(cors_headers, "application/json"), b"")
-
         event_request = EventRequest(request, endpoint, view_args, self.port)
         try:
             event = build_event(
@@ -182,12 +190,18 @@ class ApiGateway:
             )
         except UnicodeDecodeError:  # a text body that is not UTF-8; sam local answers the same
             return _lambda_failure("")
+        return Prepared(route, event_request, event, cors_headers)
 
+    async def _handle_api(self, request: HttpRequest) -> HttpResponse:
+        prepared = self.prepare(request)
+        if isinstance(prepared, HttpResponse):
+            return prepared
+        route, event_request, event = prepared.route, prepared.request, prepared.event
         if route.authorizer_object is not None:
             denied = await self._authorize(route.authorizer_object, request, event_request, event)
             if denied is not None:
                 return denied
-        return await self._integrate(route, request, event_request, event, cors_headers)
+        return await self._integrate(route, request, event_request, event, prepared.cors_headers)
 
     async def _integrate(
         self,

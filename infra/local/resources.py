@@ -8,6 +8,7 @@ policies) are not created but get placeholder values so references to them still
 
 from __future__ import annotations
 
+import graphlib
 import json
 import logging
 import os
@@ -63,8 +64,9 @@ _session_lock = threading.Lock()
 _session: Any = None
 
 
-def boto_client(service: str, endpoint_url: str) -> Any:
-    """A boto3 client for the moto server (fake credentials, fixed region, no ~/.aws files).
+def boto_client(service: str, endpoint_url: str | None) -> Any:
+    """A boto3 client for the moto server (fake credentials, fixed region, no ~/.aws files);
+    with no ``endpoint_url``, for AWS's endpoints, which moto's in-process mock answers.
 
     One shared session: its loader caches service models, which makes every client after the
     first several times cheaper to create. Clients are thread-safe; sessions are not, hence
@@ -84,9 +86,10 @@ def boto_client(service: str, endpoint_url: str) -> Any:
 
 
 class Provisioner:
-    """Creates the template's resources in moto and records their Ref/GetAtt values."""
+    """Creates the template's resources in moto (a server at ``endpoint_url``, or the
+    in-process mock when it is None) and records their Ref/GetAtt values."""
 
-    def __init__(self, model: TemplateModel, endpoint_url: str) -> None:
+    def __init__(self, model: TemplateModel, endpoint_url: str | None) -> None:
         self.model = model
         self.endpoint_url = endpoint_url
         self.state = StackState()
@@ -100,26 +103,29 @@ class Provisioner:
 
     def create_all(self) -> StackState:
         """Create every supported resource; returns the stack state."""
-        resources = self.model.cfn["Resources"]
-        for logical_id in _creation_order(resources):
-            resource = resources[logical_id]
-            condition = resource.get("Condition")
-            if condition and not self.resolver.condition(condition):
-                continue
-            kind = resource["Type"]
-            self.state.types[logical_id] = kind
-            creator = _CREATORS.get(kind)
-            if creator is None:
-                self._placeholder(logical_id, kind, resource)
-                continue
-            props = self.resolver.resolve(resource.get("Properties") or {})
-            try:
-                ref, attrs = creator(self, logical_id, props)
-            except Exception as exc:
-                raise ProvisionError(f"{logical_id} ({kind}): {exc}") from exc
-            self.state.refs[logical_id] = ref
-            self.state.attrs[logical_id] = attrs
+        for logical_id in _creation_order(self.model.cfn["Resources"]):
+            self.create(logical_id)
         return self.state
+
+    def create(self, logical_id: str) -> None:
+        """Create one resource (again, after it was deleted) once those it refers to exist."""
+        resource = self.model.cfn["Resources"][logical_id]
+        condition = resource.get("Condition")
+        if condition and not self.resolver.condition(condition):
+            return
+        kind = resource["Type"]
+        self.state.types[logical_id] = kind
+        creator = _CREATORS.get(kind)
+        if creator is None:
+            self._placeholder(logical_id, kind, resource)
+            return
+        props = self.resolver.resolve(resource.get("Properties") or {})
+        try:
+            ref, attrs = creator(self, logical_id, props)
+        except Exception as exc:
+            raise ProvisionError(f"{logical_id} ({kind}): {exc}") from exc
+        self.state.refs[logical_id] = ref
+        self.state.attrs[logical_id] = attrs
 
     def physical_name(self, logical_id: str, props: dict[str, Any], key: str, limit: int) -> str:
         """The name the template gives, or CloudFormation's ``<stack>-<LogicalId>`` pattern."""
@@ -154,28 +160,16 @@ class Provisioner:
 
 def _creation_order(resources: dict[str, Any]) -> list[str]:
     """Logical ids ordered so every resource comes after the ones it refers to."""
-    deps = {}
+    graph = {}
     for logical_id, resource in resources.items():
         depends_on = resource.get("DependsOn") or []
         depends_on = [depends_on] if isinstance(depends_on, str) else depends_on
         found = references(resource.get("Properties") or {}) | set(depends_on)
-        deps[logical_id] = {name for name in found if name in resources and name != logical_id}
-    ordered: list[str] = []
-    done: set[str] = set()
-
-    def visit(name: str, stack: tuple[str, ...]) -> None:
-        if name in done:
-            return
-        if name in stack:
-            raise ProvisionError(f"circular reference through {' -> '.join((*stack, name))}")
-        for dep in sorted(deps[name]):
-            visit(dep, (*stack, name))
-        done.add(name)
-        ordered.append(name)
-
-    for name in resources:
-        visit(name, ())
-    return ordered
+        graph[logical_id] = {name for name in found if name in resources and name != logical_id}
+    try:
+        return list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        raise ProvisionError(f"circular reference through {' -> '.join(exc.args[1])}") from None
 
 
 # ---------------------------------------------------------------------- creators

@@ -29,11 +29,11 @@ from typing import IO, Any
 from infra.local.control import ControlApi
 from infra.local.environment import function_environment, worker_config
 from infra.local.gateway import ApiGateway
-from infra.local.http11 import serve
 from infra.local.moto_server import MotoProcess, start_moto
 from infra.local.resources import Provisioner, StackState, boto_client
 from infra.local.schedules import Scheduler, schedule_event
 from infra.local.seed import SEED_ROUTES, SeedError, seed_demo
+from infra.local.server import Listener, serve
 from infra.local.sqs import QueuePoller
 from infra.local.streams import StreamPoller
 from infra.local.template import DEFAULT_STACK_NAME, ScheduleTrigger, TemplateModel, load_template
@@ -95,7 +95,6 @@ class LocalRuntime:
         self.widget_url: str | None = None
         self.widget_cdn: Any = None  # infra.local.widget.WidgetCdn, once served
         self.demo_url: str | None = None
-        self._widget_servers: list[asyncio.Server] = []
 
         self.model: TemplateModel | None = None
         self.moto: MotoProcess | None = None
@@ -110,7 +109,7 @@ class LocalRuntime:
         self.timings: dict[str, float] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
+        self._listeners: list[Listener] = []
         self._stop = threading.Event()
         self._logs: list[IO[bytes]] = []
         self._started = False
@@ -245,8 +244,9 @@ class LocalRuntime:
             control=ControlApi(self).handle,
             access_log=self.access_log,
         )
-        self._server = await serve(self.gateway.handle, self.host, self.api_port)
-        self.api_port = self._server.sockets[0].getsockname()[1]
+        listener = await serve(self.gateway.handle, self.host, self.api_port)
+        self._listeners.append(listener)
+        self.api_port = listener.port
         self.gateway.port = self.api_port
 
     def _log_file(self, name: str) -> IO[bytes] | None:
@@ -403,7 +403,6 @@ class LocalRuntime:
         API's public routes, the same response headers) on ``port``; returns its URL. SSM
         parameters holding the distribution's URL get this URL instead (functions cache what
         they read: start this before they first read it, as start() does)."""
-        from infra.local.http11 import serve as serve_http
         from infra.local.widget import WidgetCdn, distribution_parameters
 
         if self.widget_url is not None:
@@ -411,9 +410,9 @@ class LocalRuntime:
         assert self.model is not None and self.gateway is not None, "start() first"
         assert self.stack is not None
         cdn = self.widget_cdn = WidgetCdn(self.model.cfn, self.gateway.handle)
-        server = self._call(serve_http(cdn.handle, self.host, port))
-        self._widget_servers.append(server)
-        self.widget_url = f"http://{self.host}:{server.sockets[0].getsockname()[1]}"
+        listener = self._call(serve(cdn.handle, self.host, port))
+        self._listeners.append(listener)
+        self.widget_url = f"http://{self.host}:{listener.port}"
         ssm = boto_client("ssm", self.moto_url)
         for parameter, rest in distribution_parameters(self.model.cfn).items():
             name = self.stack.refs[parameter]
@@ -428,14 +427,13 @@ class LocalRuntime:
         """Serve a customer's page embedding the widget for ``agent_id`` on ``port`` (another
         origin than the API and the widget's files); returns its URL. Call it again with
         another port for a second site, e.g. one the key does not allow."""
-        from infra.local.http11 import serve as serve_http
         from infra.local.widget import DemoSite
 
         loader = self.serve_widget() + "/widget.js"
         site = DemoSite(loader, agent_id, publishable_key)
-        server = self._call(serve_http(site.handle, self.host, port))
-        self._widget_servers.append(server)
-        return f"http://{self.host}:{server.sockets[0].getsockname()[1]}/"
+        listener = self._call(serve(site.handle, self.host, port))
+        self._listeners.append(listener)
+        return f"http://{self.host}:{listener.port}/"
 
     def stop(self) -> None:
         """Stop workers, pollers, the gateway and moto. Safe to call twice."""
@@ -465,10 +463,8 @@ class LocalRuntime:
         atexit.unregister(self.stop)
 
     async def _shutdown(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for server in self._widget_servers:
-            server.close()
+        for listener in self._listeners:
+            await listener.close()
         for pool in self.pools.values():
             pool.close()
 

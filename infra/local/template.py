@@ -1,6 +1,8 @@
 """The template as the local runtime sees it, from SAM CLI's and samtranslator's own code.
 
-Two views of one file, each used for what it is good at:
+The one reader of template.yaml: the runtime, ``make invoke``, the integration harness and the
+infrastructure tests all take the template from ``load_template``. Views of one file, each
+used for what it is good at:
 
 - SAM CLI's providers (``SamLocalStackProvider``, ``SamFunctionProvider``, ``ApiProvider``) give
   functions (CodeUri, Handler, layers, Globals merged) and the API's routes, authorizers and CORS
@@ -8,11 +10,14 @@ Two views of one file, each used for what it is good at:
 - samtranslator's CloudFormation (what ``sam validate`` produces) gives the resources to create
   in moto and the function properties with their intrinsics intact (``TABLE_NAME: !Ref Table``),
   which SAM CLI's resolver flattens to logical ids.
+- The template as written (``raw``; intrinsics in long form), and its serverless resources with
+  SAM's own Globals merge (``serverless``), for the checks of the template itself.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -105,6 +110,7 @@ class TemplateModel:
     path: Path
     parameters: dict[str, Any]
     stack_name: str
+    raw: dict[str, Any]
     cfn: dict[str, Any]
     functions: dict[str, FunctionSpec]
     api: ApiSpec | None
@@ -115,6 +121,18 @@ class TemplateModel:
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    def serverless(self, kind: str = "AWS::Serverless::Function") -> dict[str, dict[str, Any]]:
+        """``{logical id: Properties}`` of the template's ``kind`` resources, Globals merged as
+        SAM merges them (maps key by key, lists added, anything else replaced)."""
+        from samtranslator.plugins.globals.globals import Globals
+
+        merger = Globals(copy.deepcopy(self.raw))
+        return {
+            name: merger.merge(kind, copy.deepcopy(resource.get("Properties") or {}))
+            for name, resource in self.raw["Resources"].items()
+            if resource.get("Type") == kind
+        }
 
     def resolver(
         self, refs: dict[str, Any] | None = None, attrs: dict[str, dict[str, Any]] | None = None
@@ -135,12 +153,23 @@ def load_template(
     *,
     stack_name: str = DEFAULT_STACK_NAME,
 ) -> TemplateModel:
-    """Read ``path`` with SAM CLI's providers and samtranslator; raise on an invalid template."""
+    """Read ``path`` with SAM CLI's providers and samtranslator; raise on an invalid template.
+    One read per file version, parameters and stack name: callers share the model and must
+    not change it."""
+    resolved = Path(path).resolve()
+    overrides = tuple(sorted((k, str(v)) for k, v in (parameter_overrides or {}).items()))
+    return _cached(resolved, resolved.stat().st_mtime_ns, overrides, stack_name)
+
+
+@functools.cache
+def _cached(
+    path: Path, _mtime_ns: int, overrides: tuple[tuple[str, str], ...], stack_name: str
+) -> TemplateModel:
     _quiet_sam_logging()
     with warnings.catch_warnings():
         # samtranslator's schema validator uses deprecated jsonschema APIs; not ours to fix.
         warnings.simplefilter("ignore", DeprecationWarning)
-        return _load(Path(path).resolve(), parameter_overrides or {}, stack_name)
+        return _load(path, dict(overrides), stack_name)
 
 
 def _load(path: Path, parameter_overrides: dict[str, str], stack_name: str) -> TemplateModel:
@@ -168,6 +197,7 @@ def _load(path: Path, parameter_overrides: dict[str, str], stack_name: str) -> T
         path=path,
         parameters=parameters,
         stack_name=stack_name,
+        raw=raw,
         cfn=cfn,
         functions=functions,
         api=_api_spec(stacks, raw),

@@ -32,7 +32,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from functions.widget.logic import assets as widget_assets
-from infra.local.http11 import HttpRequest, HttpResponse
+from infra.local.server import HttpRequest, HttpResponse
 
 LOG = logging.getLogger("infra.local")
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]

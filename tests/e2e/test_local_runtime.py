@@ -8,6 +8,7 @@ import gzip
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -83,6 +84,16 @@ def test_repeated_headers_stay_separate_in_multi_value_headers(
     # Then multiValueHeaders keeps both values and headers the last one, as API Gateway does
     assert event["multiValueHeaders"]["X-Trace"] == ["first", "second"]
     assert event["headers"]["X-Trace"] == "second"
+
+
+def test_a_malformed_request_is_answered_400_not_dropped(fixture_runtime: LocalRuntime) -> None:
+    # Given a request whose Content-Length is not a number
+    with socket.create_connection(("127.0.0.1", fixture_runtime.api_port), timeout=30) as raw:
+        raw.sendall(b"POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nhi")
+        # When the server reads it
+        answer = raw.recv(4096)
+    # Then the client gets a 400, not a closed connection
+    assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n", 1)[0]
 
 
 def test_each_request_gets_its_own_request_id(fixture_runtime: LocalRuntime) -> None:

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.helpers import SamBuild, tool, tool_env
-from tests.support.aws import ROOT, TEMPLATE, load_template, translate_template
+from tests.infra.helpers import ROOT, TEMPLATE, SamBuild, project_template, tool, tool_env
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -34,13 +33,14 @@ def _offline_aws_environment() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def template() -> dict[str, Any]:
-    return load_template()
+    """The template as written (intrinsics in their long form)."""
+    return project_template().raw
 
 
 @pytest.fixture(scope="session")
 def translated_template() -> dict[str, Any]:
     """What CloudFormation receives after the SAM transform (samtranslator, offline)."""
-    return translate_template()
+    return project_template().cfn
 
 
 @pytest.fixture(scope="session")

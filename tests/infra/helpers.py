@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws import ROOT
+from infra.local.template import TemplateModel, load_template
 
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
 RULES_DIR = ROOT / "infra" / "lint" / "rules"
 FIXTURES = Path(__file__).parent / "fixtures"
 FUNCTIONS_DIR = ROOT / "functions"
@@ -20,31 +22,9 @@ KERNEL_DIR = ROOT / "layers" / "shared" / "python" / "agenthub"
 GUARDRAIL_PREFIX = "E9"  # the rule ids of infra/lint/rules
 
 
-def serverless_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{logical id: Properties}`` of every ``AWS::Serverless::Function``, Globals applied."""
-    globals_ = template.get("Globals", {}).get("Function", {})
-    return {
-        name: merge_globals(globals_, resource.get("Properties", {}))
-        for name, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::Serverless::Function"
-    }
-
-
-def merge_globals(global_value: Any, local_value: Any) -> Any:
-    """SAM's Globals rules: maps merge key by key, lists add up (Globals first), and any other
-    value, intrinsic functions included, is replaced by the resource's own."""
-    if _is_plain_map(global_value) and _is_plain_map(local_value):
-        merged = dict(global_value)
-        for key, value in local_value.items():
-            merged[key] = merge_globals(global_value[key], value) if key in merged else value
-        return merged
-    if isinstance(global_value, list) and isinstance(local_value, list):
-        return global_value + local_value
-    return local_value
-
-
-def _is_plain_map(value: Any) -> bool:
-    return isinstance(value, dict) and not any(k == "Ref" or k.startswith("Fn::") for k in value)
+def project_template() -> TemplateModel:
+    """template.yaml as the local runtime reads it (one reader for every tier)."""
+    return load_template(TEMPLATE)
 
 
 def handler_module(handler: str) -> str:

@@ -1,4 +1,4 @@
-"""Dependencies point one way (ARCHITECTURE.md, STYLE.md 1-2), checked on the source's imports.
+"""Dependencies point one way, checked on the source's imports.
 
 - handlers -> logic -> dal; models anywhere; the arrow never points back.
 - Each domain's ``logic/__init__.py`` declares its public surface in ``__all__``; another
@@ -25,10 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.helpers import FUNCTIONS_DIR, KERNEL_DIR
-from tests.support.aws import ROOT
+from tests.infra.helpers import FUNCTIONS_DIR, KERNEL_DIR, ROOT
 
-# Domains of ARCHITECTURE.md, also those not written yet: the kernel may import none of them.
+# The planned domains, also those not written yet: the kernel may import none of them.
 PLANNED_DOMAINS = frozenset(
     {
         "identity",

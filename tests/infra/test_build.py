@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.helpers import SamBuild, domain_packages, serverless_functions
-from tests.support.aws import load_template, resources_of_type
+from tests.infra.helpers import SamBuild, domain_packages, project_template
 
 pytestmark = pytest.mark.slow
 
 LAYER = "SharedLayer"
-LAYERS = sorted(resources_of_type(load_template(), "AWS::Serverless::LayerVersion"))
+LAYERS = sorted(project_template().serverless("AWS::Serverless::LayerVersion"))
 AARCH64 = 183  # ELF e_machine
 
 
@@ -86,7 +85,7 @@ def test_shared_layer_has_compiled_pydantic_core(sam_build: SamBuild) -> None:
     assert extensions, "pydantic_core has no compiled extension in the layer"
 
 
-@pytest.mark.parametrize("function", sorted(serverless_functions(load_template())))
+@pytest.mark.parametrize("function", sorted(project_template().serverless()))
 def test_function_package_holds_domains_but_no_layer_packages(
     sam_build: SamBuild, function: str
 ) -> None:

@@ -1,18 +1,16 @@
 """The sample events (``events/<domain>/*.json``) describe the API the template deploys.
 
-They feed ``sam local invoke -e`` and the tests alike (STYLE.md 6), so an event for a route
+They feed ``sam local invoke -e`` and the tests alike, so an event for a route
 that no longer exists, or a route with no event, is drift like any other.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
-from tests.infra.helpers import handler_module, serverless_functions
-from tests.support.aws import load_template
+from tests.infra.helpers import handler_module, project_template
 from tests.support.events import EVENTS_DIR, load_event
 
 API_EVENT_FILES = sorted(
@@ -20,10 +18,10 @@ API_EVENT_FILES = sorted(
 )
 
 
-def _routes_by_domain(template: dict[str, Any]) -> dict[tuple[str, str], str]:
+def _routes_by_domain() -> dict[tuple[str, str], str]:
     """``{(METHOD, path): domain of the function serving it}``."""
     routes = {}
-    for properties in serverless_functions(template).values():
+    for properties in project_template().serverless().values():
         domain = handler_module(properties["Handler"]).split(".")[0]
         for event in (properties.get("Events") or {}).values():
             if event["Type"] == "Api":
@@ -32,7 +30,7 @@ def _routes_by_domain(template: dict[str, Any]) -> dict[tuple[str, str], str]:
     return routes
 
 
-ROUTES = _routes_by_domain(load_template())
+ROUTES = _routes_by_domain()
 
 
 def test_there_are_api_events() -> None:

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.infra.helpers import handler_module, serverless_functions
-from tests.support.aws import ROOT, load_template
+from tests.infra.helpers import ROOT, handler_module, project_template
 
 RUNTIME = "python3.12"
 ARCHITECTURES = ["arm64"]
-FUNCTIONS = serverless_functions(load_template())
+FUNCTIONS = project_template().serverless()
 
 
 def test_globals_set_runtime_architecture_tracing_and_layer(template: dict[str, Any]) -> None:

@@ -13,13 +13,14 @@ import pytest
 from tests.infra.helpers import (
     FIXTURES,
     GUARDRAIL_PREFIX,
+    ROOT,
     RULES_DIR,
+    TEMPLATE,
     describe,
     lint,
     tool,
     tool_env,
 )
-from tests.support.aws import ROOT, TEMPLATE
 
 GUARDRAILS = {"E9001", "E9002", "E9003", "E9004", "E9005", "E9006"}
 

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from tests.infra.helpers import handler_module, serverless_functions
-from tests.support.aws import load_template
+from tests.infra.helpers import handler_module, project_template
 
 Route = tuple[str, str]  # (METHOD, /path/{param})
 
@@ -72,7 +71,7 @@ def _resolver_routes(app: APIGatewayRestResolver) -> set[Route]:
 
 API_FUNCTIONS = {
     name: properties
-    for name, properties in serverless_functions(load_template()).items()
+    for name, properties in project_template().serverless().items()
     if _api_events(properties)
 }
 
@@ -114,11 +113,11 @@ def test_resolver_serves_exactly_the_template_routes(function: str) -> None:
     )
 
 
-def test_no_route_is_declared_twice(template: dict[str, Any]) -> None:
+def test_no_route_is_declared_twice() -> None:
     # Given every Api event of every function
     seen: dict[Route, str] = {}
     duplicates = []
-    for function, properties in serverless_functions(template).items():
+    for function, properties in API_FUNCTIONS.items():
         for event, route_properties in _api_events(properties).items():
             route = (route_properties["Method"].upper(), route_properties["Path"])
             # Then no (method, path) belongs to two events
@@ -128,13 +127,13 @@ def test_no_route_is_declared_twice(template: dict[str, Any]) -> None:
     assert not duplicates, duplicates
 
 
-def test_every_route_belongs_to_the_one_rest_api(template: dict[str, Any]) -> None:
+def test_every_route_belongs_to_the_one_rest_api() -> None:
     # Given every Api event
     # Then it names the project's API; without RestApiId SAM makes an implicit API with no
     # authorizer, throttling or access log
     strays = [
         f"{function}.{event}"
-        for function, properties in serverless_functions(template).items()
+        for function, properties in API_FUNCTIONS.items()
         for event, route_properties in _api_events(properties).items()
         if route_properties.get("RestApiId") != {"Ref": API_RESOURCE}
     ]

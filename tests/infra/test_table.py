@@ -17,8 +17,8 @@ from pynamodb import attributes as pa
 from pynamodb.models import Model
 
 from agenthub.table import TTL_ATTRIBUTE, TableItem, bind_table
-from tests.infra.helpers import FUNCTIONS_DIR
-from tests.support.aws import create_table_from_template, load_template, resource_properties
+from infra.local.resources import Provisioner
+from tests.infra.helpers import FUNCTIONS_DIR, project_template
 
 TABLE = "Table"
 TYPE_OF_ATTRIBUTE = {"S": pa.UnicodeAttribute, "N": pa.NumberAttribute, "B": pa.BinaryAttribute}
@@ -53,7 +53,8 @@ LEAVES = [cls for cls in ENTITIES if not cls.__subclasses__()]
 
 @pytest.fixture(scope="module")
 def table_properties() -> dict[str, Any]:
-    return resource_properties(load_template(), TABLE)
+    properties: dict[str, Any] = project_template().raw["Resources"][TABLE]["Properties"]
+    return properties
 
 
 def _keys(key_schema: list[dict[str, str]]) -> set[tuple[str, str]]:
@@ -107,8 +108,8 @@ def test_ttl_is_on_the_kernel_ttl_attribute(table_properties: dict[str, Any]) ->
 def test_table_is_on_demand_streamed_recoverable_and_encrypted(
     table_properties: dict[str, Any],
 ) -> None:
-    resource = load_template()["Resources"][TABLE]
-    # Then the operational settings ARCHITECTURE.md promises are all on
+    resource = project_template().raw["Resources"][TABLE]
+    # Then the operational settings are all on
     assert table_properties["BillingMode"] == "PAY_PER_REQUEST"
     assert table_properties["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert (
@@ -173,10 +174,13 @@ def test_entity_keeps_the_table_keys_and_indexes(
 # ------------------------------------------------------------------ round trip through moto
 @pytest.fixture(scope="module")
 def template_table() -> Any:
-    """A moto table created from the template's own properties, with the models bound to it."""
+    """A moto table created from the template's own properties (by the local runtime's
+    provisioner), with the models bound to it."""
     previous = TableItem.Meta.table_name
     with mock_aws():
-        bind_table(create_table_from_template())
+        provisioner = Provisioner(project_template(), None)
+        provisioner.create(TABLE)
+        bind_table(provisioner.state.refs[TABLE])
         yield
     bind_table(previous)
 

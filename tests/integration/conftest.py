@@ -1,15 +1,15 @@
 """Integration fixtures: one moto world per test package, empty caches and table per test.
 
-The AWS resources (table, bus + audit rule + audit queue, secrets, bucket) are created once
-from ``template.yaml`` for the whole package. Every test makes its own tenants (every key
-starts with the tenant id), and after each test the table is replaced by an empty one and
-the audit queue drained (``harness.wipe``), so no test sees another's data.
+Every resource of ``template.yaml`` is created once for the whole package, in moto's
+in-process mock, by the local runtime's provisioner (``harness.create_world``). Every test
+makes its own tenants (every key starts with the tenant id), and after each test the table is
+replaced by an empty one and the queues drained (``harness.wipe``), so no test sees another's
+data.
 
-What a warm Lambda environment caches that changes behaviour (settings, the agents L1 cache,
-the authorizer's key cache, Parameters' cached secrets, the event publishers) is reset before
-and after every test. AWS clients stay warm between tests; ``cold_start`` gives a true cold
-start (new table binding and clients) where a test needs one, ``reconfigure`` a changed
-environment.
+What a warm Lambda environment keeps that changes behaviour (settings, caches, breakers, cached
+secrets: everything in agenthub.environment) is reset before and after every test. AWS clients
+stay warm between tests; ``cold_start`` gives a true cold start (new table binding and
+clients) where a test needs one, ``reconfigure`` a changed environment.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import botocore.loaders
 import botocore.session
@@ -29,40 +28,12 @@ from tests.integration import harness
 _AWS_VARIABLES_TO_DROP = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The audit consumer flushes Powertools metrics with none recorded; that warning is
-    # reported to the lead, not a test failure.
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.is_relative_to(here):
-            item.add_marker(pytest.mark.filterwarnings("ignore:No application metrics"))
-
-
 def reset_environment(*, cold: bool = False) -> None:
-    """Forget what a warm Lambda environment caches that changes behaviour: settings, the
-    agents L1 cache, the authorizer's key cache, Parameters' cached secrets, the event
-    publishers. With ``cold``, also the table binding and every AWS client (a cold start)."""
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+    """Forget what a warm Lambda environment keeps (agenthub.environment); with ``cold``, also
+    its clients and table binding (a cold start)."""
+    from agenthub import environment
 
-    from agenthub import events
-    from agenthub.clients import reset_clients
-    from agenthub.runtime import reset_runtime
-    from agenthub.settings import reset_settings
-    from agents.logic.service import agent_cache
-    from identity.handlers import authorizer
-
-    if cold:
-        reset_runtime()
-        reset_clients()
-        parameters.clear_caches()
-    else:
-        reset_settings()
-        for provider in DEFAULT_PROVIDERS.values():
-            provider.clear_cache()
-    agent_cache().clear()
-    authorizer._key_cache = None
-    events._publishers.clear()
+    environment.reset(cold=cold)
 
 
 @pytest.fixture(scope="package")
@@ -77,9 +48,6 @@ def aws() -> Iterator[harness.World]:
         env.setenv("AWS_DEFAULT_REGION", harness.REGION)
         env.setenv("AWS_REGION", harness.REGION)
         env.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-        env.setenv("POWERTOOLS_METRICS_NAMESPACE", "AgentHub")
-        env.setenv("POWERTOOLS_SERVICE_NAME", "itest")
-        env.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
         # Every cold start builds new botocore sessions and clients, as Lambda would; sharing
         # one data loader only spares re-parsing the same service JSON (~60 ms a session).
         env.setattr(
@@ -88,8 +56,10 @@ def aws() -> Iterator[harness.World]:
         harness.aws_client.cache_clear()
         with mock_aws():
             world = harness.create_world()
-            for name, value in world.environment().items():
+            for name, value in world.environment.items():
                 env.setenv(name, value)
+            env.setenv("POWERTOOLS_SERVICE_NAME", "itest")
+            env.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
             reset_environment(cold=True)
             yield world
         harness.aws_client.cache_clear()

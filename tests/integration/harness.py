@@ -1,174 +1,64 @@
-"""The integration harness: the template's resources in moto, real events, real handlers.
+"""The integration harness: the template's stack in moto, real events, real handlers.
 
-Everything here reads ``template.yaml`` rather than restating it: the table is created from
-the template's own properties, the routes (path, method, function, authorizer) come from the
-functions' ``Api`` events, and the rule that captures domain events is the template's
-``AuditRule`` delivering to the template's ``AuditQueue``. A drift between template and code
-therefore fails a test here instead of surprising someone after a deploy.
+Nothing here restates template.yaml. The local runtime (infra.local) is the one reader of it:
+its loader gives the functions, routes and parameters, its provisioner creates every resource
+of the template in this process's moto (``mock_aws``), the functions' environment comes from
+their template variables, and its API Gateway emulation builds the events and, in
+``gateway()``, runs the route's authorizer and function in this process. A drift between
+template and code therefore fails a test here instead of surprising someone after a deploy.
 
-Requests go through the same files as ``make invoke`` (``events/<domain>/...json``): a test
-loads the route's sample event and overrides path, body, headers and the authorizer context.
-``gateway()`` goes one step further and plays API Gateway: identity sources, the real
-authorizer, its IAM policy, then the handler.
+``api()`` sends a request straight to a route's function, as API Gateway would after its
+authorizer, with the authorizer context a test chose: a real one (a ``Principal``) or a forged
+one.
 """
 
 from __future__ import annotations
 
 import base64
-import fnmatch
+import gzip
 import importlib
 import json
-import re
-import time
+import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlencode
 
 import boto3
+from requests.structures import CaseInsensitiveDict
 
-from tests.support.aws import create_table_from_template, load_template
+from infra.local import REGION
+from infra.local.authorizers import authorizer_event as _authorizer_event
+from infra.local.authorizers import method_arn, policy_allows, request_context
+from infra.local.gateway import ApiGateway, Prepared
+from infra.local.inprocess import InProcessFunctions, shared_environment
+from infra.local.resources import Provisioner
+from infra.local.server import HttpRequest
+from infra.local.sqs import sqs_record
+from infra.local.streams import stream_record
+from infra.local.template import TemplateModel, load_template
 from tests.support.events import load_event
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
-STAGE = "itest"
 ADMIN_TOKEN = "itest-platform-admin-token-0123456789abcdefABCDEF"
-SIGNING_KEY = "itest-cursor-signing-key-0123456789abcdefghijklmnopqrstuvwxyzABCD"
-RETENTION_DAYS = 90
-KEY_CACHE_TTL = 30
+ALLOWED_ORIGIN = "https://www.acme-dental.example"
 
 IDENTITY = "identity.handlers.api"
 AGENTS = "agents.handlers.api"
 AUDIT = "audit.handlers.api"
 DOCS = "docs.handlers.api"
+KNOWLEDGE = "knowledge.handlers.api"
 AUTHORIZER = "identity.handlers.authorizer"
 CONSUMER = "audit.handlers.on_domain_event"
 ARCHIVE = "audit.handlers.job_archive"
-
-ALLOWED_ORIGIN = "https://www.acme-dental.example"
-
-# The sample event each route starts from (the same files serve `make invoke`).
-ROUTE_EVENTS: dict[tuple[str, str], str] = {
-    ("POST", "/v1/tenants"): "identity/api_create_tenant",
-    ("GET", "/v1/tenant"): "identity/api_get_tenant",
-    ("POST", "/v1/keys"): "identity/api_create_key",
-    ("GET", "/v1/keys"): "identity/api_list_keys",
-    ("DELETE", "/v1/keys/{keyId}"): "identity/api_revoke_key",
-    ("POST", "/v1/publishable-keys"): "identity/api_create_publishable_key",
-    ("GET", "/v1/publishable-keys"): "identity/api_list_publishable_keys",
-    ("DELETE", "/v1/publishable-keys/{keyId}"): "identity/api_revoke_publishable_key",
-    ("POST", "/v1/agents"): "agents/api_create_agent",
-    ("GET", "/v1/agents"): "agents/api_list_agents",
-    ("GET", "/v1/agents/{agentId}"): "agents/api_get_agent",
-    ("PATCH", "/v1/agents/{agentId}"): "agents/api_update_agent",
-    ("DELETE", "/v1/agents/{agentId}"): "agents/api_delete_agent",
-    ("GET", "/v1/public/agents/{agentId}/config"): "agents/api_get_public_config",
-    ("GET", "/v1/audit-log"): "audit/api_list_audit_log",
-    ("GET", "/v1/openapi.json"): "docs/api_get_openapi",
-    ("GET", "/v1/docs"): "docs/api_get_docs",
-    ("POST", "/v1/agents/{agentId}/documents"): "knowledge/api_create_document_text",
-    ("GET", "/v1/agents/{agentId}/documents"): "knowledge/api_list_documents",
-    ("GET", "/v1/agents/{agentId}/documents/{documentId}"): "knowledge/api_get_document",
-    ("DELETE", "/v1/agents/{agentId}/documents/{documentId}"): "knowledge/api_delete_document",
-    ("POST", "/v1/agents/{agentId}/documents/{documentId}/retry"): "knowledge/api_retry_document",
-    (
-        "POST",
-        "/v1/agents/{agentId}/documents/{documentId}/upload-url",
-    ): "knowledge/api_new_upload_url",
-    ("GET", "/v1/agents/{agentId}/index"): "knowledge/api_get_index",
-    ("POST", "/v1/agents/{agentId}/search"): "knowledge/api_search",
-    ("POST", "/v1/public/agents/{agentId}/conversations"): (
-        "conversations/api_start_widget_conversation"
-    ),
-    ("GET", "/v1/public/agents/{agentId}/conversations/{conversationId}"): (
-        "conversations/api_get_widget_conversation"
-    ),
-    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/messages"): (
-        "conversations/api_post_widget_message"
-    ),
-    (
-        "POST",
-        "/v1/public/agents/{agentId}/conversations/{conversationId}/messages/{messageId}/feedback",
-    ): "conversations/api_post_widget_feedback",
-    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/lead"): (
-        "conversations/api_post_widget_lead"
-    ),
-    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/handoff"): (
-        "conversations/api_post_widget_handoff"
-    ),
-    ("POST", "/v1/agents/{agentId}/conversations"): "conversations/api_start_conversation",
-    ("GET", "/v1/agents/{agentId}/conversations/{conversationId}"): (
-        "conversations/api_get_conversation"
-    ),
-    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/messages"): (
-        "conversations/api_post_message"
-    ),
-    (
-        "POST",
-        "/v1/agents/{agentId}/conversations/{conversationId}/messages/{messageId}/feedback",
-    ): "conversations/api_post_feedback",
-    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/lead"): (
-        "conversations/api_post_lead"
-    ),
-    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/handoff"): (
-        "conversations/api_post_handoff"
-    ),
-    ("GET", "/v1/conversations"): "conversations/api_list_conversations",
-    ("POST", "/v1/agents/{agentId}/identity-secret"): "conversations/api_rotate_identity_secret",
-}
-AUTHORIZER_EVENT = "identity/authorizer_secret_key"
-KNOWLEDGE = "knowledge.handlers.api"
 INGESTION = "knowledge.handlers.on_ingestion_message"
-
-
-# ---------------------------------------------------------------------------- template
-
-
-@cache
-def template() -> dict[str, Any]:
-    """template.yaml as data (cfn-lint's decoder, via tests.support.aws), read once."""
-    return load_template(TEMPLATE_PATH)
-
-
-def resource(logical_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = template()["Resources"][logical_id]
-    return found
-
-
-def sub(value: Any) -> str:
-    """Resolve the only ``!Sub`` forms names in this template use: ``${Stage}`` and
-    ``${AWS::AccountId}`` / ``${AWS::Region}``."""
-    text = value["Fn::Sub"] if isinstance(value, dict) else value
-    names = {"Stage": STAGE, "AWS::AccountId": ACCOUNT_ID, "AWS::Region": REGION}
-
-    def replace(match: re.Match[str]) -> str:
-        return names[match.group(1)]
-
-    return re.sub(r"\$\{([^}]+)\}", replace, text)
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # API Gateway resource, e.g. /v1/agents/{agentId}
-    function: str  # logical id
-    handler_module: str  # e.g. agents.handlers.api
-    authorizer: str | None  # KeyAuthorizer | PublicKeyAuthorizer | None (Auth: NONE)
-
-    def matches(self, method: str, path: str) -> dict[str, str] | None:
-        if method.upper() != self.method:
-            return None
-        pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path)) + "$"
-        found = re.match(pattern, path)
-        return found.groupdict() if found else None
-
+RELAY = "relay.handlers.on_table_stream"
 
 # The functions this suite covers (their every route has a sample event and a role row).
 COVERED_FUNCTIONS = frozenset(
@@ -183,43 +73,53 @@ COVERED_FUNCTIONS = frozenset(
 )
 
 
-def covered_routes() -> tuple[Route, ...]:
-    return tuple(r for r in routes() if r.function in COVERED_FUNCTIONS)
+@cache
+def template() -> TemplateModel:
+    return load_template(TEMPLATE_PATH)
+
+
+RETENTION_DAYS = int(template().parameters["AuditRetentionDays"])
+KEY_CACHE_TTL = int(template().parameters["KeyCacheTtl"])
+ARN_BASE = method_arn(template().api.api.stage_name if template().api else "", "", "")[:-1]
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway resource, e.g. /v1/agents/{agentId}
+    function: str  # logical id
+    handler_module: str  # e.g. agents.handlers.api
+    authorizer: str | None  # KeyAuthorizer | PublicKeyAuthorizer | None (Auth: NONE)
+
+
+def _route(found: Any, method: str) -> Route:
+    module = template().functions[found.function_name].handler.rsplit(".", 1)[0]
+    return Route(method, found.path, found.function_name, module, found.authorizer_name)
 
 
 @cache
 def routes() -> tuple[Route, ...]:
-    """Every API route of the template, as API Gateway would mount it."""
-    default_auth = resource("Api")["Properties"]["Auth"]["DefaultAuthorizer"]
-    found = []
-    for logical_id, res in template()["Resources"].items():
-        if res["Type"] != "AWS::Serverless::Function":
-            continue
-        props = res["Properties"]
-        module = props["Handler"].rsplit(".", 1)[0]
-        for event in (props.get("Events") or {}).values():
-            if event["Type"] != "Api":
-                continue
-            p = event["Properties"]
-            auth = (p.get("Auth") or {}).get("Authorizer", default_auth)
-            found.append(
-                Route(
-                    method=p["Method"].upper(),
-                    path=p["Path"],
-                    function=logical_id,
-                    handler_module=module,
-                    authorizer=None if auth == "NONE" else auth,
-                )
-            )
-    return tuple(found)
+    """Every API route of the template, as API Gateway mounts it."""
+    return tuple(
+        _route(found, method)
+        for (_, method), found in api_gateway().routes.items()
+        if method != "OPTIONS"
+    )
+
+
+def covered_routes() -> tuple[Route, ...]:
+    return tuple(r for r in routes() if r.function in COVERED_FUNCTIONS)
 
 
 def route_for(method: str, path: str) -> tuple[Route, dict[str, str]]:
-    for route in routes():
-        params = route.matches(method, path)
-        if params is not None:
-            return route, params
-    raise LookupError(f"no route {method} {path} in template.yaml")
+    matched = api_gateway().match(method.upper(), path)
+    if matched is None:
+        raise LookupError(f"no route {method} {path} in template.yaml")
+    found, _, params = matched
+    return _route(found, method.upper()), params
 
 
 @cache
@@ -228,115 +128,66 @@ def aws_client(service: str) -> Any:
     return boto3.client(service, region_name=REGION)
 
 
-def create_table(table_name: str) -> None:
-    """The template's ``Table`` (keys, indexes, billing, stream, TTL from its properties)."""
-    create_table_from_template(TEMPLATE_PATH, table_name=table_name, client=aws_client("dynamodb"))
-
-
 # ---------------------------------------------------------------------------- the AWS world
 
 
 @dataclass
 class World:
-    """Names and ARNs of what the package's moto holds, as the functions' environment sees them."""
+    """The template's stack in the package's moto, and the functions' environment."""
 
-    table_name: str
-    bus_name: str
-    audit_queue_url: str
-    admin_secret_arn: str
-    signing_secret_arn: str
-    archive_bucket: str
-    documents_bucket: str
-    ingestion_queue_url: str
+    provisioner: Provisioner
+    environment: dict[str, str]
+    functions: InProcessFunctions
 
-    def environment(self) -> dict[str, str]:
-        return {
-            "STAGE": STAGE,
-            "TABLE_NAME": self.table_name,
-            "EVENT_BUS_NAME": self.bus_name,
-            "SIGNING_SECRET_ARN": self.signing_secret_arn,
-            "ADMIN_SECRET_ARN": self.admin_secret_arn,
-            "AUDIT_RETENTION_DAYS": str(RETENTION_DAYS),
-            "ARCHIVE_BUCKET": self.archive_bucket,
-            "KEY_CACHE_TTL": str(KEY_CACHE_TTL),
-            "DOCUMENTS_BUCKET": self.documents_bucket,
-            "INGESTION_QUEUE_URL": self.ingestion_queue_url,
-            "INGESTION_MAX_RECEIVES": "3",
-        }
+    def ref(self, logical_id: str) -> Any:
+        return self.provisioner.state.refs[logical_id]
+
+    @property
+    def table_name(self) -> str:
+        return str(self.ref("Table"))
+
+    @property
+    def bus_name(self) -> str:
+        return str(self.ref("EventBus"))
+
+    @property
+    def audit_queue_url(self) -> str:
+        return str(self.ref("AuditQueue"))
+
+    @property
+    def ingestion_queue_url(self) -> str:
+        return str(self.ref("IngestionQueue"))
+
+    @property
+    def archive_bucket(self) -> str:
+        return str(self.ref("ArchiveBucket"))
+
+    @property
+    def documents_bucket(self) -> str:
+        return str(self.ref("DocumentsBucket"))
+
+
+_worlds: list[World] = []
+
+
+def world() -> World:
+    assert _worlds, "the `aws` fixture creates the world"
+    return _worlds[-1]
 
 
 def create_world() -> World:
-    """Create the template's table, bus, audit rule and queue, secrets and archive bucket."""
-    table_name = sub(resource("Table")["Properties"]["TableName"])
-    create_table(table_name)
-
-    sqs = aws_client("sqs")
-    dlq_url = sqs.create_queue(
-        QueueName=sub(resource("AuditDeadLetterQueue")["Properties"]["QueueName"])
-    )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
-    queue_props = resource("AuditQueue")["Properties"]
-    queue_url = sqs.create_queue(
-        QueueName=sub(queue_props["QueueName"]),
-        Attributes={
-            "VisibilityTimeout": str(queue_props["VisibilityTimeout"]),
-            "RedrivePolicy": json.dumps(
-                {
-                    "deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"],
-                    "maxReceiveCount": queue_props["RedrivePolicy"]["maxReceiveCount"],
-                }
-            ),
-        },
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-
-    events = aws_client("events")
-    bus_name = sub(resource("EventBus")["Properties"]["Name"])
-    events.create_event_bus(Name=bus_name)
-    rule = resource("AuditRule")["Properties"]
-    events.put_rule(
-        Name="AuditRule", EventBusName=bus_name, EventPattern=json.dumps(rule["EventPattern"])
+    """Every resource of the template, created in this process's moto by the local runtime's
+    provisioner; the platform admin secret holds ADMIN_TOKEN."""
+    provisioner = Provisioner(template(), None)
+    stack = provisioner.create_all()
+    aws_client("secretsmanager").put_secret_value(
+        SecretId=stack.refs["AdminSecret"], SecretString=json.dumps({"token": ADMIN_TOKEN})
     )
-    events.put_targets(
-        Rule="AuditRule",
-        EventBusName=bus_name,
-        Targets=[{"Id": t["Id"], "Arn": queue_arn} for t in rule["Targets"]],
+    created = World(
+        provisioner, shared_environment(template(), stack), InProcessFunctions(template(), stack)
     )
-
-    secrets = aws_client("secretsmanager")
-    admin_arn = secrets.create_secret(
-        Name=sub(resource("AdminSecret")["Properties"]["Name"]),
-        SecretString=json.dumps({"token": ADMIN_TOKEN}),
-    )["ARN"]
-    signing_arn = secrets.create_secret(
-        Name=sub(resource("SigningSecret")["Properties"]["Name"]),
-        SecretString=json.dumps({"key": SIGNING_KEY}),
-    )["ARN"]
-
-    s3 = aws_client("s3")
-    bucket_props = resource("ArchiveBucket")["Properties"]
-    bucket = sub(bucket_props["BucketName"])
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(
-        Bucket=bucket, VersioningConfiguration=bucket_props["VersioningConfiguration"]
-    )
-    documents = sub(resource("DocumentsBucket")["Properties"]["BucketName"])
-    s3.create_bucket(Bucket=documents)
-    ingestion_url = sqs.create_queue(
-        QueueName=sub(resource("IngestionQueue")["Properties"]["QueueName"])
-    )["QueueUrl"]
-    return World(
-        documents_bucket=documents,
-        ingestion_queue_url=ingestion_url,
-        table_name=table_name,
-        bus_name=bus_name,
-        audit_queue_url=queue_url,
-        admin_secret_arn=admin_arn,
-        signing_secret_arn=signing_arn,
-        archive_bucket=bucket,
-    )
+    _worlds.append(created)
+    return created
 
 
 # Items restored after every wipe: what module-scoped fixtures built (see ``keep_tenant``).
@@ -358,7 +209,7 @@ def forget_tenant(tenant_id: str) -> None:
 
 
 def wipe(world: World) -> None:
-    """After a test: a new empty table (plus KEPT_ITEMS) and an empty audit queue.
+    """After a test: a new empty table (plus KEPT_ITEMS) and empty queues.
 
     Tests never share data anyway (each makes its own tenants). A new table keeps moto fast:
     its TransactWriteItems deep-copies every table, stream records included, for rollback,
@@ -366,7 +217,7 @@ def wipe(world: World) -> None:
     """
     ddb = aws_client("dynamodb")
     ddb.delete_table(TableName=world.table_name)
-    create_table(world.table_name)
+    world.provisioner.create("Table")
     kept = [{"PutRequest": {"Item": item}} for items in KEPT_ITEMS.values() for item in items]
     for start in range(0, len(kept), 25):
         ddb.batch_write_item(RequestItems={world.table_name: kept[start : start + 25]})
@@ -399,12 +250,7 @@ def stream_records(table_name: str) -> list[dict[str, Any]]:
             ),
         )["ShardIterator"]
         got = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
-        for raw in got:
-            record = {**raw, "eventSourceARN": stream_arn, "dynamodb": dict(raw["dynamodb"])}
-            created = record["dynamodb"].get("ApproximateCreationDateTime")
-            if hasattr(created, "timestamp"):
-                record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
-            records.append(record)
+        records += [stream_record(raw, stream_arn) for raw in got]
         if got:
             _RELAYED[key] = got[-1]["dynamodb"]["SequenceNumber"]
     return records
@@ -425,7 +271,8 @@ def relay_outbox(table_name: str) -> dict[str, Any]:
     records = outbox_records(table_name)
     if not records:
         return {"batchItemFailures": []}
-    return invoke("relay.handlers.on_table_stream", {"Records": records})
+    result: dict[str, Any] = invoke(RELAY, {"Records": records})
+    return result
 
 
 def take_messages(queue_url: str) -> list[dict[str, Any]]:
@@ -444,7 +291,7 @@ def ingest_queued(world: World) -> Any:
     got = take_messages(world.ingestion_queue_url)
     if not got:
         return {"batchItemFailures": []}
-    return invoke(INGESTION, sqs_event(m["Body"] for m in got))
+    return invoke(INGESTION, sqs_event_from_messages(got))
 
 
 class PublishedEvents:
@@ -491,26 +338,24 @@ class PublishedEvents:
 # ---------------------------------------------------------------------------- invoking
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "agenthub-itest"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:agenthub-itest"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/agenthub-itest"
-    log_stream_name: str = "2025/11/26/[$LATEST]itest"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def module(name: str | ModuleType) -> ModuleType:
     return name if isinstance(name, ModuleType) else importlib.import_module(name)
 
 
+@cache
+def _function_of(handler_module: str) -> str:
+    return next(
+        name
+        for name, spec in template().functions.items()
+        if spec.handler.rsplit(".", 1)[0] == handler_module
+    )
+
+
 def invoke(handler_module: str | ModuleType, event: Any) -> Any:
-    """Call ``handler(event, context)`` of a function module, as Lambda would."""
-    return module(handler_module).handler(event, FakeLambdaContext())
+    """Call ``handler(event, context)`` of a function module, as Lambda would (an exception
+    is raised as the function raised it)."""
+    found = module(handler_module)
+    return found.handler(event, world().functions.context(_function_of(found.__name__)))
 
 
 @dataclass(frozen=True)
@@ -531,29 +376,10 @@ class Principal:
         return f"Bearer {self.secret}"
 
 
-class Headers(dict[str, str]):
-    """Response headers, case-insensitive on lookup."""
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        for name, value in self.items():
-            if name.lower() == key.lower():
-                return value
-        return default
-
-    def __getitem__(self, key: str) -> str:
-        found = self.get(key)
-        if found is None:
-            raise KeyError(key)
-        return str(found)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key) is not None
-
-
 @dataclass
 class HttpResponse:
     status: int
-    headers: Headers
+    headers: CaseInsensitiveDict[str]
     body: str
 
     @property
@@ -572,7 +398,7 @@ class HttpResponse:
 
 
 def response_of(raw: Mapping[str, Any]) -> HttpResponse:
-    headers = Headers()
+    headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
     for name, values in (raw.get("multiValueHeaders") or {}).items():
         headers[name] = ", ".join(values)
     for name, value in (raw.get("headers") or {}).items():
@@ -583,17 +409,47 @@ def response_of(raw: Mapping[str, Any]) -> HttpResponse:
     return HttpResponse(status=int(raw["statusCode"]), headers=headers, body=body)
 
 
-def _set_header(event: dict[str, Any], name: str, value: str | None) -> None:
-    """Set (or with None remove) a request header in both of the REST event's header maps."""
-    for key in [k for k in event["headers"] if k.lower() == name.lower()]:
-        del event["headers"][key]
-        event["multiValueHeaders"].pop(key, None)
-    if value is not None:
-        event["headers"][name] = value
-        event["multiValueHeaders"][name] = [value]
-
-
 Caller = Principal | Mapping[str, Any] | None
+
+
+@cache
+def api_gateway() -> ApiGateway:
+    """The local runtime's API Gateway over the template, its functions run in this process
+    (no authorizer cache: a revoked key is refused on the next request)."""
+    model = template()
+    assert model.api is not None, "the template has no REST API"
+
+    async def run(function: str, event: Any) -> Any:
+        return await world().functions.invoke(function, event)
+
+    return ApiGateway(model.api, run, functions=set(model.functions), authorizer_ttl=0)
+
+
+def request(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: Mapping[str, str | None] | None = None,
+    query: Mapping[str, str] | None = None,
+    raw_body: str | None = None,
+) -> HttpRequest:
+    """An HTTP request as a client sends it: a JSON body with its Content-Type; ``headers``
+    add to (or with a None value remove) those."""
+    data = raw_body.encode() if raw_body is not None else b""
+    if body is not None and raw_body is None:
+        data = json.dumps(body).encode()
+    sent: dict[str, str] = {"Content-Type": "application/json"} if data else {}
+    for name, value in (headers or {}).items():
+        for known in [k for k in sent if k.lower() == name.lower()]:
+            del sent[known]
+        if value is not None:
+            sent[name] = value
+    query_string = urlencode(query or {})
+    target = path + (f"?{query_string}" if query_string else "")
+    return HttpRequest(
+        method.upper(), target, path, query_string, "HTTP/1.1", [*sent.items()], data
+    )
 
 
 def api_event(
@@ -606,38 +462,20 @@ def api_event(
     caller: Caller = None,
     raw_body: str | None = None,
 ) -> dict[str, Any]:
-    """The route's sample event from events/, overridden for this request.
-
-    ``caller``: a Principal (its real authorizer context and its key in Authorization), a
-    mapping (an authorizer context forged on purpose) or None (no authorizer context at all).
-    ``headers`` override the sample's; a None value removes a header.
-    """
-    route, params = route_for(method, path)
-    event = load_event(ROUTE_EVENTS[(route.method, route.path)])
-    event["path"] = path
-    event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
-    event["pathParameters"] = params or None
-    event["queryStringParameters"] = dict(query) if query else None
-    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
-    event["requestContext"]["requestId"] = str(uuid.uuid4())
-    event["requestContext"]["requestTimeEpoch"] = int(time.time() * 1000)
-    if raw_body is not None:
-        event["body"] = raw_body
-    elif body is not None:
-        event["body"] = json.dumps(body)
-    elif method.upper() in ("POST", "PATCH", "PUT"):
-        event["body"] = None
-    if route.authorizer is not None:
-        event["requestContext"].pop("authorizer", None)
-        _set_header(event, "Authorization", None)
+    """The proxy event API Gateway sends the route's function for this request, after its
+    authorizer produced the context of ``caller``: a Principal (its real authorizer context,
+    its key in Authorization), a mapping (a context forged on purpose) or None (none)."""
+    sent = dict(headers or {})
     if isinstance(caller, Principal):
-        _set_header(event, "Authorization", caller.authorization)
-        event["requestContext"]["authorizer"] = dict(caller.context)
-    elif caller is not None:
-        event["requestContext"]["authorizer"] = dict(caller)
-    _set_header(event, "If-Match", None)  # only sent when a test says so
-    for name, value in (headers or {}).items():
-        _set_header(event, name, value)
+        sent = {"Authorization": caller.authorization, **sent}
+    prepared = api_gateway().prepare(
+        request(method, path, body, headers=sent, query=query, raw_body=raw_body)
+    )
+    assert isinstance(prepared, Prepared), f"{method} {path}: the gateway answered {prepared}"
+    event = prepared.event
+    context = caller.context if isinstance(caller, Principal) else caller
+    if context is not None:
+        event["requestContext"]["authorizer"] = dict(context)
     return event
 
 
@@ -652,7 +490,7 @@ def api(
     caller: Caller = None,
     raw_body: str | None = None,
 ) -> HttpResponse:
-    """Invoke an API function with the route's sample event (see ``api_event``)."""
+    """Invoke an API function with the event of this request (see ``api_event``)."""
     route, _ = route_for(method, path)
     name = module(handler_module).__name__
     assert name == route.handler_module, f"{method} {path} is served by {route.handler_module}"
@@ -669,18 +507,14 @@ def authorizer_event(
     *,
     origin: str | None = None,
 ) -> dict[str, Any]:
-    route, params = route_for(method, path)
-    event = load_event(AUTHORIZER_EVENT)
-    arn_base = event["methodArn"].split("/", 2)[:2]
-    event["methodArn"] = "/".join(arn_base) + f"/{route.method}{path}"
-    event["resource"] = event["requestContext"]["resourcePath"] = route.path
-    event["path"] = path
-    event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
-    event["httpMethod"] = event["requestContext"]["httpMethod"] = route.method
-    event["pathParameters"] = params
-    _set_header(event, "Authorization", authorization)
-    _set_header(event, "Origin", origin)
-    return event
+    """The event API Gateway sends the route's Lambda authorizer for this request."""
+    headers = {"Authorization": authorization, "Origin": origin}
+    prepared = api_gateway().prepare(request(method, path, headers=headers))
+    assert isinstance(prepared, Prepared), f"{method} {path}: the gateway answered {prepared}"
+    authorizer = prepared.route.authorizer_object
+    assert authorizer is not None, f"{method} {path} has no authorizer"
+    arn = method_arn(prepared.event["requestContext"]["stage"], method.upper(), path)
+    return _authorizer_event(authorizer, prepared.event, [], arn)
 
 
 def run_authorizer(
@@ -693,30 +527,20 @@ def run_authorizer(
     return result
 
 
-def policy_allows(policy: Mapping[str, Any], method_arn: str) -> bool:
-    """IAM evaluation of an authorizer policy for one method ARN (explicit Deny wins)."""
-    allowed = False
-    for statement in policy["policyDocument"]["Statement"]:
-        resources = statement["Resource"]
-        resources = [resources] if isinstance(resources, str) else resources
-        if any(fnmatch.fnmatchcase(method_arn, r) for r in resources):
-            if statement["Effect"] == "Deny":
-                return False
-            allowed = True
-    return allowed
-
-
-def context_of(policy: Mapping[str, Any]) -> dict[str, Any]:
+def context_of(policy: dict[str, Any]) -> dict[str, Any]:
     """What API Gateway hands the integration as ``requestContext.authorizer``."""
-    return {**policy["context"], "principalId": policy["principalId"], "integrationLatency": 3}
+    return request_context(policy, 3)
 
 
-def _gateway_error(kind: str, status: int) -> HttpResponse:
-    responses = resource("Api")["Properties"]["GatewayResponses"]
-    body = responses[kind]["ResponseTemplates"]["application/json"]
-    return HttpResponse(
-        status=status, headers=Headers({"Content-Type": "application/json"}), body=body
-    )
+def _complete[T](coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits (its functions run in this thread) to its end, in
+    this thread: the calls it makes are this test's, whatever event loop the thread has."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    coroutine.close()
+    raise RuntimeError("the in-process gateway waited for I/O")
 
 
 def gateway(
@@ -730,39 +554,24 @@ def gateway(
     query: Mapping[str, str] | None = None,
     raw_body: str | None = None,
 ) -> HttpResponse:
-    """API Gateway in miniature: the route's authorizer (its identity sources, the real
-    authorizer function and its policy), then the route's handler with the verdict's context.
-    ``key`` is a Principal or a raw Authorization header value."""
-    route, _ = route_for(method, path)
+    """The request through the local runtime's API Gateway: the route's authorizer (its
+    identity sources, the real authorizer function and its policy), then the route's
+    function with the verdict's context. ``key`` is a Principal or a raw Authorization value."""
     authorization = key.authorization if isinstance(key, Principal) else key
-    request_headers: dict[str, str | None] = {"Authorization": authorization, "Origin": origin}
-    request_headers.update(headers or {})
-    context: dict[str, Any] | None = None
-    if route.authorizer is not None:
-        identity = resource("Api")["Properties"]["Auth"]["Authorizers"][route.authorizer]
-        sources = identity["Identity"]["Headers"]
-        if any(not request_headers.get(name) for name in sources):
-            return _gateway_error("UNAUTHORIZED", 401)  # identity source missing: no call
-        event = authorizer_event(authorization, method, path, origin=origin)
-        try:
-            policy = invoke(AUTHORIZER, event)
-        except Exception as exc:
-            if str(exc) == "Unauthorized":
-                return _gateway_error("UNAUTHORIZED", 401)
-            return _gateway_error("DEFAULT_5XX", 500)
-        if not policy_allows(policy, event["methodArn"]):
-            return _gateway_error("ACCESS_DENIED", 403)
-        context = context_of(policy)
-    return api(
-        route.handler_module,
-        method,
-        path,
-        body,
-        headers=request_headers,
-        query=query,
-        caller=context,
-        raw_body=raw_body,
+    sent: dict[str, str | None] = {"Authorization": authorization, "Origin": origin}
+    sent.update(headers or {})
+    answer = _complete(
+        api_gateway().handle(
+            request(method, path, body, headers=sent, query=query, raw_body=raw_body)
+        )
     )
+    out: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+    for name, value in answer.headers:
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    data = answer.body
+    if out.get("Content-Encoding") == "gzip":
+        data = gzip.decompress(data)
+    return HttpResponse(status=answer.status, headers=out, body=data.decode())
 
 
 # ---------------------------------------------------------------------------- tenants
@@ -856,26 +665,30 @@ def create_tenant(name: str = "Acme Dental") -> Tenant:
     return Tenant(id=data["tenant"]["id"], name=name, owner=owner, created=data)
 
 
-# ---------------------------------------------------------------------------- audit events
+# ---------------------------------------------------------------------------- queue events
 
 
 def sqs_event(bodies: Iterable[str], *, message_ids: Iterable[str] | None = None) -> dict[str, Any]:
-    """An SQS event for the audit consumer, its records shaped like the sample's."""
-    template_record = load_event("audit/sqs_domain_event")["Records"][0]
+    """An SQS event of these message bodies, each received once, as an event source mapping
+    delivers it."""
     ids = list(message_ids) if message_ids is not None else None
-    records = []
-    for n, body in enumerate(bodies):
-        record = json.loads(json.dumps(template_record))
-        record["body"] = body
-        record["messageId"] = ids[n] if ids else str(uuid.uuid4())
-        records.append(record)
-    return {"Records": records}
+    messages = [
+        {
+            "MessageId": ids[n] if ids else str(uuid.uuid4()),
+            "ReceiptHandle": uuid.uuid4().hex,
+            "Body": body,
+            "MD5OfBody": "",
+            "Attributes": {"ApproximateReceiveCount": "1"},
+        }
+        for n, body in enumerate(bodies)
+    ]
+    return sqs_event_from_messages(messages)
 
 
 def sqs_event_from_messages(messages: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """What the audit function's event source mapping hands it for these queue messages."""
-    messages = list(messages)
-    return sqs_event([m["Body"] for m in messages], message_ids=[m["MessageId"] for m in messages])
+    """What an event source mapping hands its function for these queue messages."""
+    arn = world().provisioner.state.attrs["AuditQueue"]["Arn"]
+    return {"Records": [sqs_record(dict(message), arn) for message in messages]}
 
 
 def eventbridge_envelope(
@@ -924,8 +737,6 @@ def counting(original: Callable[..., Any], log: CallLog) -> Callable[..., Any]:
     """Wrap ``BaseClient._make_api_call``: every boto3 and pynamodb request passes there.
     Only this thread's calls count: a local runtime started by another test tier in the same
     session polls its queues and streams from threads of this process."""
-    import threading
-
     mine = threading.get_ident()
 
     def wrapper(client: Any, operation_name: str, api_params: Any) -> Any:

@@ -10,7 +10,7 @@ from tests.integration import harness as h
 from tests.integration.harness import IDENTITY, api, run_authorizer
 
 NewTenant = Callable[..., h.Tenant]
-ARN_BASE = "arn:aws:execute-api:us-east-1:123456789012:abc123defg/dev"
+ARN_BASE = h.ARN_BASE
 
 
 def _statement(policy: dict) -> dict:

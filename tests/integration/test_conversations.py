@@ -7,7 +7,7 @@ leaves the process (the extractive answerer, or Bedrock behind botocore's Stubbe
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,23 +40,6 @@ Teeth whitening costs $300 and takes 90 minutes.
 """
 
 INSTRUCTIONS = "You are the front desk of Acme Dental. Be brief and friendly. SECRET-PERSONA-42."
-
-
-@pytest.fixture(autouse=True)
-def fresh_conversation_caches() -> Iterator[None]:
-    """What a warm environment of this domain keeps that a test must not inherit."""
-    from conversations.logic import answer_cache, breaker, visitors
-    from knowledge.logic import retrieval
-
-    def reset() -> None:
-        answer_cache.reset()
-        visitors.reset()
-        breaker.reset_breakers()
-        retrieval.reset_caches()
-
-    reset()
-    yield
-    reset()
 
 
 @pytest.fixture
@@ -135,9 +118,9 @@ def add_document(aws: h.World, acme: h.Tenant, agent: dict[str, Any], text: str)
     )
     assert created.status == 202, created
     assert h.ingest_queued(aws) == {"batchItemFailures": []}
-    from knowledge.logic import retrieval
+    from agenthub import environment
 
-    retrieval.reset_caches()  # the index pointer is cached 10 s per environment
+    environment.reset()  # the index pointer is cached 10 s per environment
     document_id: str = created.json["document"]["id"]
     return document_id
 
@@ -278,7 +261,7 @@ def _metric_counts(output: str) -> dict[str, int]:
 def test_a_repeated_question_is_served_from_the_cache_until_the_index_changes(
     aws, clinic: Clinic, published, capsys
 ):
-    from conversations.logic import answer_cache
+    from agenthub import environment
 
     # Given one visitor's answered question
     first_id, first_token = clinic.begin()
@@ -294,7 +277,7 @@ def test_a_repeated_question_is_served_from_the_cache_until_the_index_changes(
     assert stored["cached"] is True and stored["tokens_in"] == 0 and stored["tokens_out"] == 0
 
     # And from the shared DynamoDB cache when this environment's L1 is cold
-    answer_cache.reset()
+    environment.reset()
     third_id, third_token = clinic.begin()
     third = clinic.answer(third_id, third_token, "Are you open on Saturday?")
     assert third["text"] == first["text"]
@@ -315,7 +298,7 @@ def test_a_repeated_question_is_served_from_the_cache_until_the_index_changes(
 
 
 def test_an_expired_shared_entry_is_a_miss_even_before_ttl_removes_it(aws, clinic: Clinic):
-    from conversations.logic import answer_cache
+    from agenthub import environment
 
     first_id, first_token = clinic.begin()
     clinic.answer(first_id, first_token, "Are you open on Saturday?")
@@ -330,7 +313,7 @@ def test_an_expired_shared_entry_is_a_miss_even_before_ttl_removes_it(aws, clini
         UpdateExpression="SET expires_at = :past",
         ExpressionAttributeValues={":past": {"N": "1000"}},
     )
-    answer_cache.reset()
+    environment.reset()
 
     again_id, again_token = clinic.begin()
     clinic.answer(again_id, again_token, "Are you open on Saturday?")

@@ -4,7 +4,7 @@ them to the bus. A bus that is down never fails a request and never loses an eve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -42,18 +42,17 @@ class FlakyBus:
 
 
 @pytest.fixture
-def flaky_bus(aws: h.World) -> Iterator[Callable[..., FlakyBus]]:
+def flaky_bus(aws: h.World, monkeypatch: pytest.MonkeyPatch) -> Callable[..., FlakyBus]:
     from agenthub import events
 
     def install(failing_calls: int, *, send_first: bool = True) -> FlakyBus:
         bus = FlakyBus(failing_calls, send_first=send_first)
-        events._publishers[aws.bus_name] = events.EventPublisher(
-            aws.bus_name, put_events=bus.put_events, sleep=lambda seconds: None
-        )
+        environment_publisher = events.publisher(aws.bus_name)
+        monkeypatch.setattr(environment_publisher, "_put_events", bus.put_events)
+        monkeypatch.setattr(environment_publisher, "_sleep", lambda seconds: None)
         return bus
 
-    yield install
-    events._publishers.clear()
+    return install
 
 
 def test_a_mutation_stages_its_events_in_the_same_write(tenant: NewTenant, aws, aws_calls):

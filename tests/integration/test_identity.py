@@ -37,9 +37,9 @@ def _authorizer_rejects(secret: str) -> bool:
 
 def _forget_keys() -> None:
     """A new warm environment of the authorizer: its key cache starts empty."""
-    from identity.handlers import authorizer
+    from agenthub import environment
 
-    authorizer._key_cache = None
+    environment.reset()
 
 
 # ---------------------------------------------------------------------------- tenants
@@ -230,13 +230,16 @@ def test_revoked_key_stops_working_once_the_authorizer_cache_forgets_it(
     assert _authorizer_rejects(member.secret)
 
 
-def test_revocation_takes_effect_when_the_key_cache_entry_expires(tenant: NewTenant):
+def test_revocation_takes_effect_when_the_key_cache_entry_expires(
+    tenant: NewTenant, monkeypatch: pytest.MonkeyPatch
+):
     from agenthub.cache import TTLCache
     from identity.handlers import authorizer
 
     # Given a warm authorizer whose clock we control, that has seen a member key
     now = [1000.0]
-    authorizer._key_cache = TTLCache(h.KEY_CACHE_TTL, clock=lambda: now[0])
+    cache: TTLCache[object] = TTLCache(h.KEY_CACHE_TTL, clock=lambda: now[0])
+    monkeypatch.setattr(authorizer, "_key_cache", lambda ttl_seconds: cache)
     acme = tenant()
     member = acme.key("member")
     api(IDENTITY, "DELETE", f"/v1/keys/{member.key_id}", caller=acme.owner)

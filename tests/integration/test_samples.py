@@ -36,19 +36,6 @@ def _name(path: Path) -> str:
     return str(path.relative_to(EVENTS_DIR).with_suffix(""))
 
 
-def test_every_route_of_the_covered_functions_has_a_sample_event():
-    # Given the template's routes of the functions this suite covers, and the harness's table
-    routes = {(r.method, r.path) for r in h.covered_routes()}
-
-    # Then they are the same set: a new route needs a sample before it can be tested
-    assert routes == set(h.ROUTE_EVENTS)
-    for (method, path), name in h.ROUTE_EVENTS.items():
-        event = load_event(name)
-        assert (event["httpMethod"], event["resource"]) == (method, path), name
-        assert event["requestContext"]["resourcePath"] == path
-        assert event["requestContext"]["httpMethod"] == method
-
-
 @pytest.mark.parametrize("path", ALL_FILES, ids=_name)
 def test_sample_files_are_named_by_domain_source_and_action(path: Path):
     domain = path.parent.name

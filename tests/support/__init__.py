@@ -1,1 +1,1 @@
-"""Helpers shared by every test tier: the template as data, moto tables built from it, events."""
+"""Helpers shared by every test tier: the sample events of events/."""

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from agenthub import environment
 from agenthub.errors import NotFound
-from agenthub.http import json_response, make_resolver, resolve, select_fields
+from agenthub.http import api_handler, json_response, make_resolver, select_fields
 
 
 def event(method="GET", path="/v1/things", body=None, headers=None, query=None, b64=False):
@@ -46,48 +47,64 @@ def app():
     return app
 
 
+@pytest.fixture
+def resolve(monkeypatch):
+    """The function's handler over a resolver, in an environment of its own."""
+    settings = {
+        "TABLE_NAME": "things",
+        "EVENT_BUS_NAME": "bus",
+        "SIGNING_SECRET_ARN": "arn:signing",
+        "MAX_BODY_BYTES": "1024",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    environment.reset(cold=True)
+    yield lambda app, event, context: api_handler(app)(event, context)
+    environment.reset(cold=True)
+
+
 def body_of(response):
     return json.loads(response["body"])
 
 
-def test_oversized_body_is_413_before_anything_parses_it(app):
-    response = resolve(app, event("POST", body="x" * 2000), None, max_body_bytes=1024)
+def test_oversized_body_is_413_before_anything_parses_it(app, resolve):
+    response = resolve(app, event("POST", body="x" * 2000), None)
     assert response["statusCode"] == 413
     assert body_of(response)["error"]["code"] == "payload_too_large"
 
 
-def test_non_json_body_is_415(app):
+def test_non_json_body_is_415(app, resolve):
     headers = {"Content-Type": "text/plain"}
     response = resolve(app, event("POST", body="hi", headers=headers), None)
     assert response["statusCode"] == 415
 
 
-def test_json_body_passes_the_guard(app):
+def test_json_body_passes_the_guard(app, resolve):
     headers = {"Content-Type": "application/json; charset=utf-8"}
     response = resolve(app, event("POST", body="{}", headers=headers), None)
     assert response["statusCode"] == 201
 
 
-def test_app_errors_use_the_envelope(app):
+def test_app_errors_use_the_envelope(app, resolve):
     response = resolve(app, event(path="/v1/missing"), None)
     assert response["statusCode"] == 404
     assert body_of(response) == {"error": {"code": "not_found", "message": "thing not found"}}
 
 
-def test_unexpected_errors_leak_nothing(app):
+def test_unexpected_errors_leak_nothing(app, resolve):
     response = resolve(app, event(path="/v1/broken"), None)
     assert response["statusCode"] == 500
     assert body_of(response) == {"error": {"code": "internal_error", "message": "internal error"}}
     assert "var/task" not in response["body"]
 
 
-def test_unknown_route_is_404_envelope(app):
+def test_unknown_route_is_404_envelope(app, resolve):
     response = resolve(app, event(path="/v1/nope"), None)
     assert response["statusCode"] == 404
     assert body_of(response)["error"]["code"] == "not_found"
 
 
-def test_fields_selection_and_unknown_field(app):
+def test_fields_selection_and_unknown_field(app, resolve):
     ok = resolve(app, event(query={"fields": "name"}), None)
     bad = resolve(app, event(query={"fields": "name,password"}), None)
     assert body_of(ok) == {"name": "a"}
@@ -95,7 +112,7 @@ def test_fields_selection_and_unknown_field(app):
     assert body_of(bad)["error"]["details"] == {"unknown": ["password"]}
 
 
-def test_if_none_match_gives_304_with_the_same_etag(app):
+def test_if_none_match_gives_304_with_the_same_etag(app, resolve):
     first = resolve(app, event(), None)
     etag = first["multiValueHeaders"]["ETag"][0]
     second = resolve(app, event(headers={"If-None-Match": etag}), None)

@@ -14,17 +14,16 @@ from agenthub.http import (
     MANAGERS,
     WRITERS,
     Caller,
+    api_handler,
     endpoint,
     json_response,
     make_resolver,
     no_content,
     paginated,
+    public_cors,
     publishable_caller,
-    resolve,
     select_fields,
 )
-from agenthub.runtime import init_function
-from agenthub.settings import ApiSettings
 from agents.logic import service
 from agents.models import AGENT_FIELDS, Agent, AgentCreate, AgentUpdate
 
@@ -34,10 +33,6 @@ app = make_resolver()
 # the CORS answer names the caller's origin.
 PUBLIC_CACHE_CONTROL = "public, max-age=300, s-maxage=900"
 _IF_MATCH = re.compile(r'^(?:W/)?"v(\d+)"$')
-
-
-def _settings() -> ApiSettings:
-    return init_function(ApiSettings)
 
 
 def _etag(agent: Agent, fields: str | None) -> str:
@@ -105,12 +100,7 @@ def delete_agent(who: Caller, agentId: str):
 def get_public_config(agentId: str):
     who = publishable_caller(app, agentId)
     agent = service.get_agent(who.tenant_id, agentId)
-    origin = app.current_event.headers.get("origin") or ""
-    headers = {
-        "Cache-Control": PUBLIC_CACHE_CONTROL,
-        "Vary": "Origin",
-        "Access-Control-Allow-Origin": origin,
-    }
+    headers = {"Cache-Control": PUBLIC_CACHE_CONTROL, **public_cors(app)}
     return json_response(app, agent.public_config(), headers=headers, conditional=True)
 
 
@@ -124,5 +114,4 @@ def _if_match_version() -> int | None:
     return int(match.group(1))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)
+handler = api_handler(app)

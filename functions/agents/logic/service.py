@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from agenthub.cache import TTLCache
+from agenthub.environment import ttl_cache
 from agenthub.errors import NotFound, PreconditionRequired, ValidationFailed, VersionConflict
 from agenthub.events import Actor, utc_now_iso
 from agents.dal import repository
@@ -22,10 +23,10 @@ from agents.models import (
     Theme,
 )
 
-# L1: agent configuration per warm environment for 5 minutes (ARCHITECTURE.md, caching). The
+# L1: agent configuration per warm environment for 5 minutes. The
 # environment that writes an agent drops its entry at once; others converge within the TTL.
 AGENT_CACHE_TTL = 300
-_cache: TTLCache[Agent] = TTLCache(AGENT_CACHE_TTL, max_entries=2048)
+_cache: TTLCache[Agent] = ttl_cache(AGENT_CACHE_TTL, max_entries=2048)
 
 
 def agent_cache() -> TTLCache[Agent]:

@@ -8,21 +8,15 @@ from typing import Any
 from agenthub.http import (
     MANAGERS,
     Caller,
+    api_handler,
     endpoint,
     make_resolver,
     paginated,
-    resolve,
 )
-from agenthub.runtime import init_function
-from agenthub.settings import ApiSettings
 from audit.logic import service
 from audit.models import AuditEntry
 
 app = make_resolver()
-
-
-def _settings() -> ApiSettings:
-    return init_function(ApiSettings)
 
 
 @app.get("/v1/audit-log", summary="The tenant's audit log, newest first", tags=["audit"])
@@ -36,5 +30,4 @@ def _view(entry: AuditEntry) -> dict[str, Any]:
     return entry.model_dump(exclude={"tenant_id"})
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)
+handler = api_handler(app)

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from agenthub.observability import logger
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 from audit.logic import service
 
@@ -22,8 +22,10 @@ class ArchiveSettings(BaseSettings):
     archive_bucket: str = Field(min_length=3)
 
 
-def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
-    settings = init_function(ArchiveSettings)
+@entry(ArchiveSettings)
+def handler(
+    event: dict[str, Any] | None, context: Any, settings: ArchiveSettings
+) -> dict[str, Any]:
     as_of = (event or {}).get("as_of")
     today = date.fromisoformat(as_of) if as_of else service.today_utc()
     result = service.archive(today, settings.audit_retention_days, settings.archive_bucket)

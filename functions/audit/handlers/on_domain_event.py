@@ -5,7 +5,6 @@ never duplicates an entry."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,8 +15,8 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from pydantic import Field
 
-from agenthub.observability import logger, metrics
-from agenthub.runtime import init_function
+from agenthub.observability import metrics
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 from audit.logic import service
 
@@ -28,22 +27,14 @@ class ConsumerSettings(BaseSettings):
     audit_retention_days: int = Field(ge=1)
 
 
-def record_handler(record: Any) -> None:
-    try:
-        event = json.loads(record.body)
-    except ValueError:
-        raise service.PoisonEvent("message body is not JSON") from None
-    entry = service.entry_from_event(event)
-    written = service.record(entry, init_function(ConsumerSettings).audit_retention_days)
-    if written:
-        metrics().add_metric(name="AuditEntriesWritten", unit=MetricUnit.Count, value=1)
-    else:
-        logger().info("duplicate delivery ignored", extra={"event_id": entry.event_id})
+@entry(ConsumerSettings)
+def handler(event: dict[str, Any], context: Any, settings: ConsumerSettings) -> dict[str, Any]:
+    def record_handler(record: Any) -> None:
+        if service.record_delivery(record.body, settings.audit_retention_days):
+            metrics().add_metric(name="AuditEntriesWritten", unit=MetricUnit.Count, value=1)
 
-
-@metrics().log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    init_function(ConsumerSettings)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     )

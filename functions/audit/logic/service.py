@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agenthub.events import utc_now_iso
+from agenthub.observability import logger
 from audit.dal import repository
 from audit.models import AuditEntry
 
@@ -39,6 +41,20 @@ def entry_from_event(event: dict[str, Any]) -> AuditEntry:
         raise PoisonEvent(
             f"event is not an AgentHub domain event: {exc.error_count()} errors"
         ) from exc
+
+
+def record_delivery(body: str, retention_days: int) -> bool:
+    """Record the domain event an SQS message carries; True when newly written (False: a
+    redelivery, ignored). A body that can never become an entry is a PoisonEvent."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        raise PoisonEvent("message body is not JSON") from None
+    entry = entry_from_event(event)
+    written = record(entry, retention_days)
+    if not written:
+        logger().info("duplicate delivery ignored", extra={"event_id": entry.event_id})
+    return written
 
 
 def record(entry: AuditEntry, retention_days: int) -> bool:

@@ -14,10 +14,11 @@ import re
 import unicodedata
 
 from agenthub.cache import TTLCache
+from agenthub.environment import ttl_cache
 from conversations.models import CachedAnswer
 
-TTL_SECONDS = 3600  # ARCHITECTURE.md: answers 1 h
-_cache: TTLCache[CachedAnswer] = TTLCache(TTL_SECONDS, max_entries=4096)
+TTL_SECONDS = 3600
+_cache: TTLCache[CachedAnswer] = ttl_cache(TTL_SECONDS, max_entries=4096)
 _SPACE = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.,;:\u00bf\u00a1\u3002\uff1f\uff01]+$")
 
@@ -43,8 +44,3 @@ def usable(entry: CachedAnswer | None, search_query: str) -> CachedAnswer | None
     if entry is None or normalize(entry.search_query) != normalize(search_query):
         return None
     return entry
-
-
-def reset() -> None:
-    """Tests: forget this environment's entries."""
-    _cache.clear()

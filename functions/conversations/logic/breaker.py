@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from agenthub.environment import cached
+
 State = Literal["closed", "open", "half_open"]
 
 FAILURE_THRESHOLD = 3
@@ -94,19 +96,7 @@ class CircuitBreaker:
             return max(0.0, self._opened_at + self.cooldown_seconds - self._clock())
 
 
-_breakers: dict[str, CircuitBreaker] = {}
-_registry_lock = threading.Lock()
-
-
+@cached
 def breaker_for(model_id: str) -> CircuitBreaker:
     """This environment's breaker for `model_id` (created on first use)."""
-    with _registry_lock:
-        breaker = _breakers.get(model_id)
-        if breaker is None:
-            breaker = _breakers[model_id] = CircuitBreaker()
-        return breaker
-
-
-def reset_breakers() -> None:
-    with _registry_lock:
-        _breakers.clear()
+    return CircuitBreaker()

@@ -21,9 +21,9 @@ import random
 import re
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import Any, Protocol, runtime_checkable
 
+from agenthub.environment import connection
 from agenthub.errors import ConfigurationError, DependencyUnavailable
 from conversations.logic._answer_prompt import NO_ANSWER
 from conversations.logic._answer_types import GenerationRequest, GenerationResult
@@ -124,7 +124,7 @@ def make_bedrock_client(region_name: str | None = None) -> Any:
     return boto3.session.Session().client("bedrock-runtime", region_name=region_name, config=config)
 
 
-@cache
+@connection
 def _shared_client() -> Any:
     return make_bedrock_client()
 

@@ -15,7 +15,6 @@ tokens the widget carries between calls.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -23,7 +22,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from agenthub import b64url
 from agenthub.cache import TTLCache
+from agenthub.environment import ttl_cache
 from agenthub.errors import Unauthorized
 from agenthub.events import Actor, utc_now_iso
 from agents.logic import get_agent
@@ -41,7 +42,7 @@ TOKEN_VERSION = "vt1"
 TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
 SECRET_CACHE_TTL = 60  # a rotation reaches other warm environments within a minute
 
-_secrets: TTLCache[IdentitySecret | str] = TTLCache(SECRET_CACHE_TTL, max_entries=2048)
+_secrets: TTLCache[IdentitySecret | str] = ttl_cache(SECRET_CACHE_TTL, max_entries=2048)
 _NONE = "none"
 
 
@@ -57,6 +58,34 @@ class Visitor:
 
 def new_anonymous_id() -> str:
     return ANONYMOUS_PREFIX + secrets.token_hex(16)
+
+
+def anonymous() -> Visitor:
+    """A new visitor nobody has named."""
+    return Visitor(new_anonymous_id(), verified=False)
+
+
+def server_named(visitor_id: str | None) -> Visitor:
+    """The visitor a server (secret key, trusted) names; none named is a new anonymous one."""
+    return Visitor(visitor_id, verified=True) if visitor_id else anonymous()
+
+
+def widget_visitor(
+    tenant_id: str,
+    agent_id: str,
+    tokens: VisitorTokens,
+    *,
+    signed: tuple[str, str] | None = None,
+    token: str | None = None,
+) -> Visitor:
+    """Who starts a conversation from the widget: the ``(id, signature)`` the tenant's server
+    signed, the visitor of an earlier conversation's ``token``, or a new anonymous visitor.
+    InvalidVisitor (401) when the signature or token does not verify."""
+    if signed is not None:
+        return verify_signed(tenant_id, agent_id, *signed)
+    if token is not None:
+        return tokens.verify(token, tenant_id, agent_id)
+    return anonymous()
 
 
 def sign(secret: str, visitor_id: str) -> str:
@@ -129,14 +158,6 @@ def _valid(stored: IdentitySecret) -> list[str]:
 # ---------------------------------------------------------------------------- visitor tokens
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class VisitorTokens:
     """Issue and check visitor tokens with a key derived from the platform's signing key
     (domain-separated from its other uses, such as pagination cursors)."""
@@ -148,13 +169,13 @@ class VisitorTokens:
 
     def _mac(self, tenant_id: str, agent_id: str, kind: str, visitor_id: str, exp: int) -> str:
         message = f"{TOKEN_VERSION}|{tenant_id}|{agent_id}|{kind}|{visitor_id}|{exp}".encode()
-        return _b64(hmac.new(self._key, message, hashlib.sha256).digest()[:24])
+        return b64url.encode(hmac.new(self._key, message, hashlib.sha256).digest()[:24])
 
     def issue(self, tenant_id: str, agent_id: str, visitor: Visitor) -> str:
         kind = "v" if visitor.verified else "a"
         exp = int(time.time()) + TOKEN_LIFETIME_SECONDS
         mac = self._mac(tenant_id, agent_id, kind, visitor.id, exp)
-        return f"{TOKEN_VERSION}.{kind}.{_b64(visitor.id.encode())}.{exp}.{mac}"
+        return f"{TOKEN_VERSION}.{kind}.{b64url.encode(visitor.id.encode())}.{exp}.{mac}"
 
     def verify(self, token: str, tenant_id: str, agent_id: str) -> Visitor:
         """The token's visitor; InvalidVisitor (401) when it is malformed, forged, for
@@ -165,7 +186,7 @@ class VisitorTokens:
             raise invalid
         _, kind, encoded, exp_text, mac = parts
         try:
-            visitor_id = _unb64(encoded).decode()
+            visitor_id = b64url.decode(encoded).decode()
             exp = int(exp_text)
         except ValueError:
             raise invalid from None
@@ -173,8 +194,3 @@ class VisitorTokens:
         if not hmac.compare_digest(expected, mac) or exp < time.time():
             raise invalid
         return Visitor(visitor_id, verified=kind == "v")
-
-
-def reset() -> None:
-    """Tests: forget cached identity secrets."""
-    _secrets.clear()

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from pydantic import Field
 
-from agenthub.clients import secret_json
-from agenthub.errors import Unauthorized
 from agenthub.events import Actor
 from agenthub.http import (
     ALL_ROLES,
     MANAGERS,
     Caller,
     accepts,
+    api_handler,
     endpoint,
     json_response,
     make_resolver,
     parse_body,
-    resolve,
 )
-from agenthub.runtime import init_function
-from agenthub.settings import ApiSettings
-from identity.logic import key_format, service
+from agenthub.settings import ApiSettings, load_settings
+from identity.logic import service
 from identity.models import ApiKey, PublishableKeyCreate, SecretKeyCreate, TenantCreate
 
 
@@ -35,7 +31,7 @@ app = make_resolver()
 
 
 def _settings() -> IdentitySettings:
-    return init_function(IdentitySettings)
+    return load_settings(IdentitySettings)
 
 
 def _actor(who: Caller) -> Actor:
@@ -45,10 +41,8 @@ def _actor(who: Caller) -> Actor:
 @app.post("/v1/tenants", summary="Create a tenant (platform admin)", tags=["identity"])
 @accepts(TenantCreate)
 def create_tenant():
-    presented = key_format.bearer_token(app.current_event.headers.get("authorization")) or ""
-    expected = str(secret_json(_settings().admin_secret_arn).get("token", ""))
-    if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise Unauthorized("platform admin token required")
+    authorization = app.current_event.headers.get("authorization")
+    service.check_platform_admin(authorization, _settings().admin_secret_arn)
     body = parse_body(app, TenantCreate)
     tenant, key = service.create_tenant(body)
     return json_response(app, {"tenant": tenant.model_dump(), "key": _key_view(key)}, status=201)
@@ -109,5 +103,4 @@ def _key_view(key: ApiKey) -> dict[str, Any]:
     return key.model_dump(exclude={"key"} if key.type == "secret" else None)
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)
+handler = api_handler(app, IdentitySettings)

@@ -19,9 +19,10 @@ from typing import Any
 from pydantic import Field
 
 from agenthub.cache import TTLCache
+from agenthub.environment import cached
 from agenthub.observability import logger
 from agenthub.origins import origin_allowed
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 from identity.logic import authentication, key_format
 from identity.models import AuthContext, KeyRecord
@@ -38,14 +39,14 @@ class AuthorizerSettings(BaseSettings):
     key_cache_ttl: int = Field(default=30, ge=1, le=300)
 
 
-_key_cache: TTLCache[KeyRecord | str] | None = None
+@cached
+def _key_cache(ttl_seconds: int) -> TTLCache[KeyRecord | str]:
+    """Key lookups of this environment (a record, or _MISSING for an unknown key)."""
+    return TTLCache(ttl_seconds, max_entries=4096)
 
 
 def _cached_load(settings: AuthorizerSettings) -> Any:
-    global _key_cache  # noqa: PLW0603 - one cache per warm environment
-    if _key_cache is None:
-        _key_cache = TTLCache(settings.key_cache_ttl, max_entries=4096)
-    cache = _key_cache
+    cache = _key_cache(settings.key_cache_ttl)
 
     def load(tenant_id: str, key_id: str) -> KeyRecord | None:
         cached = cache.get((tenant_id, key_id))
@@ -60,8 +61,8 @@ def _cached_load(settings: AuthorizerSettings) -> Any:
     return load
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = init_function(AuthorizerSettings)
+@entry(AuthorizerSettings)
+def handler(event: dict[str, Any], context: Any, settings: AuthorizerSettings) -> dict[str, Any]:
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     token = key_format.bearer_token(headers.get("authorization"))
     verdict = authentication.verify_key(token, _cached_load(settings)) if token else None

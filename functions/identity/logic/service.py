@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from agenthub.errors import Conflict, Forbidden, NotFound, ValidationFailed
+import hmac
+
+from agenthub.clients import secret_json
+from agenthub.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from agenthub.events import Actor, utc_now_iso
 from agenthub.roles import ALL_ROLES
 from agents.logic import get_agent
@@ -50,6 +53,15 @@ def _new_record(
         **extra,  # type: ignore[arg-type]
     )
     return record, secret
+
+
+def check_platform_admin(authorization: str | None, admin_secret_arn: str) -> None:
+    """Unauthorized unless ``authorization`` is ``Bearer <the platform admin token>`` (the
+    ``token`` of the admin secret), compared in constant time."""
+    presented = key_format.bearer_token(authorization) or ""
+    expected = str(secret_json(admin_secret_arn).get("token", ""))
+    if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise Unauthorized("platform admin token required")
 
 
 def create_tenant(data: TenantCreate) -> tuple[Tenant, CreatedKey]:

@@ -12,14 +12,13 @@ from agenthub.http import (
     ALL_ROLES,
     WRITERS,
     Caller,
+    api_handler,
     endpoint,
     json_response,
     make_resolver,
     paginated,
-    resolve,
 )
-from agenthub.runtime import init_function
-from agenthub.settings import ApiSettings
+from agenthub.settings import ApiSettings, load_settings
 from agents.logic import get_agent
 from knowledge.logic import embedder, retrieval, sources
 from knowledge.logic.types import SearchHit
@@ -45,7 +44,7 @@ class KnowledgeSettings(ApiSettings):
 
 
 def _settings() -> KnowledgeSettings:
-    return init_function(KnowledgeSettings)
+    return load_settings(KnowledgeSettings)
 
 
 def _places() -> sources.Places:
@@ -185,11 +184,4 @@ def _hit(hit: SearchHit) -> dict[str, Any]:
     }
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(
-        app,
-        event,
-        context,
-        max_body_bytes=lambda: _settings().max_body_bytes,
-        too_large_hint=TOO_LARGE_HINT,
-    )
+handler = api_handler(app, KnowledgeSettings, too_large_hint=TOO_LARGE_HINT)

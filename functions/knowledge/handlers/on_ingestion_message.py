@@ -14,7 +14,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from pydantic import Field
 
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 from knowledge.logic import ingestion
 
@@ -39,8 +39,9 @@ def _config(settings: IngestionSettings) -> ingestion.WorkerConfig:
     )
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    batch = ingestion.Batch(_config(init_function(IngestionSettings)))
+@entry(IngestionSettings)
+def handler(event: dict[str, Any], context: Any, settings: IngestionSettings) -> dict[str, Any]:
+    batch = ingestion.Batch(_config(settings))
 
     def record_handler(record: Any) -> None:
         receive_count = int(record.attributes.approximate_receive_count or 1)

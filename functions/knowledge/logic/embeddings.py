@@ -4,7 +4,7 @@
   (e5-small, 4-bit) fused with BM25 gained 4.5 points recall@5 on bench/retrieval/fusion.py,
   but embeds only 1-3 passages of ~1,000 characters per second per core (a 10k-chunk agent:
   1-3 hours) and adds a 91 MB model to the search path; wordllama is below BM25 and of
-  unclear licence (notes/EMBEDDINGS.md). So none ships.
+  unclear licence. So none ships.
 - `"bedrock"`: Amazon Bedrock Titan Text Embeddings v2 through `bedrock-runtime`
   `InvokeModel`, one request per text (the model has no batch form there), a bounded number
   in flight, throttling retried with exponential backoff.

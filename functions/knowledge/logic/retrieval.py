@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from agenthub.cache import TTLCache
+from agenthub.environment import cached, on_reset, ttl_cache
 from knowledge.dal import repository
 from knowledge.logic.types import SearchHit
 from knowledge.models import IndexPointer, SearchFilters
@@ -23,8 +23,9 @@ MAX_LOADED_INDEXES = 8
 MAX_LOADED_BYTES = 400 * 1024 * 1024
 MAX_ARTIFACT_BYTES = 1024 * 1024 * 1024
 
-_pointers: TTLCache[IndexPointer] = TTLCache(POINTER_TTL, max_entries=1024)
+_pointers: TTLCache[IndexPointer] = ttl_cache(POINTER_TTL, max_entries=1024)
 _loaded: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+on_reset(_loaded.clear)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def index_version(tenant_id: str, agent_id: str) -> int:
     return index_pointer(tenant_id, agent_id).version
 
 
-@cache
+@cached
 def embedder(provider: str, model_id: str | None, dimensions: int) -> Any:
     """The deployment's embedder, one per environment; None when it does not embed (the
     offline default: BM25 only)."""
@@ -111,8 +112,3 @@ def _load(pointer: IndexPointer, bucket: str) -> Any:
     ):
         _loaded.popitem(last=False)
     return index
-
-
-def reset_caches() -> None:
-    _pointers.clear()
-    _loaded.clear()

@@ -15,7 +15,7 @@ from typing import Any
 from agenthub.events import MAX_ENTRIES_PER_CALL, EventPublishError, publisher
 from agenthub.observability import logger
 from agenthub.outbox import entry_from_image
-from agenthub.runtime import init_function
+from agenthub.runtime import entry
 from agenthub.settings import BaseSettings
 
 
@@ -23,8 +23,8 @@ class RelaySettings(BaseSettings):
     pass
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = init_function(RelaySettings)
+@entry(RelaySettings)
+def handler(event: dict[str, Any], context: Any, settings: RelaySettings) -> dict[str, Any]:
     pending: list[tuple[str, dict[str, Any]]] = []
     for record in event.get("Records", []):
         stream = record.get("dynamodb", {})

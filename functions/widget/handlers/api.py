@@ -5,14 +5,12 @@ agents and conversations domains."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pydantic import Field
 
 from agenthub.errors import ConfigurationError
-from agenthub.http import ALL_ROLES, Caller, endpoint, json_response, make_resolver, resolve
-from agenthub.runtime import init_function
-from agenthub.settings import ApiSettings
+from agenthub.http import ALL_ROLES, Caller, api_handler, endpoint, json_response, make_resolver
+from agenthub.settings import ApiSettings, load_settings
 from widget.logic import embed
 
 app = make_resolver()
@@ -27,7 +25,7 @@ class WidgetSettings(ApiSettings):
 
 
 def _settings() -> WidgetSettings:
-    return init_function(WidgetSettings)
+    return load_settings(WidgetSettings)
 
 
 def _assets_url() -> str:
@@ -47,5 +45,4 @@ def get_embed_code(who: Caller, agentId: str):
     return json_response(app, code.model_dump(mode="json"))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return resolve(app, event, context, max_body_bytes=lambda: _settings().max_body_bytes)
+handler = api_handler(app, WidgetSettings)

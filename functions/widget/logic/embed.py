@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from agenthub.errors import Conflict
 from agents.logic import get_agent
@@ -11,7 +10,7 @@ from identity.logic import active_publishable_keys
 from widget.logic.assets import loader_url, snippet
 from widget.models import EmbedCode, EmbedKey
 
-# Stands in for a publishable key created before identity kept their full value.
+# Stands in for a publishable key stored without its value (only its hash).
 PLACEHOLDER = "PASTE_YOUR_PUBLISHABLE_KEY_ENDING_IN_{last4}"
 
 
@@ -29,7 +28,7 @@ def embed_code(tenant_id: str, agent_id: str, *, assets_url: Callable[[], str]) 
             details={"agent_id": agent_id},
         )
     first = keys[0]
-    value = _key_value(first)
+    value = first.key  # None for a key stored without its value (only its hash)
     url = loader_url(assets_url())
     return EmbedCode(
         agent_id=agent_id,
@@ -42,10 +41,3 @@ def embed_code(tenant_id: str, agent_id: str, *, assets_url: Callable[[], str]) 
         ),
         snippet=snippet(url, agent_id, value or PLACEHOLDER.format(last4=first.last4)),
     )
-
-
-def _key_value(key: Any) -> str | None:
-    """The full publishable key from identity's listing (None for keys made before it kept
-    them)."""
-    value = getattr(key, "key", None)
-    return value if isinstance(value, str) and value.startswith("pk_") else None

@@ -13,10 +13,11 @@ import pytest
 import requests
 
 from functions.widget.logic import assets as widget_assets
+from infra.local.runtime import PROJECT_ROOT
+from infra.local.template import load_template
 from tests.e2e.api import assert_error
 from tests.e2e.browser.conftest import WidgetSite
 from tests.e2e.support import bearer
-from tests.support.aws import load_template
 
 LOADER_CACHE = "public, max-age=86400"
 VERSIONED_CACHE = "public, max-age=2592000, immutable"
@@ -209,7 +210,7 @@ def test_every_public_route_answers_cors_for_exactly_the_callers_origin(
 
 
 def _resources() -> dict[str, Any]:
-    return dict(load_template()["Resources"])
+    return dict(load_template(PROJECT_ROOT / "template.yaml").raw["Resources"])
 
 
 def _ref(value: Any) -> str:

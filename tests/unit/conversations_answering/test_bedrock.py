@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import ANY, Stubber
 
+from agenthub import environment
 from agenthub.errors import ConfigurationError
-from conversations.logic import breaker as breaker_module
 from conversations.logic import providers
 from conversations.logic.answering import (
     AgentPersona,
@@ -316,7 +316,7 @@ def test_half_open_probe_failure_reopens_for_a_full_cooldown(client, clock):
 
 
 def test_breakers_are_per_model_and_per_environment():
-    breaker_module.reset_breakers()
+    environment.reset()
     nova = providers.BedrockConverseProvider("amazon.nova-lite-v1:0", client=object())
     nova_again = providers.BedrockConverseProvider("amazon.nova-lite-v1:0", client=object())
     claude = providers.BedrockConverseProvider(
@@ -324,7 +324,7 @@ def test_breakers_are_per_model_and_per_environment():
     )
     assert nova._breaker is nova_again._breaker
     assert nova._breaker is not claude._breaker
-    breaker_module.reset_breakers()
+    environment.reset()
 
 
 # -- provider_for ----------------------------------------------------------------------------
@@ -333,7 +333,7 @@ def test_breakers_are_per_model_and_per_environment():
 def test_provider_for_extractive_and_bedrock_ids(monkeypatch):
     created = []
     monkeypatch.setattr(providers, "make_bedrock_client", lambda: created.append(1) or object())
-    providers._shared_client.cache_clear()
+    environment.reset(cold=True)
 
     assert isinstance(provider_for("extractive"), ExtractiveProvider)
     nova = provider_for("amazon.nova-lite-v1:0")
@@ -345,7 +345,7 @@ def test_provider_for_extractive_and_bedrock_ids(monkeypatch):
     assert created == []
     assert nova.client is profile.client
     assert created == [1]
-    providers._shared_client.cache_clear()
+    environment.reset(cold=True)
 
 
 def test_provider_for_uses_the_given_client():

@@ -6,11 +6,12 @@ and tests point every client at the emulator without code paths of their own.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
+from agenthub.environment import connection, on_reset
 
-@cache
+
+@connection
 def client(service: str) -> Any:
     import boto3
     from botocore.config import Config
@@ -23,10 +24,6 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service, config=config)
 
 
-def reset_clients() -> None:
-    client.cache_clear()
-
-
 def secret_json(arn: str, *, max_age: int = 300) -> dict[str, Any]:
     """A JSON secret from Secrets Manager through Powertools Parameters, cached ``max_age``
     seconds per environment so a rotation reaches warm environments within that bound."""
@@ -36,3 +33,20 @@ def secret_json(arn: str, *, max_age: int = 300) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("secret is not a JSON object")
     return value
+
+
+def _forget_secret_values() -> None:
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+    for provider in DEFAULT_PROVIDERS.values():
+        provider.clear_cache()
+
+
+def _forget_parameter_providers() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+
+
+on_reset(_forget_secret_values)
+on_reset(_forget_parameter_providers, cold=True)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from agenthub.clients import client
+from agenthub.environment import cached
 from agenthub.errors import DependencyUnavailable
 
 SOURCE_PREFIX = "agenthub."
@@ -149,12 +150,7 @@ class EventPublisher:
         )
 
 
-_publishers: dict[str, EventPublisher] = {}
-
-
+@cached
 def publisher(bus_name: str) -> EventPublisher:
     """The environment's publisher for ``bus_name`` (one client, reused)."""
-    found = _publishers.get(bus_name)
-    if found is None:
-        found = _publishers[bus_name] = EventPublisher(bus_name)
-    return found
+    return EventPublisher(bus_name)

@@ -1,8 +1,10 @@
-"""The REST API kernel: one resolver factory, the caller's identity, roles, the error envelope,
-body limits, ETag / If-None-Match, ``fields=`` selection and JSON responses.
+"""The REST API kernel: one resolver factory and handler entry, the caller's identity and
+roles, the error envelope, body limits, ETag / If-None-Match, ``fields=`` selection, cursor
+pages and JSON responses.
 
-Handlers stay thin: they read the caller with ``caller()``, call one logic function and return
-``json_response(...)``. Every error, whoever raises it, leaves through ``_error_response``.
+Handlers stay thin: a route declares its roles and body with ``@endpoint``, calls one logic
+function and returns ``json_response(...)``. Every error, whoever raises it, leaves through
+``_error_response``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel, ValidationError
 
 from agenthub.errors import (
@@ -38,13 +42,16 @@ from agenthub.observability import logger
 from agenthub.origins import origin_allowed
 from agenthub.pagination import CursorCodec, codec_from_secret
 from agenthub.roles import ALL_ROLES, MANAGERS, WRITERS  # noqa: F401 - routes take them from here
+from agenthub.runtime import entry
+from agenthub.settings import ApiSettings, load_settings
 
 JSON = "application/json"
+# Where routes are declared: a function's resolver, or a router it includes.
+Routes = APIGatewayRestResolver | Router
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 PUBLIC_PREFIX = "/v1/public/"
 _PATH_ID = re.compile(ID_PATTERN)
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,8 +72,8 @@ class Caller:
 
 
 def make_resolver() -> APIGatewayRestResolver:
-    """A REST (payload 1.0) resolver with our error envelope. Handlers enter it through
-    ``resolve()``, which guards body size and type first.
+    """A REST (payload 1.0) resolver with our error envelope. Functions enter it through
+    ``api_handler()``, which guards body size and type first.
 
     Powertools' own validation middleware is off on purpose: it costs ~90 ms of cold start
     (the OpenAPI machinery) and validates the body before anything else, so a viewer's
@@ -119,11 +126,9 @@ def _clean(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _error_response(app: APIGatewayRestResolver, exc: AppError) -> Response:
     headers = {"Cache-Control": "no-store", **exc.headers}
-    origin = app.current_event.headers.get("origin")
-    if origin and app.current_event.path.startswith(PUBLIC_PREFIX):
+    if app.current_event.path.startswith(PUBLIC_PREFIX):
         # The widget must be able to read why it was refused (no data is in an error).
-        headers["Access-Control-Allow-Origin"] = origin
-        headers["Vary"] = "Origin"
+        headers.update(public_cors(app))
     return Response(
         status_code=exc.status,
         content_type=JSON,
@@ -132,27 +137,26 @@ def _error_response(app: APIGatewayRestResolver, exc: AppError) -> Response:
     )
 
 
-def resolve(
+def api_handler(
     app: APIGatewayRestResolver,
-    event: dict[str, Any],
-    context: Any,
+    settings: type[ApiSettings] = ApiSettings,
     *,
-    max_body_bytes: int | Callable[[], int] = DEFAULT_MAX_BODY_BYTES,
     too_large_hint: str = "",
-) -> dict[str, Any]:
-    """Entry point of every API handler: load settings (``max_body_bytes`` may be a callable
-    that reads them), reject oversized (413, with ``too_large_hint`` saying what to do
-    instead) and non-JSON (415) bodies before anything parses them, then route. A
-    misconfigured deployment answers the 500 envelope, not a Lambda error."""
-    try:
-        limit = max_body_bytes() if callable(max_body_bytes) else max_body_bytes
-    except AppError:
-        logger().exception("function misconfigured")
-        return _raw_error(AppError("internal error"))
-    refused = _check_body(event, limit, too_large_hint)
-    if refused is not None:
-        return _raw_error(refused)
-    return app.resolve(event, context)
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler of a REST function (``handler = api_handler(app, Settings)``): the
+    function's entry (settings, log context, metrics), then oversized (413, with
+    ``too_large_hint`` saying what to do instead) and non-JSON (415) bodies are refused before
+    anything parses them, then the route runs. A misconfigured deployment answers the 500
+    envelope, not a Lambda error."""
+
+    @entry(settings, misconfigured=lambda: _raw_error(AppError("internal error")))
+    def handler(event: dict[str, Any], context: Any, loaded: ApiSettings) -> dict[str, Any]:
+        refused = _check_body(event, loaded.max_body_bytes, too_large_hint)
+        if refused is not None:
+            return _raw_error(refused)
+        return app.resolve(event, context)
+
+    return handler
 
 
 def _raw_error(exc: AppError) -> dict[str, Any]:
@@ -190,7 +194,7 @@ class EndpointSpec:
 
 
 def endpoint(
-    app: APIGatewayRestResolver,
+    app: Routes,
     *,
     roles: frozenset[str],
     body: type[BaseModel] | None = None,
@@ -241,11 +245,14 @@ def check_path_ids(path_params: Mapping[str, str]) -> None:
             raise NotFound("not found")
 
 
-def parse_body[M: BaseModel](app: APIGatewayRestResolver, model: type[M]) -> M:
-    """The JSON body as ``model``: 400 when missing or not JSON, 422 when invalid."""
+def parse_body[M: BaseModel](app: Routes, model: type[M], *, required: bool = True) -> M:
+    """The JSON body as ``model``: 400 when missing (unless not ``required``: then an empty
+    object) or not JSON, 422 when invalid."""
     event = app.current_event
     raw = event.decoded_body if event.is_base64_encoded else event.body
     if not raw:
+        if not required:
+            return model()
         raise BadRequest("a JSON body is required")
     try:
         data = json.loads(raw)
@@ -257,7 +264,7 @@ def parse_body[M: BaseModel](app: APIGatewayRestResolver, model: type[M]) -> M:
         raise ValidationFailed("request is invalid", details=_clean(exc.errors())) from None
 
 
-def caller(app: APIGatewayRestResolver, roles: frozenset[str] | None = None) -> Caller:
+def caller(app: Routes, roles: frozenset[str] | None = None) -> Caller:
     """The authenticated secret-key caller, with its role checked against ``roles``."""
     found = _caller_from_context(app)
     if found.key_type != "secret":
@@ -267,7 +274,7 @@ def caller(app: APIGatewayRestResolver, roles: frozenset[str] | None = None) -> 
     return found
 
 
-def publishable_caller(app: APIGatewayRestResolver, agent_id: str) -> Caller:
+def publishable_caller(app: Routes, agent_id: str) -> Caller:
     """A widget caller: a publishable key for ``agent_id`` used from one of its origins.
 
     The authorizer checks the Origin too, but its result is cached per key, so the origin is
@@ -285,8 +292,13 @@ def publishable_caller(app: APIGatewayRestResolver, agent_id: str) -> Caller:
     return found
 
 
-def _caller_from_context(app: APIGatewayRestResolver) -> Caller:
-    context = app.current_event.request_context.authorizer.raw_event or {}
+def _proxy_event(app: Routes) -> APIGatewayProxyEvent:
+    event: APIGatewayProxyEvent = app.current_event  # type: ignore[assignment]
+    return event
+
+
+def _caller_from_context(app: Routes) -> Caller:
+    context = _proxy_event(app).request_context.authorizer.raw_event or {}
     tenant_id = context.get("tenantId")
     key_id = context.get("keyId")
     if not tenant_id or not key_id:
@@ -302,12 +314,19 @@ def _caller_from_context(app: APIGatewayRestResolver) -> Caller:
     )
 
 
+def public_cors(app: Routes) -> dict[str, str]:
+    """CORS headers of a public (widget) route: the caller's Origin may read the answer. The
+    origin was checked against the key's allowed origins before any data was read."""
+    origin = app.current_event.headers.get("origin")
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+
+
 def etag_for(body: str) -> str:
     return '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
 
 
 def json_response(
-    app: APIGatewayRestResolver,
+    app: Routes,
     data: Any,
     *,
     status: int = 200,
@@ -327,7 +346,7 @@ def json_response(
     return Response(status_code=status, content_type=JSON, body=body, headers=out)
 
 
-def _if_none_match(app: APIGatewayRestResolver) -> set[str]:
+def _if_none_match(app: Routes) -> set[str]:
     raw = app.current_event.headers.get("if-none-match") or ""
     return {part.strip().removeprefix("W/") for part in raw.split(",") if part.strip()}
 
@@ -336,9 +355,7 @@ def no_content() -> Response:
     return Response(status_code=204, body="", headers={"Cache-Control": "no-store"})
 
 
-def select_fields(
-    app: APIGatewayRestResolver, data: dict[str, Any], allowed: Iterable[str]
-) -> dict[str, Any]:
+def select_fields(app: Routes, data: dict[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
     """Apply ``?fields=a,b`` (top-level names); an unknown name is a 400 naming it."""
     raw = app.current_event.get_query_string_value("fields")
     if not raw:
@@ -352,7 +369,7 @@ def select_fields(
 
 
 def paginated[T](
-    app: APIGatewayRestResolver,
+    app: Routes,
     who: Caller,
     load: Callable[[int, dict[str, Any] | None], tuple[Sequence[T], dict[str, Any] | None]],
     *,
@@ -369,7 +386,7 @@ def paginated[T](
     size = query_int(app, "limit", limit, low=1, high=max_limit)
     if fields is not None:
         select_fields(app, {}, fields)  # an unknown field is a 400 even when nothing is listed
-    event = app.current_event
+    event = _proxy_event(app)
     scope = json.dumps(
         [
             event.resource,
@@ -390,12 +407,10 @@ def paginated[T](
 
 
 def _cursors() -> CursorCodec:
-    from agenthub.settings import ApiSettings, load_settings
-
     return codec_from_secret(load_settings(ApiSettings).signing_secret_arn)
 
 
-def query_int(app: APIGatewayRestResolver, name: str, default: int, *, low: int, high: int) -> int:
+def query_int(app: Routes, name: str, default: int, *, low: int, high: int) -> int:
     raw = app.current_event.get_query_string_value(name)
     if raw is None:
         return default

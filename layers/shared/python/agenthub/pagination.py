@@ -8,22 +8,14 @@ tenant's data.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
 from typing import Any
 
+from agenthub import b64url
 from agenthub.errors import BadRequest
 from agenthub.keys import belongs_to_tenant
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class CursorCodec:
@@ -33,14 +25,14 @@ class CursorCodec:
         self._key = signing_key
 
     def _sign(self, payload: bytes) -> str:
-        return _b64(hmac.new(self._key, payload, hashlib.sha256).digest()[:18])
+        return b64url.encode(hmac.new(self._key, payload, hashlib.sha256).digest()[:18])
 
     def encode(self, last_key: dict[str, Any] | None, *, scope: str) -> str | None:
         if not last_key:
             return None
         payload = json.dumps({"k": last_key, "s": scope}, separators=(",", ":"), sort_keys=True)
         raw = payload.encode()
-        return f"{_b64(raw)}.{self._sign(raw)}"
+        return f"{b64url.encode(raw)}.{self._sign(raw)}"
 
     def decode(self, cursor: str | None, *, scope: str, tenant_id: str) -> dict[str, Any] | None:
         if not cursor:
@@ -48,7 +40,7 @@ class CursorCodec:
         invalid = BadRequest("invalid cursor")
         try:
             body, signature = cursor.split(".", 1)
-            raw = _unb64(body)
+            raw = b64url.decode(body)
         except ValueError:
             raise invalid from None
         if not hmac.compare_digest(self._sign(raw), signature):

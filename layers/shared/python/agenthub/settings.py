@@ -8,11 +8,11 @@ environment before the first call.
 from __future__ import annotations
 
 import os
-from functools import cache
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agenthub.environment import cached
 from agenthub.errors import ConfigurationError
 
 S = TypeVar("S", bound=BaseModel)
@@ -35,7 +35,7 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
 
-@cache
+@cached
 def load_settings[S: BaseModel](model: type[S]) -> S:
     """Build ``model`` from the environment once per process; a missing or invalid variable is a
     ConfigurationError naming it (a deployment fault, never a client's)."""
@@ -46,8 +46,3 @@ def load_settings[S: BaseModel](model: type[S]) -> S:
         return model.model_validate(values)
     except ValueError as exc:
         raise ConfigurationError(f"invalid settings for {model.__name__}: {exc}") from exc
-
-
-def reset_settings() -> None:
-    """Forget loaded settings (tests change the environment between cases)."""
-    load_settings.cache_clear()

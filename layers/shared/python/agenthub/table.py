@@ -18,6 +18,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from agenthub.environment import on_reset
+
 TTL_ATTRIBUTE = "expires_at"
 GSI1_NAME = "gsi1"
 
@@ -53,13 +55,22 @@ class TableItem(Model):
 
 
 def bind_table(table_name: str) -> None:
-    """Point the table base (and so every entity) at ``table_name``; resets cached connections."""
+    """Point the table base (and so every entity) at ``table_name``, with new connections; a
+    no-op when it already is."""
+    if TableItem.Meta.table_name != table_name:
+        _rebind(table_name)
+
+
+def _rebind(table_name: str) -> None:
     TableItem.Meta.table_name = table_name
     for cls in _all_subclasses(TableItem):
         cls.Meta.table_name = table_name
         cls._connection = None
     TableItem._connection = None
     Gsi1._connection = None  # type: ignore[attr-defined]
+
+
+on_reset(lambda: _rebind("unbound"), cold=True)
 
 
 def _all_subclasses(cls: type) -> list[type]:

@@ -1,0 +1,62 @@
+"""What both routers of the conversations function use: its settings, the message policy
+they imply, the visitor tokens and the views of a message exchange."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from agenthub.clients import secret_json
+from agenthub.settings import ApiSettings, load_settings
+from conversations.logic import messages, visitors
+from conversations.logic.rate_limits import Limits
+from conversations.models import Message, public_message
+
+
+class ConversationSettings(ApiSettings):
+    documents_bucket: str = Field(min_length=3)
+    embedding_provider: Literal["none", "bedrock"] = "none"
+    embedding_model: str | None = None
+    embedding_dimensions: int = 512
+    visitor_messages_per_window: int = Field(default=20, ge=1)
+    agent_messages_per_window: int = Field(default=600, ge=1)
+    rate_window_seconds: int = Field(default=60, ge=1, le=3600)
+
+
+def settings() -> ConversationSettings:
+    return load_settings(ConversationSettings)
+
+
+def message_policy() -> messages.MessagePolicy:
+    from knowledge.logic import embedder
+
+    loaded = settings()
+    return messages.MessagePolicy(
+        limits=Limits(
+            visitor_messages=loaded.visitor_messages_per_window,
+            agent_messages=loaded.agent_messages_per_window,
+            window_seconds=loaded.rate_window_seconds,
+        ),
+        documents_bucket=loaded.documents_bucket,
+        embedder=embedder(
+            loaded.embedding_provider, loaded.embedding_model, loaded.embedding_dimensions
+        ),
+    )
+
+
+def visitor_tokens() -> visitors.VisitorTokens:
+    return visitors.VisitorTokens(str(secret_json(settings().signing_secret_arn)["key"]).encode())
+
+
+def message_view(message: Message, *, public: bool) -> dict[str, Any]:
+    if public:
+        return public_message(message)
+    return message.model_dump(mode="json", exclude={"conversation_id"})
+
+
+def exchange_view(exchange: messages.Exchange, *, public: bool) -> dict[str, Any]:
+    return {
+        "question": message_view(exchange.question, public=public),
+        "answer": message_view(exchange.answer, public=public),
+    }
