@@ -154,6 +154,14 @@ class IndexPointer(BaseModel):
     chunks: int = 0
     embedding_model: str | None = None
     built_at: str | None = None
+    changes: int = 0  # noted by ingestion and deletes, ever
+    built_changes: int = 0  # how many of them this version holds
+    build_due_at: float | None = None  # the one scheduled build (epoch seconds)
+    build_seconds: float | None = None  # how long the last build took
+
+    @property
+    def pending_changes(self) -> int:
+        return max(0, self.changes - self.built_changes)
 
 
 class SearchFilters(StrictInput):

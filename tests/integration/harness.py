@@ -286,12 +286,17 @@ def take_messages(queue_url: str) -> list[dict[str, Any]]:
     return got
 
 
-def ingest_queued(world: World) -> Any:
-    """Run the ingestion worker over what the ingestion queue holds (as its event source)."""
-    got = take_messages(world.ingestion_queue_url)
-    if not got:
-        return {"batchItemFailures": []}
-    return invoke(INGESTION, sqs_event_from_messages(got))
+def ingest_queued(world: World, batches: int = 20) -> Any:
+    """Run the ingestion worker over what the ingestion queue holds (as its event source),
+    batch after batch (the index builds documents schedule come after them) until it is
+    empty; the failures of every batch."""
+    failures: list[Any] = []
+    for _ in range(batches):
+        got = take_messages(world.ingestion_queue_url)
+        if not got:
+            break
+        failures += invoke(INGESTION, sqs_event_from_messages(got))["batchItemFailures"]
+    return {"batchItemFailures": failures}
 
 
 class PublishedEvents:

@@ -39,13 +39,16 @@ def _queued(aws: h.World) -> list[dict[str, Any]]:
 
 
 def _work(aws: h.World, bodies: list[str] | None = None, receive_count: int = 1) -> Any:
-    """Run the ingestion worker once over what is queued (or over ``bodies``)."""
+    """Run the ingestion worker over what is queued (or over ``bodies``), then over the index
+    builds that scheduled, until the queue is empty; the first batch's response."""
     if bodies is None:
         bodies = [m["Body"] for m in _queued(aws)]
     event = h.sqs_event(bodies)
     for record in event["Records"]:
         record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
-    return h.invoke(WORKER, event)
+    response = h.invoke(WORKER, event)
+    h.ingest_queued(aws)
+    return response
 
 
 def _add(acme: h.Tenant, agent: dict[str, Any], source: dict[str, Any]) -> h.HttpResponse:
@@ -325,3 +328,79 @@ def test_text_up_to_the_stated_limit_is_accepted_and_a_larger_body_says_to_uploa
     refused = _add(acme, agent, {"type": "text", "text": "x" * (1024 * 1024 + 1)})
     assert refused.status == 413, refused
     assert "upload" in refused.json["error"]["message"]
+
+
+def _index(acme: h.Tenant, agent: dict[str, Any]) -> dict[str, Any]:
+    response = api(KNOWLEDGE, "GET", f"/v1/agents/{agent['id']}/index", caller=acme.owner)
+    assert response.status == 200, response
+    return response.json
+
+
+def _statuses(acme: h.Tenant, agent: dict[str, Any]) -> list[str]:
+    listed = api(KNOWLEDGE, "GET", _documents(agent), caller=acme.owner).json
+    return sorted(d["status"] for d in listed["items"])
+
+
+def test_documents_of_many_batches_share_one_index_build(aws, acme):
+    # Given twelve text sources, processed in three batches before any build runs
+    agent = acme.agent()
+    for n in range(12):
+        _add(acme, agent, {"type": "text", "text": f"# Room {n}\n\nRoom {n} has {n} chairs."})
+    bodies = [m["Body"] for m in _queued(aws) + _queued(aws) if '"ingest"' in m["Body"]]
+    assert len(bodies) == 12
+    for start in (0, 5, 10):
+        assert h.invoke(WORKER, h.sqs_event(bodies[start : start + 5])) == {
+            "batchItemFailures": []
+        }
+
+    # Then they wait, processed, for the one build all three batches scheduled
+    assert _statuses(acme, agent) == ["processing"] * 12
+    waiting = _index(acme, agent)
+    assert waiting["version"] == 0 and waiting["pending_changes"] == 12
+    assert waiting["build_scheduled"] is True
+    scheduled = [m["Body"] for m in _queued(aws)]
+    assert len(scheduled) == 1 and '"reindex"' in scheduled[0]
+
+    # When that build runs, one version holds all twelve and nothing more is scheduled
+    assert h.invoke(WORKER, h.sqs_event(scheduled)) == {"batchItemFailures": []}
+    built = _index(acme, agent)
+    assert built["version"] == 1 and built["documents"] == 12
+    assert built["pending_changes"] == 0 and built["build_scheduled"] is False
+    assert _statuses(acme, agent) == ["indexed"] * 12
+    assert _queued(aws) == []
+    assert _search(acme, agent, "how many chairs in room 7")["results"][0]["text"].startswith(
+        "Room 7"
+    )
+
+
+def test_a_change_noted_while_a_build_runs_schedules_the_next_build(aws, acme, monkeypatch):
+    from knowledge.dal import repository
+    from knowledge.logic import builds
+
+    agent = acme.agent()
+    _add(acme, agent, {"type": "text", "text": HOURS})
+    h.invoke(WORKER, h.sqs_event([m["Body"] for m in _queued(aws)]))
+    scheduled = [m["Body"] for m in _queued(aws)]
+    assert len(scheduled) == 1 and '"reindex"' in scheduled[0]
+
+    # Given a change that lands after the build read what to hold
+    original = builds.rebuild
+
+    def rebuild_then_a_change(tenant_id: str, agent_id: str, bucket: str) -> builds.Built:
+        built = original(tenant_id, agent_id, bucket)
+        repository.note_changes(tenant_id, agent_id, 1)
+        return built
+
+    monkeypatch.setattr(builds, "rebuild", rebuild_then_a_change)
+
+    # When the build finishes, it keeps the schedule and sends the next build
+    h.invoke(WORKER, h.sqs_event(scheduled))
+    assert _index(acme, agent)["pending_changes"] == 1
+    assert _index(acme, agent)["build_scheduled"] is True
+    monkeypatch.setattr(builds, "rebuild", original)
+    assert h.ingest_queued(aws) == {"batchItemFailures": []}
+
+    # Then that build folds the change in and clears the schedule
+    index = _index(acme, agent)
+    assert index["version"] == 2 and index["pending_changes"] == 0
+    assert index["build_scheduled"] is False

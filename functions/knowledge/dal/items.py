@@ -47,3 +47,10 @@ class IndexPointerItem(TableItem, discriminator="index_pointer"):
     chunks = NumberAttribute(default=0)
     embedding_model = UnicodeAttribute(null=True)
     built_at = UnicodeAttribute(null=True)
+    # Coalesced builds: changes noted by ingestion and deletes, how many of them the live
+    # version holds, when the one scheduled build is due (epoch seconds, absent: none) and
+    # how long the last build took (it sets the next build's delay).
+    changes = NumberAttribute(default=0)
+    built_changes = NumberAttribute(default=0)
+    build_due_at = NumberAttribute(null=True)
+    build_seconds = NumberAttribute(null=True)

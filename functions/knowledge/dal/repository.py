@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from agenthub import keys, outbox
 from agenthub.clients import client
@@ -166,6 +166,7 @@ def indexed_documents(tenant_id: str, agent_id: str) -> list[tuple[Document, str
         keys.knowledge_pk(tenant_id, agent_id),
         DocumentItem.sk.startswith(keys.DOCUMENT_SK_PREFIX),
         filter_condition=DocumentItem.chunks_key.exists(),
+        consistent_read=True,  # a build must see every document counted before it started
     )
     return [(_document(item), str(item.chunks_key)) for item in items]
 
@@ -181,49 +182,130 @@ def set_chunks_key(doc: Document, chunks_key: str | None) -> None:
 
 
 # ---------------------------------------------------------------- index pointer
-def get_pointer(tenant_id: str, agent_id: str) -> IndexPointer:
-    try:
-        item = IndexPointerItem.get(keys.knowledge_pk(tenant_id, agent_id), keys.INDEX_POINTER_SK)
-    except DoesNotExist:
-        return IndexPointer(tenant_id=tenant_id, agent_id=agent_id)
+def _pointer_key(tenant_id: str, agent_id: str) -> IndexPointerItem:
+    return IndexPointerItem(keys.knowledge_pk(tenant_id, agent_id), keys.INDEX_POINTER_SK)
+
+
+def _pointer(tenant_id: str, agent_id: str, item: IndexPointerItem) -> IndexPointer:
+    def number(value: Any) -> int:
+        return int(value) if value is not None else 0
+
     return IndexPointer(
         tenant_id=tenant_id,
         agent_id=agent_id,
-        version=int(item.index_version),
+        version=number(item.index_version),
         prefix=item.prefix,
-        documents=int(item.documents),
-        chunks=int(item.chunks),
+        documents=number(item.documents),
+        chunks=number(item.chunks),
         embedding_model=item.embedding_model,
         built_at=item.built_at,
+        changes=number(item.changes),
+        built_changes=number(item.built_changes),
+        build_due_at=float(item.build_due_at) if item.build_due_at is not None else None,
+        build_seconds=float(item.build_seconds) if item.build_seconds is not None else None,
     )
+
+
+def get_pointer(tenant_id: str, agent_id: str, *, consistent: bool = False) -> IndexPointer:
+    try:
+        pk = keys.knowledge_pk(tenant_id, agent_id)
+        item = IndexPointerItem.get(pk, keys.INDEX_POINTER_SK, consistent_read=consistent)
+    except DoesNotExist:
+        return IndexPointer(tenant_id=tenant_id, agent_id=agent_id)
+    return _pointer(tenant_id, agent_id, item)
+
+
+def _identity(tenant_id: str, agent_id: str) -> list[Any]:
+    """What an update that may create the pointer item sets first."""
+    return [
+        IndexPointerItem.entity.set(IndexPointerItem),
+        IndexPointerItem.tenant_id.set(tenant_id),
+        IndexPointerItem.agent_id.set(agent_id),
+    ]
 
 
 def swap_pointer(pointer: IndexPointer, expected_version: int) -> bool:
-    """Make ``pointer`` live if the live version is still ``expected_version``. False when
-    another build won the race (the caller rebuilds from the newer document set)."""
-    item = IndexPointerItem(
-        pk=keys.knowledge_pk(pointer.tenant_id, pointer.agent_id),
-        sk=keys.INDEX_POINTER_SK,
-        tenant_id=pointer.tenant_id,
-        agent_id=pointer.agent_id,
-        index_version=pointer.version,
-        prefix=pointer.prefix,
-        documents=pointer.documents,
-        chunks=pointer.chunks,
-        embedding_model=pointer.embedding_model,
-        built_at=pointer.built_at,
+    """Make ``pointer`` live (with the changes it holds) if the live version is still
+    ``expected_version``. False when another build won the race (the caller rebuilds from the
+    newer document set). Counters and the build schedule on the item are left as they are."""
+    item = _pointer_key(pointer.tenant_id, pointer.agent_id)
+    actions = [
+        *_identity(pointer.tenant_id, pointer.agent_id),
+        IndexPointerItem.index_version.set(pointer.version),
+        IndexPointerItem.prefix.set(pointer.prefix),
+        IndexPointerItem.documents.set(pointer.documents),
+        IndexPointerItem.chunks.set(pointer.chunks),
+        IndexPointerItem.built_at.set(pointer.built_at),
+        IndexPointerItem.built_changes.set(pointer.built_changes),
+    ]
+    actions.append(
+        IndexPointerItem.embedding_model.set(pointer.embedding_model)
+        if pointer.embedding_model is not None
+        else IndexPointerItem.embedding_model.remove()
     )
     condition = (
-        IndexPointerItem.pk.does_not_exist()
+        IndexPointerItem.index_version.does_not_exist()
         if expected_version == 0
         else IndexPointerItem.index_version == expected_version
     )
     try:
-        item.save(condition=condition)
-    except PutError as exc:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
         if is_condition_failure(exc):
             return False
         raise
+    return True
+
+
+def note_changes(tenant_id: str, agent_id: str, count: int) -> IndexPointer:
+    """Count ``count`` changes the index does not hold yet; the pointer as it now stands."""
+    item = _pointer_key(tenant_id, agent_id)
+    item.update(actions=[*_identity(tenant_id, agent_id), IndexPointerItem.changes.add(count)])
+    return _pointer(tenant_id, agent_id, item)
+
+
+def claim_build(tenant_id: str, agent_id: str, *, due_at: float, stale_before: float) -> bool:
+    """Schedule the agent's next build for ``due_at`` unless one is scheduled already (one
+    due before ``stale_before`` was lost and is replaced). True: the caller sends it."""
+    item = _pointer_key(tenant_id, agent_id)
+    condition = IndexPointerItem.build_due_at.does_not_exist() | (
+        IndexPointerItem.build_due_at < stale_before
+    )
+    try:
+        item.update(
+            actions=[*_identity(tenant_id, agent_id), IndexPointerItem.build_due_at.set(due_at)],
+            condition=condition,
+        )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def unclaim_build(tenant_id: str, agent_id: str) -> None:
+    """Forget a schedule whose message could not be sent."""
+    _pointer_key(tenant_id, agent_id).update(actions=[IndexPointerItem.build_due_at.remove()])
+
+
+def release_build(
+    tenant_id: str, agent_id: str, *, built_changes: int, seconds: float, next_due_at: float
+) -> bool:
+    """After a build holding ``built_changes``: clear the schedule if no change came since
+    (True), or keep it, due at ``next_due_at``, for the changes that did (False: the caller
+    sends the next build). Either way the build's duration is kept."""
+    item = _pointer_key(tenant_id, agent_id)
+    duration = IndexPointerItem.build_seconds.set(round(seconds, 3))
+    try:
+        item.update(
+            actions=[duration, IndexPointerItem.build_due_at.remove()],
+            condition=IndexPointerItem.changes == built_changes,
+        )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
+        item.update(actions=[duration, IndexPointerItem.build_due_at.set(next_due_at)])
+        return False
     return True
 
 
@@ -280,6 +362,6 @@ class ObjectTooLarge(Exception):
 
 
 # ---------------------------------------------------------------- ingestion queue
-def enqueue(queue_url: str, item: IngestionWorkItem) -> None:
+def enqueue(queue_url: str, item: IngestionWorkItem, delay_seconds: int = 0) -> None:
     body = item.model_dump_json(exclude_none=True)
-    client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)
+    client("sqs").send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_seconds)

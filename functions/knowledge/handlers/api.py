@@ -133,7 +133,7 @@ def new_upload_url(who: Caller, body: NewFile, agentId: str, documentId: str):
 def get_index(who: Caller, agentId: str):
     get_agent(who.tenant_id, agentId)
     pointer = retrieval.index_pointer(who.tenant_id, agentId, fresh=True)
-    return json_response(app, pointer.model_dump(exclude={"tenant_id", "prefix"}))
+    return json_response(app, retrieval.index_view(pointer))
 
 
 @app.post("/v1/agents/<agentId>/search", summary="Search the agent's knowledge", tags=["knowledge"])

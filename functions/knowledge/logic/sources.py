@@ -17,7 +17,7 @@ from agenthub.errors import Conflict
 from agenthub.events import Actor, utc_now_iso
 from agents.logic import get_agent
 from knowledge.dal import repository
-from knowledge.logic import storage
+from knowledge.logic import builds, storage
 from knowledge.models import (
     Document,
     DocumentCreated,
@@ -222,7 +222,7 @@ def retry(tenant_id: str, agent_id: str, document_id: str, places: Places) -> Do
 def delete_document(
     tenant_id: str, agent_id: str, document_id: str, actor: Actor, places: Places
 ) -> None:
-    """Remove the document now and queue a rebuild of the index without it."""
+    """Remove the document now; the next build leaves it out."""
     doc = get_document(tenant_id, agent_id, document_id)
     deleted = DocumentDeleted(
         tenant_id=tenant_id,
@@ -231,7 +231,4 @@ def delete_document(
         data=DocumentEventData(agent_id=agent_id, document_id=doc.id),
     )
     repository.delete_document(tenant_id, agent_id, document_id, [deleted])
-    repository.enqueue(
-        places.queue_url,
-        IngestionWorkItem(action="reindex", tenant_id=tenant_id, agent_id=agent_id),
-    )
+    builds.request_build(tenant_id, agent_id, places.queue_url)
