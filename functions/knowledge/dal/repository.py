@@ -6,16 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from agenthub import keys, outbox
 from agenthub.clients import client
 from agenthub.errors import Conflict, NotFound, is_condition_failure
-from agenthub.events import DomainEvent
-from knowledge.dal.items import DocumentItem, IndexPointerItem
+from agenthub.events import DomainEvent, utc_now_iso
+from knowledge.dal.items import DocumentItem, ImportJobItem, IndexPointerItem
 from knowledge.models import (
     Document,
     Failure,
+    ImportCounts,
+    ImportJob,
     IndexPointer,
     IngestionWorkItem,
     Progress,
@@ -45,6 +47,8 @@ def _document(item: DocumentItem) -> Document:
         progress=Progress(**(item.progress or {})),
         usage=Usage(**(item.usage or {})),
         attempts=int(item.attempts or 0),
+        import_id=item.import_id,
+        import_pending=bool(item.import_pending),
         version=int(item.version),
         created_at=item.created_at,
         updated_at=item.updated_at,
@@ -75,6 +79,8 @@ def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
         chunking=doc.chunking,
         progress=doc.progress.model_dump(),
         usage=doc.usage.model_dump(),
+        import_id=doc.import_id,
+        import_pending=doc.import_pending or None,
         created_at=doc.created_at,
         updated_at=doc.updated_at,
     )
@@ -114,6 +120,9 @@ def list_documents(
     return documents, result.last_evaluated_key
 
 
+SETTLED = ("indexed", "failed")
+
+
 def update_document(
     doc: Document,
     *,
@@ -137,11 +146,24 @@ def update_document(
         condition &= DocumentItem.status.is_in(*expected_statuses)
     if expected_version is not None:
         condition &= DocumentItem.version == expected_version
+    settles = changes.get("status") in SETTLED and doc.import_pending and doc.import_id
+    if settles:
+        # The document's import counts it once, in the same write.
+        actions.append(DocumentItem.import_pending.remove())
+        changes["import_pending"] = False
     try:
-        if not events:
+        if not events and not settles:
             item.update(actions=actions, condition=condition)
             return _document(item)
-        outbox.write(lambda t: t.update(item, actions=actions, condition=condition), events)
+
+        def build(t: Any) -> None:
+            t.update(item, actions=actions, condition=condition)
+            if settles:
+                counter = getattr(ImportJobItem, str(changes["status"]))
+                job = _import_key(doc.tenant_id, doc.agent_id, str(doc.import_id))
+                t.update(job, actions=[counter.add(1)], condition=ImportJobItem.pk.exists())
+
+        outbox.write(build, events)
     except (UpdateError, TransactWriteError) as exc:
         if is_condition_failure(exc):
             raise Conflict("document changed concurrently") from exc
@@ -179,6 +201,98 @@ def set_chunks_key(doc: Document, chunks_key: str | None) -> None:
         else DocumentItem.chunks_key.remove()
     )
     DocumentItem(pk=pk, sk=sk).update(actions=[action], condition=DocumentItem.pk.exists())
+
+
+# ---------------------------------------------------------------- bulk imports
+def _import_key(tenant_id: str, agent_id: str, import_id: str) -> ImportJobItem:
+    return ImportJobItem(keys.knowledge_pk(tenant_id, agent_id), keys.import_sk(import_id))
+
+
+def _import(item: ImportJobItem) -> ImportJob:
+    return ImportJob(
+        id=item.import_id,
+        tenant_id=item.tenant_id,
+        agent_id=item.agent_id,
+        type=item.kind,  # type: ignore[arg-type]
+        url=item.url,
+        max_pages=int(item.max_pages),
+        max_depth=int(item.max_depth),
+        tags=list(item.tags or []),
+        chunking=dict(item.chunking or {}),
+        status=item.status,  # type: ignore[arg-type]
+        counts=ImportCounts(
+            pages_found=int(item.pages_found or 0),
+            documents=int(item.documents or 0),
+            skipped=int(item.skipped or 0),
+            indexed=int(item.indexed or 0),
+            failed=int(item.failed or 0),
+        ),
+        failure=Failure(**item.failure) if item.failure else None,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+
+
+def create_import(job: ImportJob) -> None:
+    item = _import_key(job.tenant_id, job.agent_id, job.id)
+    for name, value in {
+        "tenant_id": job.tenant_id,
+        "agent_id": job.agent_id,
+        "import_id": job.id,
+        "kind": job.type,
+        "url": job.url,
+        "max_pages": job.max_pages,
+        "max_depth": job.max_depth,
+        "tags": job.tags,
+        "chunking": job.chunking,
+        "status": job.status,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    }.items():
+        setattr(item, name, value)
+    try:
+        item.save(condition=ImportJobItem.pk.does_not_exist())
+    except PutError as exc:
+        if is_condition_failure(exc):
+            raise Conflict("import id collision, retry") from exc
+        raise
+
+
+def get_import(tenant_id: str, agent_id: str, import_id: str) -> ImportJob:
+    try:
+        item = ImportJobItem.get(keys.knowledge_pk(tenant_id, agent_id), keys.import_sk(import_id))
+    except DoesNotExist:
+        raise NotFound("import not found") from None
+    return _import(item)
+
+
+def update_import(
+    job: ImportJob,
+    *,
+    status: str | None = None,
+    failure: Failure | None = None,
+    expected_statuses: tuple[str, ...] | None = None,
+    **counts: int,
+) -> None:
+    """Set the import's status (and failure) and the discovery's ``counts`` (pages_found,
+    documents, skipped: only the discovery writes them; settling documents add to indexed and
+    failed). Conflict when ``expected_statuses`` no longer hold."""
+    item = _import_key(job.tenant_id, job.agent_id, job.id)
+    actions: list[Any] = [ImportJobItem.updated_at.set(utc_now_iso())]
+    if status is not None:
+        actions.append(ImportJobItem.status.set(status))
+    if failure is not None:
+        actions.append(ImportJobItem.failure.set(failure.model_dump()))
+    actions += [getattr(ImportJobItem, name).set(n) for name, n in counts.items()]
+    condition = ImportJobItem.pk.exists()
+    if expected_statuses is not None:
+        condition &= ImportJobItem.status.is_in(*expected_statuses)
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            raise Conflict("import changed concurrently") from exc
+        raise
 
 
 # ---------------------------------------------------------------- index pointer

@@ -20,12 +20,14 @@ from agenthub.http import (
 )
 from agenthub.settings import ApiSettings, load_settings
 from agents.logic import get_agent
-from knowledge.logic import embedder, retrieval, sources
+from knowledge.logic import embedder, imports, retrieval, sources
 from knowledge.logic.types import SearchHit
 from knowledge.models import (
     MAX_SOURCE_BODY_BYTES,
     TOO_LARGE_HINT,
     Document,
+    ImportCreate,
+    ImportJob,
     NewFile,
     SearchRequest,
     SourceCreateBody,
@@ -53,7 +55,13 @@ def _places() -> sources.Places:
 
 
 def _view(doc: Document) -> dict[str, Any]:
-    return doc.model_dump(mode="json", exclude={"tenant_id", "content_hash", "indexed_hash"})
+    return doc.model_dump(
+        mode="json", exclude={"tenant_id", "content_hash", "indexed_hash", "import_pending"}
+    )
+
+
+def _import_view(job: ImportJob) -> dict[str, Any]:
+    return job.model_dump(mode="json", exclude={"tenant_id"})
 
 
 def _ticket(ticket: sources.UploadTicket) -> dict[str, Any]:
@@ -126,6 +134,28 @@ def retry_document(who: Caller, agentId: str, documentId: str):
 def new_upload_url(who: Caller, body: NewFile, agentId: str, documentId: str):
     doc, ticket = sources.new_upload_url(who.tenant_id, agentId, documentId, body.size, _places())
     return json_response(app, {"document": _view(doc), "upload": _ticket(ticket)})
+
+
+@app.post(
+    "/v1/agents/<agentId>/imports",
+    summary="Import a site: the pages of a sitemap, or a crawl",
+    tags=["knowledge"],
+)
+@endpoint(app, roles=WRITERS, body=ImportCreate)
+def create_import(who: Caller, body: ImportCreate, agentId: str):
+    job = imports.create_import(who.tenant_id, agentId, body, _places())
+    return json_response(app, {"import": _import_view(job)}, status=202)
+
+
+@app.get(
+    "/v1/agents/<agentId>/imports/<importId>",
+    summary="An import's progress",
+    tags=["knowledge"],
+)
+@endpoint(app, roles=ALL_ROLES)
+def get_import(who: Caller, agentId: str, importId: str):
+    job = imports.get_import(who.tenant_id, agentId, importId)
+    return json_response(app, _import_view(job))
 
 
 @app.get("/v1/agents/<agentId>/index", summary="The live index version", tags=["knowledge"])

@@ -37,7 +37,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -323,9 +323,9 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _check_content_type(target: _Target, content_type: str) -> None:
+def _check_content_type(target: _Target, content_type: str, also: Collection[str] = ()) -> None:
     media = _media_type(content_type)
-    if media in CONTENT_TYPES:
+    if media in CONTENT_TYPES or media in also:
         return
     extension = PurePosixPath(unquote(urlsplit(target.url).path)).suffix.lower()
     if media in _GENERIC_TYPES and extension in _EXTENSIONS:
@@ -395,7 +395,8 @@ def _inflate(inflater: Any, piece: bytes, room: int) -> bytes:
     return out
 
 
-def _file_name(final_url: str, content_type: str) -> str:
+def file_name_for(final_url: str, content_type: str) -> str:
+    """The name a fetched document goes by: the URL's, with the extension of its type."""
     parts = urlsplit(final_url)
     name = PurePosixPath(unquote(parts.path)).name
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '/\\:*?"<>|')[:200]
@@ -414,8 +415,10 @@ def fetch_url(
     limits: FetchLimits | None = None,
     resolver: Resolver = socket.getaddrinfo,
     allow_private: bool = False,
+    also_accept: Collection[str] = (),
 ) -> FetchedDocument:
-    """Fetch a document for import, or raise UrlRejected (see the module docstring)."""
+    """Fetch a document for import, or raise UrlRejected (see the module docstring).
+    ``also_accept``: media types accepted on top of the importable ones (a sitemap's XML)."""
     limits = limits or FetchLimits()
     deadline = _Deadline(limits.total_timeout)
     current = url
@@ -437,7 +440,7 @@ def fetch_url(
                     status=response.status,
                 )
             content_type = response.getheader("Content-Type") or ""
-            _check_content_type(target, content_type)
+            _check_content_type(target, content_type, also_accept)
             data = _read_body(connection, response, limits, deadline)
         finally:
             connection.close()
@@ -446,7 +449,7 @@ def fetch_url(
             final_url=current,
             content_type=content_type,
             data=data,
-            file_name=_file_name(current, content_type),
+            file_name=file_name_for(current, content_type),
         )
     raise UrlRejected(
         "redirect_limit", f"The URL redirected more than {limits.max_redirects} times."

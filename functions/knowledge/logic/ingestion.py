@@ -108,8 +108,15 @@ def ingest(
     outcome: Outcome,
     receive_count: int,
 ) -> None:
-    """Process one document (or run the agent's build for ``reindex``)."""
+    """Process one document (or run the agent's build for ``reindex``, or discover the pages
+    of a bulk ``import``)."""
     tenant_id, agent_id = item.tenant_id, item.agent_id
+    if item.action == "import":
+        from knowledge.logic import imports, sources
+
+        places = sources.Places(bucket=config.bucket, queue_url=config.queue_url)
+        imports.run_import(item, places, imports.fetcher(config.allow_private_urls))
+        return
     if item.action == "reindex" or item.document_id is None:
         outcome.build.add((tenant_id, agent_id))
         return
@@ -131,7 +138,7 @@ def ingest(
     except Conflict:
         return  # another delivery of the same work took it
     try:
-        _process(doc, config, outcome)
+        _process(doc, config, outcome, stored=item.trigger == "import")
     except DocumentProblem as problem:
         _fail(doc, problem.reason, problem.message)
     except Exception:
@@ -181,8 +188,8 @@ class Batch:
         return [message for message, agents in self._agents_of.items() if agents & failed]
 
 
-def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
-    data, content_type, file_name = _read_source(doc, config)
+def _process(doc: Document, config: WorkerConfig, outcome: Outcome, *, stored: bool) -> None:
+    data, content_type, file_name = _read_source(doc, config, stored=stored)
     digest = storage.content_hash(data, doc.chunking)
     if digest == doc.indexed_hash:
         # Same content, same settings: the live index already holds it.
@@ -234,7 +241,10 @@ def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
     outcome.add(updated)
 
 
-def _read_source(doc: Document, config: WorkerConfig) -> tuple[bytes, str | None, str]:
+def _read_source(
+    doc: Document, config: WorkerConfig, *, stored: bool
+) -> tuple[bytes, str | None, str]:
+    """The document's bytes. A URL is fetched, unless ``stored``: a crawl kept the page."""
     from knowledge.logic import parsing
 
     limit = parsing.Limits().max_bytes
@@ -243,10 +253,14 @@ def _read_source(doc: Document, config: WorkerConfig) -> tuple[bytes, str | None
             key = storage.upload_key(doc.tenant_id, doc.agent_id, doc.id, doc.file_name or "")
             data, content_type = repository.get_object(config.bucket, key, limit)
             return data, doc.content_type or content_type, doc.file_name or "upload"
-        if doc.type == "url":
+        if doc.type == "url" and not stored:
             return _fetch(doc, config)
         key = storage.source_key(doc.tenant_id, doc.agent_id, doc.id)
         data, content_type = repository.get_object(config.bucket, key, limit)
+        if doc.type == "url":
+            from knowledge.logic.fetch import file_name_for
+
+            return data, content_type, file_name_for(doc.source_url or "", content_type or "")
         return data, content_type, doc.file_name or "source"
     except repository.ObjectTooLarge as exc:
         raise DocumentProblem(

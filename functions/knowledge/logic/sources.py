@@ -7,6 +7,7 @@ sources are stored (text, Q&A) or described (URL) and queued by a message.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 import secrets
@@ -24,6 +25,7 @@ from knowledge.models import (
     DocumentCreatedData,
     DocumentDeleted,
     DocumentEventData,
+    ImportJob,
     IngestionWorkItem,
     Progress,
     QASource,
@@ -120,6 +122,51 @@ def create_source(
         repository.create_document(doc, [_created(doc, actor)])
         _queue(places, doc)
     return doc, ticket
+
+
+def imported_document_id(import_id: str, url: str) -> str:
+    """The same page of the same import is the same document (a re-run creates nothing)."""
+    return "doc_" + hashlib.sha256(f"{import_id} {url}".encode()).hexdigest()[:16]
+
+
+def create_imported(
+    job: ImportJob, url: str, page: tuple[bytes, str] | None, places: Places
+) -> None:
+    """A URL source an import found, queued for ingestion. ``page`` (bytes, content type):
+    the crawl fetched it already, so it is stored and not fetched again. Idempotent."""
+    now = utc_now_iso()
+    doc = Document(
+        id=imported_document_id(job.id, url),
+        tenant_id=job.tenant_id,
+        agent_id=job.agent_id,
+        type="url",
+        title=url,
+        status="queued",
+        source_url=url,
+        tags=job.tags,
+        chunking=job.chunking,
+        import_id=job.id,
+        import_pending=True,
+        created_at=now,
+        updated_at=now,
+    )
+    if page is not None:
+        key = storage.source_key(job.tenant_id, job.agent_id, doc.id)
+        repository.put_object(places.bucket, key, *page)
+    try:
+        repository.create_document(doc, [_created(doc, Actor(kind="system"))])
+    except Conflict:
+        existing = repository.find_document(job.tenant_id, job.agent_id, doc.id)
+        if existing is None or existing.status != "queued":
+            return  # its work is under way or done
+    item = IngestionWorkItem(
+        action="ingest",
+        tenant_id=job.tenant_id,
+        agent_id=job.agent_id,
+        document_id=doc.id,
+        trigger="import" if page is not None else None,
+    )
+    repository.enqueue(places.queue_url, item)
 
 
 def _created(doc: Document, actor: Actor) -> DocumentCreated:
