@@ -126,7 +126,16 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=300, help="warm requests per route")
     parser.add_argument(
         "--only",
-        choices=["cold", "routes", "gateway", "messages", "retrieval", "conversations", "widget"],
+        choices=[
+            "cold",
+            "routes",
+            "gateway",
+            "messages",
+            "ingestion",
+            "retrieval",
+            "conversations",
+            "widget",
+        ],
         help="run one section only",
     )
     args = parser.parse_args()
@@ -140,6 +149,10 @@ def main() -> None:
         from bench.message_latency import run as run_messages
 
         run_messages(print_fn=print)
+    if args.only in (None, "ingestion"):
+        from bench.ingestion import run as run_ingestion
+
+        run_ingestion(print_fn=print)
     if args.only in (None, "retrieval"):
         from bench.retrieval import run
 

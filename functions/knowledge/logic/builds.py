@@ -26,6 +26,7 @@ from typing import Any
 from agenthub.environment import on_reset
 from agenthub.errors import Conflict
 from agenthub.events import Actor, utc_now_iso
+from agenthub.observability import logger
 from knowledge.dal import repository
 from knowledge.logic import chunk_codec, storage
 from knowledge.logic.types import Chunk
@@ -144,10 +145,12 @@ def rebuild(tenant_id: str, agent_id: str, bucket: str) -> Built:
     from knowledge.logic import search_index
 
     for _ in range(SWAP_ATTEMPTS):
+        phases = _Phases()
         # Changes are counted after their document's chunks are stored: the count read first
         # is held by the documents read next.
         live = repository.get_pointer(tenant_id, agent_id, consistent=True)
         documents = repository.indexed_documents(tenant_id, agent_id)
+        phases.mark("list_s")
         chunks: list[Chunk] = []
         vectors = []
         model = None
@@ -162,11 +165,14 @@ def rebuild(tenant_id: str, agent_id: str, bucket: str) -> Built:
             import numpy as np
 
             dense = np.vstack(vectors)
+        phases.mark("read_s")
         artifacts = search_index.build_index(chunks, vectors=dense, embedding_model=model)
+        phases.mark("index_s")
         version = live.version + 1
         prefix = storage.index_prefix(tenant_id, agent_id, version)
         for name, blob in artifacts.files().items():
             repository.put_object(bucket, prefix + name, blob, "application/octet-stream")
+        phases.mark("write_s")
         pointer = live.model_copy(
             update={
                 "version": version,
@@ -180,8 +186,34 @@ def rebuild(tenant_id: str, agent_id: str, bucket: str) -> Built:
         )
         if repository.swap_pointer(pointer, expected_version=live.version):
             waiting = [doc for doc, key in documents if _waiting(doc, key)]
-            return Built(pointer, [d for d in waiting if mark_indexed(d, version)])
+            indexed = [d for d in waiting if mark_indexed(d, version)]
+            phases.mark("mark_s")
+            logger().info(
+                "index built",
+                extra={
+                    "agent_id": agent_id,
+                    "index_version": version,
+                    "documents": len(documents),
+                    "chunks": len(chunks),
+                    "indexed": len(indexed),
+                    **phases.seconds,
+                },
+            )
+            return Built(pointer, indexed)
     raise Conflict("the index kept changing while it was rebuilt; the message will retry")
+
+
+class _Phases:
+    """Seconds per phase of a build, for its log line."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def mark(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._last, 3)
+        self._last = now
 
 
 def _waiting(doc: Document, chunks_key: str) -> bool:
