@@ -4,6 +4,7 @@ artifacts in S3. The only module of this domain that touches DynamoDB or S3."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -59,9 +60,9 @@ def _key(tenant_id: str, agent_id: str, document_id: str) -> tuple[str, str]:
     return keys.knowledge_pk(tenant_id, agent_id), keys.document_sk(document_id)
 
 
-def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
+def _new_document_item(doc: Document) -> DocumentItem:
     pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
-    item = DocumentItem(
+    return DocumentItem(
         pk=pk,
         sk=sk,
         tenant_id=doc.tenant_id,
@@ -84,11 +85,22 @@ def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
         created_at=doc.created_at,
         updated_at=doc.updated_at,
     )
-    outbox.write(
-        lambda t: t.save(item, condition=DocumentItem.pk.does_not_exist()),
-        events,
-        on_condition_failure=Conflict("document id collision, retry"),
-    )
+
+
+def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
+    create_documents([doc], events)
+
+
+def create_documents(docs: Sequence[Document], events: Sequence[DomainEvent]) -> None:
+    """New documents with their events, in one transaction (at most 100 items in all);
+    Conflict, and nothing written, when any of the ids exists."""
+    items = [_new_document_item(doc) for doc in docs]
+
+    def build(t: Any) -> None:
+        for item in items:
+            t.save(item, condition=DocumentItem.pk.does_not_exist())
+
+    outbox.write(build, events, on_condition_failure=Conflict("document id collision, retry"))
 
 
 def get_document(tenant_id: str, agent_id: str, document_id: str) -> Document:
@@ -123,6 +135,56 @@ def list_documents(
 SETTLED = ("indexed", "failed")
 
 
+@dataclass
+class _DocumentWrite:
+    """One document's conditional update, and the import counter it moves (if it settles)."""
+
+    item: DocumentItem
+    actions: list[Any]
+    condition: Any
+    changes: dict[str, Any]
+    settles: str | None  # "indexed" / "failed": the import counter to add to
+
+
+def _document_write(
+    doc: Document,
+    changes: dict[str, Any],
+    expected_statuses: tuple[str, ...] | None,
+    expected_version: int | None,
+) -> _DocumentWrite:
+    pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
+    actions = [DocumentItem.version.add(1)]
+    for name, value in changes.items():
+        attribute = {"type": "source_type"}.get(name, name)
+        stored = value.model_dump() if isinstance(value, Failure | Progress | Usage) else value
+        actions.append(getattr(DocumentItem, attribute).set(stored))
+    condition = DocumentItem.pk.exists()
+    if expected_statuses is not None:
+        condition &= DocumentItem.status.is_in(*expected_statuses)
+    if expected_version is not None:
+        condition &= DocumentItem.version == expected_version
+    status = changes.get("status")
+    settles = status if status in SETTLED and doc.import_pending and doc.import_id else None
+    if settles:
+        # The document's import counts it once, in the same write.
+        actions.append(DocumentItem.import_pending.remove())
+        changes = {**changes, "import_pending": False}
+    return _DocumentWrite(DocumentItem(pk=pk, sk=sk), actions, condition, changes, settles)
+
+
+def _import_counts(docs: Sequence[Document], writes: Sequence[_DocumentWrite]) -> list[Any]:
+    """(job item, actions) adding each import's settled documents, one update per import."""
+    added: dict[tuple[str, str, str], dict[str, int]] = {}
+    for doc, write in zip(docs, writes, strict=True):
+        if write.settles:
+            counts = added.setdefault((doc.tenant_id, doc.agent_id, str(doc.import_id)), {})
+            counts[write.settles] = counts.get(write.settles, 0) + 1
+    return [
+        (_import_key(*job), [getattr(ImportJobItem, name).add(n) for name, n in counts.items()])
+        for job, counts in added.items()
+    ]
+
+
 def update_document(
     doc: Document,
     *,
@@ -134,41 +196,47 @@ def update_document(
     """Set ``changes`` (model field names) conditionally, with ``events`` in the same
     transaction when there are any; bumps the item version. Raises Conflict when the document
     moved on (another worker, a delete) in the meantime."""
-    pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
-    item = DocumentItem(pk=pk, sk=sk)
-    actions = [DocumentItem.version.add(1)]
-    for name, value in changes.items():
-        attribute = {"type": "source_type"}.get(name, name)
-        stored = value.model_dump() if isinstance(value, Failure | Progress | Usage) else value
-        actions.append(getattr(DocumentItem, attribute).set(stored))
-    condition = DocumentItem.pk.exists()
-    if expected_statuses is not None:
-        condition &= DocumentItem.status.is_in(*expected_statuses)
-    if expected_version is not None:
-        condition &= DocumentItem.version == expected_version
-    settles = changes.get("status") in SETTLED and doc.import_pending and doc.import_id
-    if settles:
-        # The document's import counts it once, in the same write.
-        actions.append(DocumentItem.import_pending.remove())
-        changes["import_pending"] = False
+    write = _document_write(doc, changes, expected_statuses, expected_version)
     try:
-        if not events and not settles:
-            item.update(actions=actions, condition=condition)
-            return _document(item)
-
-        def build(t: Any) -> None:
-            t.update(item, actions=actions, condition=condition)
-            if settles:
-                counter = getattr(ImportJobItem, str(changes["status"]))
-                job = _import_key(doc.tenant_id, doc.agent_id, str(doc.import_id))
-                t.update(job, actions=[counter.add(1)], condition=ImportJobItem.pk.exists())
-
-        outbox.write(build, events)
+        if not events and not write.settles:
+            write.item.update(actions=write.actions, condition=write.condition)
+            return _document(write.item)
+        _transact([doc], [write], events)
     except (UpdateError, TransactWriteError) as exc:
         if is_condition_failure(exc):
             raise Conflict("document changed concurrently") from exc
         raise
-    return doc.model_copy(update={**changes, "version": doc.version + 1})
+    return doc.model_copy(update={**write.changes, "version": doc.version + 1})
+
+
+def update_documents(
+    updates: Sequence[tuple[Document, dict[str, Any]]], events: Sequence[DomainEvent]
+) -> None:
+    """Several documents' changes, each conditional on the version read, with ``events``, in
+    one transaction (at most 100 items in all). Conflict, and nothing written, when any of
+    them moved on."""
+    docs = [doc for doc, _ in updates]
+    writes = [_document_write(doc, changes, None, doc.version) for doc, changes in updates]
+    try:
+        _transact(docs, writes, events)
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            raise Conflict("a document changed concurrently") from exc
+        raise
+
+
+def _transact(
+    docs: Sequence[Document], writes: Sequence[_DocumentWrite], events: Sequence[DomainEvent]
+) -> None:
+    counts = _import_counts(docs, writes)
+
+    def build(t: Any) -> None:
+        for write in writes:
+            t.update(write.item, actions=write.actions, condition=write.condition)
+        for job, actions in counts:
+            t.update(job, actions=actions, condition=ImportJobItem.pk.exists())
+
+    outbox.write(build, events)
 
 
 def delete_document(
@@ -476,6 +544,19 @@ class ObjectTooLarge(Exception):
 
 
 # ---------------------------------------------------------------- ingestion queue
+def enqueue_many(queue_url: str, items: Sequence[IngestionWorkItem]) -> None:
+    """Ten messages a call; raises if SQS refused any (a retry sends them again: consumers
+    are idempotent)."""
+    for start in range(0, len(items), 10):
+        entries = [
+            {"Id": str(n), "MessageBody": item.model_dump_json(exclude_none=True)}
+            for n, item in enumerate(items[start : start + 10])
+        ]
+        response = client("sqs").send_message_batch(QueueUrl=queue_url, Entries=entries)
+        if response.get("Failed"):
+            raise RuntimeError(f"SQS refused {len(response['Failed'])} ingestion messages")
+
+
 def enqueue(queue_url: str, item: IngestionWorkItem, delay_seconds: int = 0) -> None:
     body = item.model_dump_json(exclude_none=True)
     client("sqs").send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_seconds)

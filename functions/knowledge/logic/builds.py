@@ -43,6 +43,9 @@ SWAP_ATTEMPTS = 4
 MAX_DELAY_SECONDS = 60  # SQS allows 900; a minute keeps a large agent's new documents fresh
 STALE_AFTER_SECONDS = 900  # a schedule this far past due lost its message
 MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
+# Documents marked indexed per transaction: an update and an event each, plus one counter per
+# import, within DynamoDB's 100 items.
+MARK_TOGETHER = 32
 # Decoded chunk artifacts kept per warm worker: their keys hold the content hash, so they never
 # change, and the next build of the same agent re-reads only the documents that did.
 CACHED_CHUNK_BYTES = 128 * 1024 * 1024  # serialized; decoded they take ~3x
@@ -186,7 +189,7 @@ def rebuild(tenant_id: str, agent_id: str, bucket: str) -> Built:
         )
         if repository.swap_pointer(pointer, expected_version=live.version):
             waiting = [doc for doc, key in documents if _waiting(doc, key)]
-            indexed = [d for d in waiting if mark_indexed(d, version)]
+            indexed = mark_all_indexed(waiting, version)
             phases.mark("mark_s")
             logger().info(
                 "index built",
@@ -225,10 +228,34 @@ def _waiting(doc: Document, chunks_key: str) -> bool:
     )
 
 
-def mark_indexed(doc: Document, index_version: int) -> bool:
-    """The document is in the live index: indexed, with its DocumentIndexed event, in one
-    write conditional on the version read (a document re-queued meanwhile stays as it is)."""
-    event = DocumentIndexed(
+def mark_all_indexed(docs: list[Document], index_version: int) -> list[Document]:
+    """``mark_indexed`` for many documents, MARK_TOGETHER to a transaction; a group with a
+    document that moved on is marked one by one. The documents marked."""
+    marked: list[Document] = []
+    for start in range(0, len(docs), MARK_TOGETHER):
+        group = docs[start : start + MARK_TOGETHER]
+        try:
+            repository.update_documents(
+                [(doc, _indexed_changes(doc)) for doc in group],
+                [_indexed(doc, index_version) for doc in group],
+            )
+            marked += group
+        except Conflict:
+            marked += [doc for doc in group if mark_indexed(doc, index_version)]
+    return marked
+
+
+def _indexed_changes(doc: Document) -> dict[str, Any]:
+    return {
+        "status": "indexed",
+        "content_hash": doc.content_hash,
+        "indexed_hash": doc.content_hash,
+        "updated_at": utc_now_iso(),
+    }
+
+
+def _indexed(doc: Document, index_version: int) -> DocumentIndexed:
+    return DocumentIndexed(
         tenant_id=doc.tenant_id,
         actor=SYSTEM,
         subject=f"document/{doc.id}",
@@ -239,15 +266,17 @@ def mark_indexed(doc: Document, index_version: int) -> bool:
             **doc.usage.model_dump(),
         ),
     )
+
+
+def mark_indexed(doc: Document, index_version: int) -> bool:
+    """The document is in the live index: indexed, with its DocumentIndexed event, in one
+    write conditional on the version read (a document re-queued meanwhile stays as it is)."""
     try:
         repository.update_document(
             doc,
             expected_version=doc.version,
-            events=[event],
-            status="indexed",
-            content_hash=doc.content_hash,
-            indexed_hash=doc.content_hash,
-            updated_at=utc_now_iso(),
+            events=[_indexed(doc, index_version)],
+            **_indexed_changes(doc),
         )
     except Conflict:
         return False  # deleted or re-queued meanwhile

@@ -10,8 +10,8 @@ Either way robots.txt is read first and respected (for our user agent, else ``*`
 becomes a URL document (a crawled page is stored as fetched, not fetched twice) queued for
 ingestion like any other; the documents share coalesced index builds.
 
-Progress: discovery writes ``pages_found``, ``documents`` and ``skipped`` every
-PROGRESS_EVERY pages; each document adds to ``indexed`` or ``failed`` when it first settles,
+Progress: discovery writes ``pages_found``, ``documents`` and ``skipped`` after every
+CREATE_TOGETHER pages; each document adds to ``indexed`` or ``failed`` when it first settles,
 in the same write as its status. A job is ``done`` once every document has settled.
 Idempotent: a page's document id derives from the import and the URL, so a re-run after a
 crash creates nothing twice.
@@ -36,7 +36,9 @@ from knowledge.logic import sources
 from knowledge.logic.fetch import FetchedDocument, FetchLimits, UrlRejected, fetch_url
 from knowledge.models import Failure, ImportCreate, ImportJob, IngestionWorkItem
 
-PROGRESS_EVERY = 25
+# Documents created per transaction (a document and its event each: 50 of DynamoDB's 100);
+# the job's counters move after each group.
+CREATE_TOGETHER = 25
 MAX_SITEMAPS = 10
 MAX_LINKS_PER_PAGE = 1000
 SITEMAP_TYPES = ("application/xml", "text/xml")
@@ -129,18 +131,29 @@ def run_import(item: IngestionWorkItem, places: sources.Places, fetch: Fetch) ->
     discovery = Discovery(job=job, fetch=fetch)
     _read_robots(discovery)
     pages = _sitemap_pages(discovery) if job.type == "sitemap" else _crawl_pages(discovery)
+    group: list[sources.Page] = []
     try:
-        for url, page in pages:
+        for page in pages:
             discovery.tally.pages_found += 1
-            sources.create_imported(job, url, page, places)
-            discovery.tally.documents += 1
-            if discovery.tally.pages_found % PROGRESS_EVERY == 0:
-                repository.update_import(job, **discovery.tally.counts())
+            group.append(page)
+            if len(group) == CREATE_TOGETHER:
+                _create(discovery, group, places)
+                group = []
+        _create(discovery, group, places)
     except UrlRejected as exc:  # the sitemap or the start page itself
         failure = Failure(reason=exc.reason, message=exc.message)
         repository.update_import(job, status="failed", failure=failure, **discovery.tally.counts())
         return
     repository.update_import(job, status="ingesting", **discovery.tally.counts())
+
+
+def _create(discovery: Discovery, group: list[sources.Page], places: sources.Places) -> None:
+    """Documents for ``group``, then the job's counters (its progress while discovering)."""
+    if not group:
+        return
+    sources.create_imported(discovery.job, group, places)
+    discovery.tally.documents += len(group)
+    repository.update_import(discovery.job, **discovery.tally.counts())
 
 
 def _read_robots(discovery: Discovery) -> None:

@@ -129,13 +129,41 @@ def imported_document_id(import_id: str, url: str) -> str:
     return "doc_" + hashlib.sha256(f"{import_id} {url}".encode()).hexdigest()[:16]
 
 
-def create_imported(
-    job: ImportJob, url: str, page: tuple[bytes, str] | None, places: Places
-) -> None:
-    """A URL source an import found, queued for ingestion. ``page`` (bytes, content type):
-    the crawl fetched it already, so it is stored and not fetched again. Idempotent."""
+Page = tuple[str, tuple[bytes, str] | None]  # URL, and (bytes, content type) if fetched
+
+
+def create_imported(job: ImportJob, pages: list[Page], places: Places) -> None:
+    """URL sources an import found, queued for ingestion; a page the crawl fetched already
+    (bytes and content type) is stored and not fetched again. Created together in one
+    transaction; idempotent (a page's id derives from the import and its URL)."""
+    docs = [_imported(job, url) for url, _ in pages]
+    for doc, (_, page) in zip(docs, pages, strict=True):
+        if page is not None:
+            key = storage.source_key(job.tenant_id, job.agent_id, doc.id)
+            repository.put_object(places.bucket, key, *page)
+    system = Actor(kind="system")
+    try:
+        repository.create_documents(docs, [_created(doc, system) for doc in docs])
+        queued = docs
+    except Conflict:  # a re-run: create what is missing, queue what is still queued
+        queued = [doc for doc in docs if _created_or_queued(doc, system)]
+    stored = {doc.id for doc, (_, page) in zip(docs, pages, strict=True) if page is not None}
+    items = [
+        IngestionWorkItem(
+            action="ingest",
+            tenant_id=doc.tenant_id,
+            agent_id=doc.agent_id,
+            document_id=doc.id,
+            trigger="import" if doc.id in stored else None,
+        )
+        for doc in queued
+    ]
+    repository.enqueue_many(places.queue_url, items)
+
+
+def _imported(job: ImportJob, url: str) -> Document:
     now = utc_now_iso()
-    doc = Document(
+    return Document(
         id=imported_document_id(job.id, url),
         tenant_id=job.tenant_id,
         agent_id=job.agent_id,
@@ -150,23 +178,15 @@ def create_imported(
         created_at=now,
         updated_at=now,
     )
-    if page is not None:
-        key = storage.source_key(job.tenant_id, job.agent_id, doc.id)
-        repository.put_object(places.bucket, key, *page)
+
+
+def _created_or_queued(doc: Document, actor: Actor) -> bool:
     try:
-        repository.create_document(doc, [_created(doc, Actor(kind="system"))])
+        repository.create_document(doc, [_created(doc, actor)])
+        return True
     except Conflict:
-        existing = repository.find_document(job.tenant_id, job.agent_id, doc.id)
-        if existing is None or existing.status != "queued":
-            return  # its work is under way or done
-    item = IngestionWorkItem(
-        action="ingest",
-        tenant_id=job.tenant_id,
-        agent_id=job.agent_id,
-        document_id=doc.id,
-        trigger="import" if page is not None else None,
-    )
-    repository.enqueue(places.queue_url, item)
+        existing = repository.find_document(doc.tenant_id, doc.agent_id, doc.id)
+        return existing is not None and existing.status == "queued"
 
 
 def _created(doc: Document, actor: Actor) -> DocumentCreated:
