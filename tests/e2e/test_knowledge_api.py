@@ -274,6 +274,7 @@ def test_a_url_import_from_a_local_server_is_indexed_with_its_source_url(
     best = result["results"][0]
     assert best["document_id"] == doc["id"]
     assert best["source_url"] == f"{site}/store-hours.html"
+    assert best["link"] == best["source_url"]
     assert "ten in the morning" in best["text"]
 
 
@@ -442,3 +443,16 @@ def test_a_sitemap_import_takes_the_listed_pages_of_its_own_site(
     assert job["counts"]["indexed"] == 2, job
     hits = library.search("fog horn", filters={"tags": ["guide"]})["results"]
     assert hits and hits[0]["source_url"] == f"{site}/guide/setup.html"
+
+
+def test_an_uploaded_file_is_cited_with_a_signed_link_that_opens_it(library: Library) -> None:
+    doc = library.document("returns")
+    assert doc["status"] == "indexed", doc
+    # When its content is searched
+    best = library.search("how long do I have to return unworn shoes?")["results"][0]
+    assert best["document_id"] == doc["id"]
+    # Then the hit's link opens the uploaded file itself, without an API key
+    opened = requests.get(best["link"], timeout=30)
+    assert opened.status_code == 200, opened.text
+    assert opened.content == RETURNS_MD
+    assert "returns.md" in opened.headers["Content-Disposition"]

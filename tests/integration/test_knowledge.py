@@ -99,6 +99,7 @@ def test_a_text_source_is_queued_then_indexed_and_found_with_a_citation(aws, acm
     assert top["location"]["heading_path"][0] == "Opening hours"
     assert top["location"]["char_end"] > top["location"]["char_start"]
     assert found["index_version"] == 1
+    assert top["link"] is None  # inline text has no page or file to open
 
 
 def test_filters_narrow_the_search(aws, acme):
@@ -143,6 +144,9 @@ def test_an_upload_is_ingested_from_its_s3_notification(aws, acme):
     assert got["status"] == "indexed", got
     top = _search(acme, agent, "how much is whitening")["results"][0]
     assert "250" in top["text"] and top["file_name"] == "prices.csv"
+    # and the hit links to the file itself, signed for five minutes
+    assert top["link"].split("?")[0].endswith(f"/{doc['id']}/prices.csv")
+    assert "Signature=" in top["link"] and "Expires=" in top["link"]
 
 
 def test_an_explicit_title_is_kept_even_when_it_equals_the_file_name(aws, acme):

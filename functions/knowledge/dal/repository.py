@@ -508,6 +508,22 @@ def presign_upload(bucket: str, key: str, content_type: str, size: int, expires:
     )
 
 
+def presign_download(bucket: str, key: str, file_name: str, expires: int) -> str:
+    """A GET link to the object, shown in the browser under its file name."""
+    safe = "".join(ch for ch in file_name if ch.isprintable() and ch not in '"\\')
+    return str(
+        client("s3").generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'inline; filename="{safe}"',
+            },
+            ExpiresIn=expires,
+        )
+    )
+
+
 def put_object(bucket: str, key: str, body: bytes, content_type: str) -> None:
     client("s3").put_object(
         Bucket=bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption="AES256"

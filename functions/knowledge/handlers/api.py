@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from agenthub.http import (
 )
 from agenthub.settings import ApiSettings, load_settings
 from agents.logic import get_agent
-from knowledge.logic import embedder, imports, retrieval, sources
+from knowledge.logic import embedder, imports, retrieval, source_link, sources
 from knowledge.logic.types import SearchHit
 from knowledge.models import (
     MAX_SOURCE_BODY_BYTES,
@@ -171,13 +172,14 @@ def get_index(who: Caller, agentId: str):
 def search(who: Caller, body: SearchRequest, agentId: str):
     get_agent(who.tenant_id, agentId)
     settings = _settings()
+    bucket = settings.documents_bucket
     result = retrieval.search(
         who.tenant_id,
         agentId,
         body.query,
         k=body.k,
         filters=body.filters,
-        bucket=settings.documents_bucket,
+        bucket=bucket,
         embedder=embedder(
             settings.embedding_provider, settings.embedding_model, settings.embedding_dimensions
         ),
@@ -186,12 +188,15 @@ def search(who: Caller, body: SearchRequest, agentId: str):
         app,
         {
             "index_version": result.index_version,
-            "results": [_hit(hit) for hit in result.hits],
+            "results": [
+                _hit(hit, partial(source_link, who.tenant_id, agentId, bucket=bucket))
+                for hit in result.hits
+            ],
         },
     )
 
 
-def _hit(hit: SearchHit) -> dict[str, Any]:
+def _hit(hit: SearchHit, link: Callable[..., str | None]) -> dict[str, Any]:
     chunk = hit.chunk
     return {
         "score": round(float(hit.score), 6),
@@ -202,6 +207,8 @@ def _hit(hit: SearchHit) -> dict[str, Any]:
         "title": chunk.title,
         "source_url": chunk.source_url,
         "file_name": chunk.file_name,
+        # the page, or a signed link to the uploaded file valid for 5 minutes
+        "link": link(chunk.document_id, source_url=chunk.source_url, file_name=chunk.file_name),
         "text": chunk.text,
         "location": {
             "heading_path": list(chunk.heading_path),
