@@ -160,6 +160,7 @@ def test_a_cancelled_transaction_leaves_no_records_and_the_stream_keeps_flowing(
                 },
             ]
         )
+
     # Then none of its writes stays: not the new item, not the change
     def stored(name: str) -> dict[str, Any] | None:
         key = {"pk": {"S": f"{run}#{name}"}}
