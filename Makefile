@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed
 FN ?=
 EVENT ?=
 
-.PHONY: dev test test-unit test-integration test-e2e test-infra test-browser lint format typecheck bench build validate invoke deploy clean setup widget publish-widget
+.PHONY: dev test test-unit test-integration test-e2e test-infra test-browser lint format typecheck bench build validate invoke deploy clean setup widget publish-widget ops-template
 
-$(STAMP): requirements-dev.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt
+$(STAMP): requirements-dev.txt requirements-tools.txt layers/shared/python/requirements.txt layers/ingestion/requirements.txt layers/scheduling/requirements.txt infra/scripts/setup.sh
 	@bash infra/scripts/setup.sh $(PY_VERSION) $(VENV)
 	@touch $(STAMP)
 
@@ -18,9 +18,11 @@ setup: $(STAMP)
 dev: $(STAMP)  ## run the local runtime: API on :3000 over emulated AWS
 	$(PY) -m infra.local
 
-test: $(STAMP)  ## every tier: unit, integration, infra, e2e, plus lint
+test: $(STAMP)  ## every tier: unit, integration, infra, e2e, plus lint and types
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy infra
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP)
@@ -37,17 +39,22 @@ test-browser: $(STAMP)  ## the widget in Chromium (screenshots in artifacts/brow
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml infra/ci/github-oidc.yaml
+	$(VENV)/bin/actionlint
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP)  ## the functions and kernel, then infra/ (which imports functions.widget by path)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy infra
 
 bench: $(STAMP)  ## figures: cold init, warm time, AWS calls per request, gateway req/s
 	$(PY) -m bench
+
+ops-template: $(STAMP)  ## regenerate template.yaml's dashboard and generated alarms
+	$(PY) -m infra.ops write
 
 validate: $(STAMP)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH sam validate --lint
@@ -68,4 +75,4 @@ deploy: build  ## make deploy ENV=dev|prod (needs AWS credentials)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH sam deploy --config-env $${ENV:-dev}
 
 clean:
-	rm -rf $(VENV) .aws-sam .local artifacts
+	rm -rf $(VENV) $(VENV)-tools .aws-sam .local artifacts

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import scenarios
+from bench import figures, scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
 # What Lambda sets; Powertools' Tracer patches clients only when it believes it runs in Lambda.
@@ -75,6 +75,7 @@ def cold_start(rounds: int) -> None:
         cold = statistics.median(r["cold_ms"] for r in runs)
         imp = statistics.median(r["import_ms"] for r in runs)
         first = statistics.median(r["first_invoke_ms"] for r in runs)
+        figures.record("cold", **{name: cold})
         xray = "loaded" if runs[0]["xray_sdk_loaded"] else "not loaded"
         print(
             f"{name:36} {imp:7.0f}ms {first:8.0f}ms {cold:7.0f}ms {cold / ref:6.2f}x"
@@ -88,6 +89,17 @@ def warm_and_calls(warm: int) -> None:
     print(f"{'route':46} {'status':>6} {'p50':>8} {'p99':>8}  calls (cold) / calls (warm)")
     for route in scenarios.routes():
         result = run_environment(route.module, route.name, warm)
+        figures.record(
+            "routes",
+            **{
+                route.name: {
+                    "function": route.function,
+                    "warm_p50_ms": result["warm_p50_ms"],
+                    "warm_calls": result["warm_calls"],
+                    "cold_calls": result["cold_calls"],
+                }
+            },
+        )
         print(
             f"{route.name:46} {result['status']!s:>6} {result['warm_p50_ms']:6.2f}ms"
             f" {result['warm_p99_ms']:6.2f}ms  {_calls(result['cold_calls'])} / "
@@ -120,6 +132,15 @@ def _calls(calls: dict[str, int]) -> str:
     return " + ".join(f"{n} {op}" for op, n in sorted(calls.items()))
 
 
+def run_domain_sections(only: str | None) -> None:
+    """The sections of the domains added later (scheduling, usage), imported when run."""
+    import importlib
+
+    for name, module in (("scheduling", "bench.scheduling"), ("usage", "bench.usage")):
+        if only in (None, name):
+            importlib.import_module(module).run(print_fn=print)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--rounds", type=int, default=5, help="fresh processes per function")
@@ -135,6 +156,11 @@ def main() -> None:
             "retrieval",
             "conversations",
             "widget",
+            "payments",
+            "scheduling",
+            "cache",
+            "cost",
+            "usage",
         ],
         help="run one section only",
     )
@@ -157,17 +183,34 @@ def main() -> None:
         from bench.retrieval import run
 
         print()
-        run(print_fn=print)
+        figures.record("retrieval", **run(print_fn=print))
     if args.only in (None, "conversations"):
         from bench.conversations import run as run_conversations
 
         print()
-        run_conversations(print_fn=print)
+        figures.record("conversations", **run_conversations(print_fn=print))
     if args.only in (None, "widget"):
         from bench.widget import run as run_widget
 
         print()
         run_widget(print_fn=print)
+    if args.only in (None, "payments"):
+        from bench.payments import run as run_payments
+
+        print()
+        run_payments(print_fn=print)
+    run_domain_sections(args.only)
+    if args.only in (None, "cache"):
+        from bench.cache import run as run_cache
+
+        print()
+        run_cache(print_fn=print)
+    if args.only in (None, "cost"):
+        from bench.cost import run as run_cost
+
+        print()
+        run_cost(print_fn=print)
+    figures.save()
 
 
 if __name__ == "__main__":

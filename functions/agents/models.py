@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from agenthub.events import DomainEvent, EventData
 from agenthub.models import StrictInput
@@ -86,11 +86,25 @@ class AgentFields(StrictInput):
 
 
 class AgentCreate(AgentFields):
-    name: str = Field(min_length=1, max_length=NAME_MAX)  # type: ignore[assignment]
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+
+
+def _without_nulls(schema: dict[str, Any]) -> None:
+    """A PATCH refuses null for every field (422): the document must not offer it."""
+    for prop in schema.get("properties", {}).values():
+        options = [o for o in prop.get("anyOf", []) if o.get("type") != "null"]
+        if "anyOf" in prop and len(options) == 1:
+            del prop["anyOf"]
+            prop.update(options[0])
+        elif "anyOf" in prop:
+            prop["anyOf"] = options
+        prop.pop("default", None)
 
 
 class AgentUpdate(AgentFields):
     """PATCH body: only the fields to change, plus the version being updated (or If-Match)."""
+
+    model_config = ConfigDict(json_schema_extra=_without_nulls)
 
     version: int | None = Field(default=None, ge=1, strict=True)
 

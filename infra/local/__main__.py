@@ -71,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=_env_int("LOCAL_DEMO_PORT", 8080),
         help="a customer's page embedding the widget (another origin); -1 = off",
     )
+    parser.add_argument(
+        "--stripe-port",
+        type=int,
+        default=_env_int("LOCAL_STRIPE_PORT", 12111),
+        help="the fake Stripe the payments functions call; -1 = off",
+    )
     parser.add_argument("--prewarm", action="store_true", help="start every function at boot")
     parser.add_argument("--no-reload", action="store_true", help="keep environments on code edits")
     parser.add_argument("--log-dir", default=os.environ.get("LOCAL_LOG_DIR"), help="function logs")
@@ -112,6 +118,8 @@ def banner(summary: dict[str, Any]) -> str:
         ]
     elif summary.get("seed_error"):
         lines.append(f"  WARNING: demo data not seeded: {summary['seed_error']}")
+    if summary.get("stripe_url"):
+        lines.append(f"  Stripe (fake)    {summary['stripe_url']}  (controls: /_fake/)")
     if summary.get("widget_url"):
         lines.append(f"  widget loader    {summary['widget_url']}/widget.js")
     if summary.get("demo_url"):
@@ -149,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         reload_code=not args.no_reload,
         widget_port=args.widget_port if args.widget_port >= 0 else None,
         demo_port=args.demo_port if args.demo_port >= 0 and args.widget_port >= 0 else None,
+        stripe_port=args.stripe_port if args.stripe_port >= 0 else None,
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -175,10 +175,11 @@ def policy_allows(policy: dict[str, Any], arn: str) -> bool:
 
 def request_context(policy: dict[str, Any], latency_ms: int) -> dict[str, Any]:
     """What the integration gets as ``requestContext.authorizer`` for an allowing policy."""
-    context = {key: _string(value) for key, value in (policy.get("context") or {}).items()}
+    context: dict[str, Any] = {
+        key: _string(value) for key, value in (policy.get("context") or {}).items()
+    }
     context["principalId"] = policy["principalId"]
-    context["integrationLatency"] = latency_ms
-    return context
+    return {**context, "integrationLatency": latency_ms}
 
 
 _EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"

@@ -10,6 +10,7 @@ Paths under ``/__local__/`` go to the runtime's control endpoints (see infra.loc
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -150,7 +151,7 @@ class ApiGateway:
             )
         return response
 
-    def match(self, method: str, path: str) -> tuple[Any, str, dict[str, str]] | None:
+    def match(self, method: str, path: str) -> tuple[Any, Any, Any] | None:
         """The route serving ``method path`` (SAM's route, its endpoint, the path values)."""
         from werkzeug.exceptions import HTTPException
         from werkzeug.routing import RequestRedirect
@@ -163,9 +164,20 @@ class ApiGateway:
         route = self.routes.get((endpoint, method))
         return (route, endpoint, view_args) if route is not None else None
 
+    def _event(self, event_request: EventRequest, route: Any) -> dict[str, Any]:
+        return build_event(
+            event_request,
+            port=self.port,
+            binary_types=self.binary_types,
+            stage_name=self.api.stage_name,
+            stage_variables=self.api.stage_variables,
+            operation_name=route.operation_name if route.event_type == "Api" else None,
+            api_type=route.event_type,
+        )
+
     def prepare(self, request: HttpRequest) -> Prepared | HttpResponse:
         """The route and the proxy event for ``request``, or the gateway's own answer (an
-        unknown route, a CORS preflight, an undecodable body)."""
+        unknown route, a CORS preflight)."""
         from samcli.lib.providers.provider import Cors
 
         matched = self.match(request.method, request.path)
@@ -179,17 +191,15 @@ class ApiGateway:
             return HttpResponse(200, _header_list(cors_headers, "application/json"), b"")
         event_request = EventRequest(request, endpoint, view_args, self.port)
         try:
-            event = build_event(
-                event_request,
-                port=self.port,
-                binary_types=self.binary_types,
-                stage_name=self.api.stage_name,
-                stage_variables=self.api.stage_variables,
-                operation_name=route.operation_name if route.event_type == "Api" else None,
-                api_type=route.event_type,
+            event = self._event(event_request, route)
+        except UnicodeDecodeError:
+            # A text payload that is not UTF-8: API Gateway hands it on as a UTF-8 string with
+            # the invalid bytes replaced (sam local would fail with a 502 instead).
+            text = request.body.decode("utf-8", errors="replace").encode()
+            event_request = EventRequest(
+                dataclasses.replace(request, body=text), endpoint, view_args, self.port
             )
-        except UnicodeDecodeError:  # a text body that is not UTF-8; sam local answers the same
-            return _lambda_failure("")
+            event = self._event(event_request, route)
         return Prepared(route, event_request, event, cors_headers)
 
     async def _handle_api(self, request: HttpRequest) -> HttpResponse:
@@ -311,12 +321,24 @@ class ApiGateway:
         }
         body = _CONTEXT_VAR.sub(lambda m: values.get(m.group(1), ""), template or _DEFAULT_TEMPLATE)
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)]
-        for name, value in (configured.get("ResponseParameters") or {}).items():
-            if name.startswith("gatewayresponse.header."):
-                headers.append((name.split(".", 2)[2], str(value).strip("'")))
+        for name, value in _response_headers(configured.get("ResponseParameters") or {}):
+            text = str(value)
+            if text.startswith("method.request.header."):
+                text = request.header(text.split(".", 3)[3]) or ""
+            if text:
+                headers.append((name, text.strip("'")))
         if request_id:
             headers.append(("x-amzn-RequestId", request_id))
         return HttpResponse(status, headers, body.encode())
+
+
+def _response_headers(parameters: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A gateway response's headers: SAM's ``Headers`` map, or CloudFormation's
+    ``gatewayresponse.header.<name>`` keys. Values are quoted literals or request headers."""
+    found = list((parameters.get("Headers") or {}).items())
+    prefix = "gatewayresponse.header."
+    found += [(k[len(prefix) :], v) for k, v in parameters.items() if k.startswith(prefix)]
+    return found
 
 
 def _lambda_failure(request_id: str) -> HttpResponse:

@@ -165,9 +165,11 @@ def _undo_log(backend: Any, transact_items: list) -> list[tuple[Any, Any, Any, A
     saved = []
     for entry in transact_items:
         op = next(iter(entry.values()), None)
-        table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
-        key = (op.get("Key") or op.get("Item")) if table is not None else None
-        if not key or table.hash_key_attr not in key:
+        if not isinstance(op, dict):
+            continue
+        table = backend.tables.get(op.get("TableName"))
+        key = op.get("Key") or op.get("Item")
+        if table is None or not key or table.hash_key_attr not in key:
             continue  # moto refuses it before writing anything
         hash_value = DynamoType(key[table.hash_key_attr])
         range_value = None
@@ -291,14 +293,14 @@ PRELOAD = (
 )
 
 
-def _preload(app: object, create_backend_app: object) -> None:
+def _preload(app: Any, create_backend_app: Any) -> None:
     from moto.backends import get_backend
 
     from infra.local import ACCOUNT_ID, REGION
 
     for service in PRELOAD:
-        app.app_instances[service] = create_backend_app(service)  # type: ignore[attr-defined]
-        backends = get_backend(service)[ACCOUNT_ID]  # type: ignore[index]
+        app.app_instances[service] = create_backend_app(service)
+        backends = get_backend(service)[ACCOUNT_ID]  # type: ignore[call-overload]
         # Global services (S3) are keyed by partition, the others by region.
         backends[REGION if REGION in backends.regions else "aws"]
 

@@ -456,6 +456,18 @@ def _parameter(
     return name, {"Type": props["Type"], "Value": props["Value"]}
 
 
+def _email_identity(
+    p: Provisioner, logical_id: str, props: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    identity = str(props["EmailIdentity"])
+    ses = p.client("ses")
+    if "@" in identity:
+        ses.verify_email_identity(EmailAddress=identity)
+    else:
+        ses.verify_domain_identity(Domain=identity)
+    return identity, {}
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -474,6 +486,7 @@ _CREATORS: dict[str, Creator] = {
     "AWS::Events::Archive": _archive,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::SSM::Parameter": _parameter,
+    "AWS::SES::EmailIdentity": _email_identity,
 }
 
 SUPPORTED_TYPES = tuple(_CREATORS)

@@ -69,6 +69,7 @@ class LocalRuntime:
         env_overrides: dict[str, dict[str, str]] | None = None,
         widget_port: int | None = None,
         demo_port: int | None = None,
+        stripe_port: int | None = 0,
     ) -> None:
         self.template_path = Path(template)
         self.api_port = api_port
@@ -95,6 +96,11 @@ class LocalRuntime:
         self.widget_url: str | None = None
         self.widget_cdn: Any = None  # infra.local.widget.WidgetCdn, once served
         self.demo_url: str | None = None
+        # The fake Stripe (infra/local/stripe_local.py) when a function talks to Stripe;
+        # stripe_port None = not started (the functions keep the template's address).
+        self.stripe_port = stripe_port
+        self.stripe: Any = None  # infra.local.fakestripe.FakeStripe, once started
+        self._environments: dict[str, dict[str, str]] = {}
 
         self.model: TemplateModel | None = None
         self.moto: MotoProcess | None = None
@@ -103,6 +109,7 @@ class LocalRuntime:
         self.gateway: ApiGateway | None = None
         self.pollers: list[QueuePoller] = []
         self.stream_pollers: list[StreamPoller] = []
+        self.one_time_schedules: Any = None  # infra.local.scheduler_poller.OneTimeSchedules
         self.seed: dict[str, Any] = {}
         self.seed_error: str | None = None
         self.startup_seconds = 0.0
@@ -181,6 +188,7 @@ class LocalRuntime:
         self._phase("resources", started)
         self._start_loop()
         self._call(self._start_async())
+        self._configure_stripe()
         self._start_event_sources()
         warm = set(self.pools) if self.prewarm else set()
         if self.seed_enabled and self.gateway is not None:
@@ -224,6 +232,7 @@ class LocalRuntime:
         for name, spec in self.model.functions.items():
             extra = {**self.env_overrides.get("*", {}), **self.env_overrides.get(name, {})}
             env = function_environment(spec, resolver, self.moto_url, extra=extra)
+            self._environments[name] = env
             self.pools[name] = FunctionPool(
                 name,
                 env,
@@ -248,6 +257,20 @@ class LocalRuntime:
         self._listeners.append(listener)
         self.api_port = listener.port
         self.gateway.port = self.api_port
+
+    def _configure_stripe(self) -> None:
+        from infra.local import stripe_local
+
+        if self.stripe_port is None or not stripe_local.uses_stripe(self._environments):
+            return
+        from infra.local.fakestripe import FakeStripe
+
+        self.stripe = FakeStripe().start(self.host, self.stripe_port)
+        for pool in self.pools.values():
+            stripe_local.wire(pool.env, self.stripe)
+        stripe_local.configure_platform(
+            self.stripe, self.moto_url, self.api_url, list(self._environments.values())
+        )
 
     def _log_file(self, name: str) -> IO[bytes] | None:
         if self.log_dir is None:
@@ -300,6 +323,21 @@ class LocalRuntime:
         schedules = [s for s in self.model.schedules if s.function in self.pools]
         if schedules:
             Scheduler(schedules, self.fire_schedule_trigger, self._stop).start()
+        # One-time schedules the functions create (reminders): moto keeps them, we fire them.
+        from infra.local.scheduler_poller import OneTimeSchedules
+
+        def deliver(arn: str, body: str) -> None:
+            if arn not in queue_urls:
+                LOG.warning("one-time schedule target %s is not a queue of the template", arn)
+                return
+            boto_client("sqs", self.moto_url).send_message(
+                QueueUrl=queue_urls[arn], MessageBody=body
+            )
+
+        self.one_time_schedules = OneTimeSchedules(
+            boto_client("scheduler", self.moto_url), deliver, self._stop
+        )
+        self.one_time_schedules.start()
         if self.reload_code:
             threading.Thread(target=self._watch_code, name="code-watch", daemon=True).start()
 
@@ -371,6 +409,12 @@ class LocalRuntime:
             return
         try:
             self.seed = seed_demo(self.api_url, token)
+            if self.stripe is not None:
+                from infra.local.seed import connect_demo_stripe
+                from infra.local.stripe_local import DEMO_TENANT_KEY
+
+                connect_demo_stripe(self.api_url, self.seed["owner_key"], DEMO_TENANT_KEY)
+                self.seed["stripe_key"] = DEMO_TENANT_KEY
         except (SeedError, KeyError, TypeError) as exc:
             self.seed_error = str(exc)
             LOG.warning("seeding failed (the API may not be built yet): %s", exc)
@@ -452,6 +496,8 @@ class LocalRuntime:
                 pool.close()
         for poller in [*self.pollers, *self.stream_pollers]:
             poller.join(3)
+        if self.stripe is not None:
+            self.stripe.stop()
         if self.moto is not None:
             self.moto.stop()
         for handle in self._logs:
@@ -609,6 +655,7 @@ class LocalRuntime:
             "startup_seconds": round(self.startup_seconds, 2),
             "widget_url": self.widget_url,
             "demo_url": self.demo_url,
+            "stripe_url": self.stripe.url if self.stripe is not None else None,
         }
 
     def _write_state(self) -> None:

@@ -18,18 +18,25 @@ DEMO_AGENT = {
 
 # The routes seeding calls, so the runtime can start their environments (and authorizers')
 # together instead of paying three cold starts one after the other.
-SEED_ROUTES = [("POST", "/v1/tenants"), ("POST", "/v1/agents"), ("POST", "/v1/publishable-keys")]
+SEED_ROUTES = [
+    ("POST", "/v1/tenants"),
+    ("POST", "/v1/agents"),
+    ("POST", "/v1/publishable-keys"),
+    ("PUT", "/v1/payments/stripe"),
+]
 
 
 class SeedError(RuntimeError):
     """A seeding call failed; the message names the call and the API's answer."""
 
 
-def _post(api_url: str, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+def _post(
+    api_url: str, path: str, body: dict[str, Any], token: str, method: str = "POST"
+) -> dict[str, Any]:
     request = urllib.request.Request(
         api_url + path,
         data=json.dumps(body).encode(),
-        method="POST",
+        method=method,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     try:
@@ -37,9 +44,9 @@ def _post(api_url: str, path: str, body: dict[str, Any], token: str) -> dict[str
             return json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:300]
-        raise SeedError(f"POST {path} answered {exc.code}: {detail}") from None
+        raise SeedError(f"{method} {path} answered {exc.code}: {detail}") from None
     except (urllib.error.URLError, ValueError) as exc:
-        raise SeedError(f"POST {path} failed: {exc}") from None
+        raise SeedError(f"{method} {path} failed: {exc}") from None
 
 
 def seed_demo(api_url: str, admin_token: str) -> dict[str, Any]:
@@ -62,3 +69,9 @@ def seed_demo(api_url: str, admin_token: str) -> dict[str, Any]:
         "publishable_key": publishable,
         "allowed_origins": DEMO_ORIGINS,
     }
+
+
+def connect_demo_stripe(api_url: str, owner_key: str, restricted_key: str) -> dict[str, Any]:
+    """Connect the demo tenant to its account in the fake Stripe, through the API."""
+    body = {"restricted_key": restricted_key}
+    return _post(api_url, "/v1/payments/stripe", body, owner_key, method="PUT")

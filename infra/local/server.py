@@ -79,7 +79,9 @@ async def serve(handler: Handler, host: str, port: int) -> Listener:
             method=request.method,
             target=request.raw_path,
             path=request.path,
-            query=request.query_string,
+            # as sent (percent-encoded): aiohttp's query_string is decoded, and a decoded
+            # query can neither be split safely nor re-encoded as latin-1
+            query=request.rel_url.raw_query_string,
             version=f"HTTP/{version.major}.{version.minor}",
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers],
             body=body,
@@ -93,14 +95,18 @@ async def serve(handler: Handler, host: str, port: int) -> Listener:
         headers = CIMultiDict(response.headers)
         return web.Response(status=response.status, body=response.body, headers=headers)
 
-    def make_request(*args: object) -> web_request.BaseRequest:
+    def make_request(
+        message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+    ) -> web_request.BaseRequest:
         loop = asyncio.get_running_loop()
-        return web_request.BaseRequest(*args, loop, client_max_size=MAX_BODY_BYTES)  # type: ignore[arg-type]
+        return web_request.BaseRequest(
+            message, payload, protocol, writer, task, loop, client_max_size=MAX_BODY_BYTES
+        )
 
     # A malformed request is the client's fault: aiohttp answers it 400 and would also log
     # a traceback; our own failures are logged by ``answer``.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-    server = web_server.Server(answer, request_factory=make_request, access_log=None)  # type: ignore[arg-type]
+    server = web_server.Server(answer, request_factory=make_request, access_log=None)
     loop = asyncio.get_running_loop()
     listening = await loop.create_server(server, host, port, reuse_address=True)
     return Listener(listening.sockets[0].getsockname()[1], listening, server)

@@ -92,9 +92,10 @@ def failed_message_ids(result: InvokeResult, batch_ids: list[str], partial: bool
     if not isinstance(failures, list):
         return everything
     identifiers = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
-    if not all(identifier in everything for identifier in identifiers):
+    reported = {i for i in identifiers if isinstance(i, str) and i in everything}
+    if len(reported) != len(set(identifiers)):
         return everything  # an invalid report fails the whole batch, as in Lambda
-    return set(identifiers)
+    return reported
 
 
 class QueuePoller(threading.Thread):

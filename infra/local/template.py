@@ -249,13 +249,13 @@ def _translate(path: Path, overrides: dict[str, str]) -> dict[str, Any]:
 
 def _aliases(resources: dict[str, Any]) -> dict[str, str]:
     """Function logical id → alias name (AutoPublishAlias), from the generated Lambda::Alias."""
-    found = {}
+    found: dict[str, str] = {}
     for resource in resources.values():
         if resource.get("Type") == "AWS::Lambda::Alias":
             props = resource.get("Properties") or {}
             target = props.get("FunctionName")
             if isinstance(target, dict) and "Ref" in target:
-                found[target["Ref"]] = props.get("Name")
+                found[target["Ref"]] = str(props.get("Name"))
     return found
 
 

@@ -22,7 +22,7 @@ from tests.infra.helpers import (
     tool_env,
 )
 
-GUARDRAILS = {"E9001", "E9002", "E9003", "E9004", "E9005", "E9006"}
+GUARDRAILS = {f"E90{n:02d}" for n in range(1, 11)}
 
 
 @pytest.mark.slow
@@ -125,6 +125,27 @@ BAD_TEMPLATES = [
         "lint_rule_targets.yaml",
         {"E9006"},
         {("E9006", "BadRule"), ("E9006", "BadRuleLiteralArn")},
+    ),
+    (
+        "lint_alarm_severities.yaml",
+        {"E9007", "E9008"},
+        {
+            ("E9007", "BadWarningOnlyDeadLetterQueue"),
+            ("E9008", "BadSilentAlarm"),
+            ("E9008", "BadTwoSeveritiesAlarm"),
+            ("E9008", "BadUntaggedTopicAlarm"),
+        },
+    ),
+    (
+        "lint_deployments.yaml",
+        {"E9009", "E9010"},
+        {
+            ("E9009", "BadFunctionWithConfig"),
+            ("E9009", "BadZeroTarget"),
+            ("E9009", "BadScheduleTarget"),
+            ("E9010", "BadFunctionWithUnscopedAlarm"),
+            ("E9010", "BadFunctionWithBorrowedAlarm"),
+        },
     ),
 ]
 

@@ -28,6 +28,16 @@ NON_DEFAULT_AUTH: dict[Route, str] = {
     # the API's documentation is public
     ("GET", "/v1/docs"): "NONE",
     ("GET", "/v1/openapi.json"): "NONE",
+    # Stripe's webhooks: no key; the Stripe-Signature HMAC over the raw body authenticates
+    # them (checked by the function before anything is queued)
+    ("POST", "/v1/webhooks/stripe"): "NONE",
+    ("POST", "/v1/webhooks/stripe/{tenantId}"): "NONE",
+    # a visitor's payment status, from the widget (key-and-Origin verdicts)
+    ("GET", "/v1/public/agents/{agentId}/payments/{paymentId}"): "PublicKeyAuthorizer",
+    # the pay step of a held booking, from the widget (key-and-Origin verdicts)
+    ("POST", "/v1/public/agents/{agentId}/bookings/{bookingId}/checkout"): "PublicKeyAuthorizer",
+    # the deployment smoke test's first question; says only "ok", the stage and the version
+    ("GET", "/v1/health"): "NONE",
     # the widget's public config: verdicts cached per key AND Origin, so one refused origin
     # cannot poison the cached verdict of an allowed one
     ("GET", "/v1/public/agents/{agentId}/config"): "PublicKeyAuthorizer",
@@ -51,6 +61,18 @@ NON_DEFAULT_AUTH: dict[Route, str] = {
         "POST",
         "/v1/public/agents/{agentId}/conversations/{conversationId}/handoff",
     ): "PublicKeyAuthorizer",
+    # scheduling, the widget: slots and bookings with the key-and-Origin verdicts
+    ("GET", "/v1/public/agents/{agentId}/event-types"): "PublicKeyAuthorizer",
+    ("GET", "/v1/public/agents/{agentId}/event-types/{eventTypeId}/slots"): "PublicKeyAuthorizer",
+    ("POST", "/v1/public/agents/{agentId}/bookings"): "PublicKeyAuthorizer",
+    # a visitor's manage links (in emails): the signed single-use token in the request is
+    # the credential, checked by the function; a bad token is a 404
+    ("GET", "/v1/public/bookings/manage"): "NONE",
+    ("POST", "/v1/public/bookings/cancel"): "NONE",
+    ("POST", "/v1/public/bookings/reschedule"): "NONE",
+    # a resource's ICS feed for calendar apps, which send no headers: its secret token
+    # (stored hashed) in the URL is the credential
+    ("GET", "/v1/public/calendars/{tenantId}/{resourceId}"): "NONE",
 }
 
 

@@ -24,6 +24,7 @@ import pytest
 from moto import mock_aws
 
 from tests.integration import harness
+from tests.integration.stripe_world import clean_stripe, stripe  # noqa: F401 - payments' fixtures
 
 _AWS_VARIABLES_TO_DROP = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 

@@ -123,6 +123,41 @@ def test_a_redelivered_event_is_written_once(tenant: NewTenant, published):
     assert len(_log(acme.owner).json["items"]) == len(messages) == 2
 
 
+def _domain_event_counts(stdout: str) -> dict[str, float]:
+    """``{event type: count}`` from the consumer's embedded metric documents."""
+    counts: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if '"DomainEvents"' in line and line.startswith("{"):
+            document = json.loads(line)
+            counts[document["type"]] = counts.get(document["type"], 0) + sum(
+                document["DomainEvents"]
+            )
+    return counts
+
+
+def test_each_event_is_counted_once_by_type_for_the_dashboard(tenant: NewTenant, published, capsys):
+    # Given what a tenant did (TenantCreated, ApiKeyCreated x2, Agent Created/Updated/Deleted)
+    acme, _ = _busy_tenant(tenant)
+    messages = published.messages_of(acme.id)
+    capsys.readouterr()
+
+    # When the consumer processes the batch, and SQS delivers it a second time
+    _consume(messages)
+    first = _domain_event_counts(capsys.readouterr().out)
+    _consume(messages)
+    again = _domain_event_counts(capsys.readouterr().out)
+
+    # Then each event type is one DomainEvents metric, counted once per event
+    assert first == {
+        "TenantCreated": 1,
+        "ApiKeyCreated": 2,
+        "AgentCreated": 1,
+        "AgentUpdated": 1,
+        "AgentDeleted": 1,
+    }
+    assert again == {}
+
+
 def test_poison_messages_fail_alone(tenant: NewTenant, published):
     # Given a batch with good events and events that can never become entries
     acme = tenant()
@@ -277,3 +312,93 @@ def test_consumer_and_api_agree_on_who_did_it(tenant: NewTenant, published):
     revoked = next(e for e in _log(acme.owner).json["items"] if e["type"] == "ApiKeyRevoked")
     assert revoked["subject"] == f"key/{viewer.key_id}"
     assert revoked["actor"] == {"kind": "api_key", "key_id": acme.owner.key_id, "role": "owner"}
+
+
+# ---------------------------------------------------------------------------- streaming archive
+def _entry(tenant_id: str, n: int, padding: int = 0):
+    from audit.models import AuditEntry
+
+    return AuditEntry(
+        event_id=f"ev{n:06d}",
+        tenant_id=tenant_id,
+        type="AgentUpdated",
+        source="agenthub.agents",
+        occurred_at=f"2020-03-10T08:00:{n % 60:02d}Z",
+        actor={"kind": "system"},
+        subject=f"agent/{n}",
+        data={"padding": "x" * padding},
+    )
+
+
+def test_a_large_tenant_day_streams_to_s3_in_parts(aws):
+    from audit.dal.repository import PART_BYTES, ArchiveWriter
+
+    # Given a tenant-day of ~12 MB of entries (more than one upload part)
+    entries = [_entry("t_big", n, padding=100_000) for n in range(120)]
+    writer = ArchiveWriter(aws.archive_bucket, "audit/tenant=t_big/day=2020-03-10.jsonl")
+    # When they are written one by one
+    for entry in entries:
+        writer.write(entry)
+    writer.close()
+    # Then the object arrived as a multipart upload, a part at a time, complete and in order
+    assert writer.parts == 2 and writer.lines == 120
+    s3 = h.aws_client("s3")
+    obj = s3.get_object(Bucket=aws.archive_bucket, Key="audit/tenant=t_big/day=2020-03-10.jsonl")
+    lines = obj["Body"].read().decode().splitlines()
+    assert [json.loads(line)["event_id"] for line in lines] == [e.event_id for e in entries]
+    assert obj["ServerSideEncryption"] == "AES256"
+    assert obj["ContentLength"] > PART_BYTES
+
+
+def test_a_failed_archive_leaves_no_half_object_nor_parts(aws):
+    from audit.dal.repository import ArchiveWriter
+
+    # Given an upload with one part sent
+    writer = ArchiveWriter(aws.archive_bucket, "audit/tenant=t_x/day=2020-03-10.jsonl")
+    for n in range(90):
+        writer.write(_entry("t_x", n, padding=100_000))
+    assert writer.parts == 1
+    # When the job fails and aborts it
+    writer.abort()
+    # Then neither the object nor the parts remain
+    s3 = h.aws_client("s3")
+    listed = s3.list_objects_v2(Bucket=aws.archive_bucket, Prefix="audit/tenant=t_x/")
+    assert "Contents" not in listed
+    assert not s3.list_multipart_uploads(Bucket=aws.archive_bucket).get("Uploads")
+
+
+def test_each_tenants_object_is_finished_before_the_next_tenant_is_read(aws, monkeypatch):
+    from audit.dal import repository
+    from audit.logic import service
+
+    # Given a day of three tenants, read page by page (a generator, as the dal gives it)
+    s3 = h.aws_client("s3")
+    finished_when_read: dict[str, list[str]] = {}
+
+    def day_pages(day: str):
+        for tenant_id in ("t_a", "t_b", "t_c"):
+            for n in range(3):
+                if n == 1:  # the tenant's first entry has reached the writer
+                    listed = s3.list_objects_v2(Bucket=aws.archive_bucket, Prefix="audit/")
+                    keys = sorted(
+                        o["Key"]
+                        for o in listed.get("Contents", [])
+                        if o["Key"].startswith(("audit/tenant=t_a/", "audit/tenant=t_b/"))
+                    )
+                    finished_when_read[tenant_id] = keys
+                yield _entry(tenant_id, n)
+
+    monkeypatch.setattr(repository, "entries_of_day", day_pages)
+    # When the day is archived
+    count, tenants = service._archive_day("2020-03-10", aws.archive_bucket)
+    # Then each tenant's object was complete as soon as the next tenant's entries began:
+    # nothing but one tenant's current part is ever held
+    assert (count, tenants) == (9, 3)
+    assert finished_when_read == {
+        "t_a": [],
+        "t_b": ["audit/tenant=t_a/day=2020-03-10.jsonl"],
+        "t_c": [
+            "audit/tenant=t_a/day=2020-03-10.jsonl",
+            "audit/tenant=t_b/day=2020-03-10.jsonl",
+        ],
+    }

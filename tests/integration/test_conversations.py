@@ -82,6 +82,12 @@ class Clinic:
         assert started.status == 201, started
         return started.json["conversation"]["id"], started.json["visitor_token"]
 
+    def begin_from(self, client_address: str) -> tuple[str, str]:
+        """(conversation id, visitor token) of a new visitor's conversation from an address."""
+        started = self.start(client_address=client_address)
+        assert started.status == 201, started
+        return started.json["conversation"]["id"], started.json["visitor_token"]
+
     def ask(self, conversation_id: str, token: str, text: str, **kwargs: Any) -> h.HttpResponse:
         kwargs.setdefault("origin", h.ALLOWED_ORIGIN)
         return gateway(
@@ -202,8 +208,11 @@ def test_a_grounded_answer_cites_the_ingested_document(clinic: Clinic, published
     assert started_event["data"]["channel"] == "widget"
 
 
-def test_an_unrelated_question_abstains_and_marks_the_conversation_unanswered(clinic: Clinic):
+def test_an_unrelated_question_abstains_and_marks_the_conversation_unanswered(
+    clinic: Clinic, capsys
+):
     conversation_id, token = clinic.begin()
+    capsys.readouterr()
 
     answer = clinic.answer(conversation_id, token, "What is the capital of Australia?")
 
@@ -222,6 +231,8 @@ def test_an_unrelated_question_abstains_and_marks_the_conversation_unanswered(cl
         query={"unanswered": "true"},
     )
     assert [c["id"] for c in listed.json["items"]] == [conversation_id]
+    # And the abstention is counted for the operations dashboard
+    assert _metric_counts(capsys.readouterr().out)["AnswerAbstained"] == 1
 
 
 def test_a_follow_up_question_is_answered_from_the_history(aws, clinic: Clinic):
@@ -250,7 +261,7 @@ def _metric_counts(output: str) -> dict[str, int]:
         if not line.startswith("{") or "_aws" not in line:
             continue
         blob = json.loads(line)
-        for name in ("AnswerCacheHit", "AnswerCacheMiss"):
+        for name in ("AnswerCacheHit", "AnswerCacheMiss", "AnswerAbstained"):
             if name in blob:
                 value = blob[name]
                 counts[name] = counts.get(name, 0) + int(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.integration import harness as h
 from tests.integration.harness import DOCS, api
 
-DOCS_OWN = {("GET", "/v1/openapi.json"), ("GET", "/v1/docs")}
+DOCS_OWN = {("GET", "/v1/openapi.json"), ("GET", "/v1/docs"), ("GET", "/v1/health")}
 
 
 def _document(host: str | None = None) -> dict:
@@ -76,5 +78,56 @@ def test_swagger_ui_is_served_as_html_without_network(aws):
 
 
 def test_docs_need_no_key_through_the_gateway(aws):
-    for path in ("/v1/openapi.json", "/v1/docs"):
+    for path in ("/v1/openapi.json", "/v1/docs", "/v1/health"):
         assert h.gateway("GET", path).status == 200
+
+
+def test_the_document_describes_statuses_parameters_and_the_error_envelope(aws):
+    document = _document()
+    patch = document["paths"]["/v1/agents/{agentId}"]["patch"]
+    assert {"200", "400", "401", "403", "404", "409", "422", "428", "429"} <= set(
+        patch["responses"]
+    )
+    assert any(p["name"] == "If-Match" and p["in"] == "header" for p in patch["parameters"])
+    listed = document["paths"]["/v1/conversations"]["get"]
+    names = {p["name"] for p in listed["parameters"] if p["in"] == "query"}
+    assert {"limit", "cursor", "fields", "agent_id", "from", "to", "handoff"} <= names
+    widget_read = document["paths"]["/v1/public/agents/{agentId}/conversations/{conversationId}"]
+    token = next(p for p in widget_read["get"]["parameters"] if p["name"] == "visitor_token")
+    assert token["required"] is True
+    assert "201" in document["paths"]["/v1/agents"]["post"]["responses"]
+    assert "204" in document["paths"]["/v1/agents/{agentId}"]["delete"]["responses"]
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+
+
+def test_fields_a_patch_refuses_as_null_are_not_documented_as_nullable(aws):
+    update = _document()["components"]["schemas"]["AgentUpdate"]["properties"]
+    for name, prop in update.items():
+        options = prop.get("anyOf", [prop])
+        assert all(o.get("type") != "null" for o in options), name
+
+
+def test_every_documented_success_status_is_what_the_route_answers(aws, tenant):
+    # (the statuses of the routes an owner can call without other state)
+    acme = tenant("Docs Ltd")
+    document = _document()
+    created = api(h.AGENTS, "POST", "/v1/agents", {"name": "Desk"}, caller=acme.owner)
+    deleted = api(h.AGENTS, "DELETE", f"/v1/agents/{created.json['id']}", caller=acme.owner)
+    for method, path, answer in (
+        ("post", "/v1/agents", created),
+        ("delete", "/v1/agents/{agentId}", deleted),
+    ):
+        success = [s for s in document["paths"][path][method]["responses"] if s < "300"]
+        assert success == [str(answer.status)], (method, path)
+
+
+def test_health_says_ok_and_which_version_answered(aws, monkeypatch):
+    # Given the version Lambda runs (the alias's current one during a canary)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "12")
+    # When the deployment's smoke test asks
+    response = api(DOCS, "GET", "/v1/health")
+    # Then it is ok, uncached, and names the version
+    assert response.status == 200
+    assert response.json == {"status": "ok", "stage": os.environ["STAGE"], "version": "12"}
+    assert response.headers["Cache-Control"] == "no-store"

@@ -39,6 +39,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/v1/audit-log"):                        (200,  200,  403,   403,   403),
     ("GET", "/v1/openapi.json"):                     (200,  200,  200,   200,   200),  # public
     ("GET", "/v1/docs"):                             (200,  200,  200,   200,   200),  # public
+    ("GET", "/v1/health"):                           (200,  200,  200,   200,   200),  # public
     ("POST", "/v1/agents/{agentId}/documents"):      (202,  202,  202,   403,   403),
     ("GET", "/v1/agents/{agentId}/documents"):       (200,  200,  200,   200,   403),
     ("GET", "/v1/agents/{agentId}/documents/{documentId}"):
@@ -82,6 +83,63 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/v1/conversations"):                    (200,  200,  200,   200,   403),
     ("POST", "/v1/agents/{agentId}/identity-secret"):
                                                      (201,  201,  403,   403,   403),
+    # scheduling: the tenant's configuration and bookings ...
+    ("POST", "/v1/scheduling/resources"):            (201,  201,  201,   403,   403),
+    ("GET", "/v1/scheduling/resources"):             (200,  200,  200,   200,   403),
+    ("GET", "/v1/scheduling/resources/{resourceId}"):
+                                                     (200,  200,  200,   200,   403),
+    ("PATCH", "/v1/scheduling/resources/{resourceId}"):
+                                                     (200,  200,  200,   403,   403),
+    ("DELETE", "/v1/scheduling/resources/{resourceId}"):
+                                                     (204,  204,  403,   403,   403),
+    ("POST", "/v1/scheduling/resources/{resourceId}/feed"):
+                                                     (201,  201,  403,   403,   403),
+    ("POST", "/v1/scheduling/resources/{resourceId}/busy-sync"):
+                                                     (200,  200,  200,   403,   403),
+    ("POST", "/v1/scheduling/event-types"):          (201,  201,  201,   403,   403),
+    ("GET", "/v1/scheduling/event-types"):           (200,  200,  200,   200,   403),
+    ("GET", "/v1/scheduling/event-types/{eventTypeId}"):
+                                                     (200,  200,  200,   200,   403),
+    ("PATCH", "/v1/scheduling/event-types/{eventTypeId}"):
+                                                     (200,  200,  200,   403,   403),
+    ("DELETE", "/v1/scheduling/event-types/{eventTypeId}"):
+                                                     (204,  204,  403,   403,   403),
+    ("GET", "/v1/scheduling/event-types/{eventTypeId}/slots"):
+                                                     (200,  200,  200,   200,   403),
+    ("POST", "/v1/bookings"):                        (201,  201,  201,   403,   403),
+    ("GET", "/v1/bookings"):                         (200,  200,  200,   200,   403),
+    ("GET", "/v1/bookings/{bookingId}"):             (200,  200,  200,   200,   403),
+    ("POST", "/v1/bookings/{bookingId}/confirm"):    (200,  200,  200,   403,   403),
+    ("POST", "/v1/bookings/{bookingId}/cancel"):     (200,  200,  200,   403,   403),
+    ("POST", "/v1/bookings/{bookingId}/reschedule"): (200,  200,  200,   403,   403),
+    # ... the widget's (publishable key) ...
+    ("GET", "/v1/public/agents/{agentId}/event-types"):
+                                                     (403,  403,  403,   403,   200),
+    ("GET", "/v1/public/agents/{agentId}/event-types/{eventTypeId}/slots"):
+                                                     (403,  403,  403,   403,   200),
+    ("POST", "/v1/public/agents/{agentId}/bookings"):
+                                                     (403,  403,  403,   403,   201),
+    # ... and the visitor's links and the calendar feed: their tokens, whatever the key
+    ("GET", "/v1/public/bookings/manage"):           (200,  200,  200,   200,   200),
+    ("POST", "/v1/public/bookings/cancel"):          (200,  200,  200,   200,   200),
+    ("POST", "/v1/public/bookings/reschedule"):      (200,  200,  200,   200,   200),
+    ("GET", "/v1/public/calendars/{tenantId}/{resourceId}"):
+                                                     (200,  200,  200,   200,   200),
+    # billing and analytics
+    ("GET", "/v1/billing/plans"):                    (200,  200,  200,   200,   403),
+    ("GET", "/v1/billing/account"):                  (200,  200,  200,   200,   403),
+    ("PATCH", "/v1/billing/account"):                (200,  200,  403,   403,   403),
+    ("GET", "/v1/billing/usage"):                    (200,  200,  200,   200,   403),
+    ("GET", "/v1/billing/usage/agents/{agentId}"):   (200,  200,  200,   200,   403),
+    ("GET", "/v1/billing/invoice-preview"):          (200,  200,  403,   403,   403),
+    ("GET", "/v1/analytics/agents/{agentId}/series"):
+                                                     (200,  200,  200,   200,   403),
+    ("GET", "/v1/analytics/agents/{agentId}/report"):
+                                                     (200,  200,  200,   200,   403),
+    ("GET", "/v1/analytics/agents/{agentId}/export"):
+                                                     (200,  200,  200,   200,   403),
+    ("GET", "/v1/analytics/settings"):               (200,  200,  200,   200,   403),
+    ("PUT", "/v1/analytics/settings"):               (200,  200,  403,   403,   403),
 }
 # fmt: on
 
@@ -99,6 +157,7 @@ class Org:
     conversation_id: str  # started by the widget, with one answered question
     visitor_token: str  # that conversation's visitor
     answer_id: str  # the answer in it
+    scheduling: dict  # resource, spare resource, event type, spare event type, booking, ...
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +193,9 @@ def org(aws: h.World) -> Iterator[Org]:
         caller=keys["publishable"],
         headers=origin,
     ).json
+    scheduling = _scheduling(tenant, agent, keys["publishable"])
     org = Org(
+        scheduling=scheduling,
         tenant=tenant,
         keys=keys,
         agent=agent,
@@ -152,6 +213,59 @@ def org(aws: h.World) -> Iterator[Org]:
     h.forget_tenant(tenant.id)
 
 
+def _monday_ahead() -> str:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    return (today + timedelta(days=14 - today.weekday())).isoformat()
+
+
+def _scheduling(tenant: h.Tenant, agent: dict, widget: h.Principal) -> dict:
+    """A resource with an event type and a booking (made through the widget: its manage
+    token), a spare resource and event type to delete, and a feed token."""
+    weekly = {d: [{"start": "09:00", "end": "17:00"}] for d in ("mon", "tue", "wed", "thu", "fri")}
+    made = {}
+    for name in ("resource", "spare_resource"):
+        body = {"name": name, "time_zone": "UTC", "weekly": weekly}
+        if name == "resource":
+            body["busy_ics_url"] = "http://127.0.0.1:9/busy.ics"  # refused: a private address
+        made[name] = h.api(
+            h.SCHEDULING, "POST", "/v1/scheduling/resources", body, caller=tenant.owner
+        ).json
+    for name in ("event_type", "spare_event_type"):
+        body = {
+            "agent_id": agent["id"],
+            "resource_id": made["resource"]["id"],
+            "name": name,
+            "duration_minutes": 30,
+            "min_notice_minutes": 0,
+        }
+        made[name] = h.api(
+            h.SCHEDULING, "POST", "/v1/scheduling/event-types", body, caller=tenant.owner
+        ).json
+    day = _monday_ahead()
+    booking = h.api(
+        h.SCHEDULING,
+        "POST",
+        f"/v1/public/agents/{agent['id']}/bookings",
+        {
+            "event_type_id": made["event_type"]["id"],
+            "start": f"{day}T09:00:00Z",
+            "name": "Matrix",
+            "email": "m@example.com",
+        },
+        caller=widget,
+        headers={"Origin": h.ALLOWED_ORIGIN, "Idempotency-Key": None},
+    ).json
+    feed = h.api(
+        h.SCHEDULING,
+        "POST",
+        f"/v1/scheduling/resources/{made['resource']['id']}/feed",
+        caller=tenant.owner,
+    ).json
+    return {**made, "booking": booking, "feed_token": feed["token"], "day": day}
+
+
 def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[str, str]]:
     """The concrete path, body and headers that make a valid request to ``route``."""
     document = org.upload_id if route.endswith("/upload-url") else org.document_id
@@ -163,7 +277,17 @@ def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[
         .replace("{keyId}", org.spare_widget_key.key_id)
         .replace("{conversationId}", org.conversation_id)
         .replace("{messageId}", org.answer_id)
+        .replace("{tenantId}", org.tenant.id)
     )
+    sched = org.scheduling
+    deleted = method == "DELETE"
+    path = (
+        path.replace("{resourceId}", sched["spare_resource" if deleted else "resource"]["id"])
+        .replace("{eventTypeId}", sched["spare_event_type" if deleted else "event_type"]["id"])
+        .replace("{bookingId}", sched["booking"]["id"])
+    )
+    token = sched["booking"]["manage_token"]
+    day = sched["day"]
     bodies = {
         ("POST", "/v1/tenants"): {"name": "Another"},
         ("POST", "/v1/keys"): {"name": "new", "role": "member"},
@@ -192,6 +316,40 @@ def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[
             "email": "dana@example.com"
         },
         ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/handoff"): {},
+        ("POST", "/v1/scheduling/resources"): {"name": "Room", "time_zone": "UTC", "weekly": {}},
+        ("PATCH", "/v1/scheduling/resources/{resourceId}"): {
+            "version": sched["resource"]["version"],
+            "name": "Renamed",
+        },
+        ("POST", "/v1/scheduling/event-types"): {
+            "agent_id": org.agent["id"],
+            "resource_id": sched["resource"]["id"],
+            "name": "Another",
+            "duration_minutes": 60,
+        },
+        ("PATCH", "/v1/scheduling/event-types/{eventTypeId}"): {
+            "version": sched["event_type"]["version"],
+            "duration_minutes": 45,
+        },
+        ("POST", "/v1/bookings"): {
+            "event_type_id": sched["event_type"]["id"],
+            "start": f"{day}T10:00:00Z",
+            "name": "Server",
+            "email": "s@example.com",
+        },
+        ("POST", "/v1/bookings/{bookingId}/confirm"): {},
+        ("POST", "/v1/bookings/{bookingId}/cancel"): {"reason": "matrix"},
+        ("POST", "/v1/bookings/{bookingId}/reschedule"): {"start": f"{day}T11:00:00Z"},
+        ("POST", "/v1/public/agents/{agentId}/bookings"): {
+            "event_type_id": sched["event_type"]["id"],
+            "start": f"{day}T12:00:00Z",
+            "name": "Widget",
+            "email": "w@example.com",
+        },
+        ("POST", "/v1/public/bookings/cancel"): {"token": token},
+        ("PATCH", "/v1/billing/account"): {"billing_email": "billing@matrix.example"},
+        ("PUT", "/v1/analytics/settings"): {"time_zone": "Europe/Berlin"},
+        ("POST", "/v1/public/bookings/reschedule"): {"token": token, "start": f"{day}T13:00:00Z"},
     }
     body = bodies.get((method, route))
     if route.startswith("/v1/public/agents/{agentId}/conversations") and method == "POST":
@@ -199,6 +357,7 @@ def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[
         server_route = route.replace("/v1/public/", "/v1/", 1)
         body = {**bodies.get(("POST", server_route), {}), "visitor_token": org.visitor_token}
     headers = {"If-Match": '"v1"'} if method == "PATCH" else {}
+    headers["Idempotency-Key"] = None  # the scheduling samples carry one
     return path, body, headers
 
 
@@ -206,6 +365,12 @@ def _query(org: Org, method: str, route: str) -> dict[str, str] | None:
     """The widget reads a conversation with its visitor token in the query."""
     if (method, route) == ("GET", "/v1/public/agents/{agentId}/conversations/{conversationId}"):
         return {"visitor_token": org.visitor_token}
+    if route == "/v1/public/bookings/manage":
+        return {"token": org.scheduling["booking"]["manage_token"]}
+    if route.startswith("/v1/public/calendars/"):
+        return {"token": org.scheduling["feed_token"]}
+    if (method, route) == ("GET", "/v1/bookings"):
+        return {"resource_id": org.scheduling["resource"]["id"]}
     return None
 
 

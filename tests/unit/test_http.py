@@ -98,6 +98,34 @@ def test_unexpected_errors_leak_nothing(app, resolve):
     assert "var/task" not in response["body"]
 
 
+def emf_documents(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_an_unexpected_error_is_counted_for_the_function_version(app, resolve, capsys, monkeypatch):
+    # Given a function version (Lambda sets these) whose route fails unexpectedly
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "agenthub-dev-agents")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "7")
+    # When it answers the 500 envelope
+    resolve(app, event(path="/v1/broken"), None)
+    # Then one embedded metric counts a server error of that version (the canary alarm's)
+    documents = [d for d in emf_documents(capsys.readouterr().out) if "ServerErrors" in d]
+    (document,) = documents
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [["FunctionName", "ExecutedVersion"]]
+    assert directive["Metrics"] == [{"Name": "ServerErrors", "Unit": "Count"}]
+    assert (document["FunctionName"], document["ExecutedVersion"]) == ("agenthub-dev-agents", "7")
+    assert document["ServerErrors"] == 1
+
+
+def test_a_client_error_is_not_a_server_error(app, resolve, capsys):
+    # Given a route that answers 404
+    # When it is called
+    resolve(app, event(path="/v1/missing"), None)
+    # Then no server error is counted
+    assert not any("ServerErrors" in d for d in emf_documents(capsys.readouterr().out))
+
+
 def test_unknown_route_is_404_envelope(app, resolve):
     response = resolve(app, event(path="/v1/nope"), None)
     assert response["statusCode"] == 404

@@ -1,5 +1,6 @@
 """The handler entry and the per-environment registry."""
 
+import io
 import json
 from types import SimpleNamespace
 
@@ -106,3 +107,31 @@ def test_one_reset_forgets_caches_and_a_cold_one_connections_too():
     assert cached_value() != first[0] and client() == first[1]
     environment.reset(cold=True)
     assert client() != first[1]
+
+
+def test_an_api_requests_log_lines_and_metrics_carry_its_request_id_and_tenant(configured, capfd):
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    @entry(ThingSettings)
+    def handler(event, context, settings):
+        observability.logger().warning("something to say")
+        observability.metrics().add_metric(name="Things", unit=MetricUnit.Count, value=1)
+        return observability.logger().get_current_keys()
+
+    api_event = {"requestContext": {"requestId": "api-req-7", "authorizer": {"tenantId": "t1"}}}
+    written = io.StringIO()
+    configured.setattr(observability.logger().registered_handler, "stream", written)
+    keys = handler(api_event, CONTEXT)
+    logged = json.loads(written.getvalue().splitlines()[-1])
+    printed = [json.loads(line) for line in capfd.readouterr().out.splitlines() if "_aws" in line]
+    metric = printed[-1]
+
+    assert keys["correlation_id"] == "api-req-7" and keys["tenant_id"] == "t1"
+    assert logged["message"] == "something to say"
+    assert logged["correlation_id"] == "api-req-7" and logged["function_request_id"] == "req-1"
+    assert metric["correlation_id"] == "api-req-7"
+    assert "correlation_id" not in metric["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+
+    # (the next invocation, a queue's, does not inherit the request's ids)
+    keys = handler({"Records": []}, CONTEXT)
+    assert "correlation_id" not in keys and "tenant_id" not in keys

@@ -104,6 +104,13 @@ def update(updated: Agent, changes: dict[str, Any], events: Sequence[DomainEvent
         ) from exc
 
 
+def still_exists(tenant_id: str, agent_id: str) -> outbox.Required:
+    """The agent's item as a condition of another domain's transaction."""
+    return outbox.Required(
+        keys.tenant_pk(tenant_id), keys.agent_sk(agent_id), NotFound("agent not found")
+    )
+
+
 def delete(tenant_id: str, agent_id: str, events: Sequence[DomainEvent]) -> None:
     item = AgentItem(pk=keys.tenant_pk(tenant_id), sk=keys.agent_sk(agent_id))
     outbox.write(

@@ -1,5 +1,5 @@
 """Agents' public logic functions: what other domains may call, in process."""
 
-from agents.logic.service import get_agent
+from agents.logic.service import agent_still_exists, get_agent
 
-__all__ = ["get_agent"]
+__all__ = ["agent_still_exists", "get_agent"]

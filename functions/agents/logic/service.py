@@ -9,6 +9,8 @@ from agenthub.cache import TTLCache
 from agenthub.environment import ttl_cache
 from agenthub.errors import NotFound, PreconditionRequired, ValidationFailed, VersionConflict
 from agenthub.events import Actor, utc_now_iso
+from agenthub.outbox import Required
+from agenthub.shared_cache import TieredCache, pydantic_codec
 from agents.dal import repository
 from agents.models import (
     Agent,
@@ -25,8 +27,13 @@ from agents.models import (
 
 # L1: agent configuration per warm environment for 5 minutes. The
 # environment that writes an agent drops its entry at once; others converge within the TTL.
+# With the optional shared L2 (memcached), a cold environment reads the agent from there, and
+# a write replaces the shared entry at once.
 AGENT_CACHE_TTL = 300
 _cache: TTLCache[Agent] = ttl_cache(AGENT_CACHE_TTL, max_entries=2048)
+_tiered: TieredCache[Agent] = TieredCache(
+    _cache, "agent", ttl_seconds=AGENT_CACHE_TTL, **pydantic_codec(Agent)
+)
 
 
 def agent_cache() -> TTLCache[Agent]:
@@ -53,7 +60,7 @@ def create_agent(tenant_id: str, data: AgentCreate, actor: Actor) -> Agent:
         data=AgentCreatedData(name=agent.name, version=agent.version),
     )
     repository.create(agent, [created])
-    _cache.set((tenant_id, agent.id), agent)
+    _tiered.set((tenant_id, agent.id), agent)
     return agent
 
 
@@ -62,12 +69,20 @@ def get_agent(tenant_id: str, agent_id: str, *, use_cache: bool = True) -> Agent
     agent is a NotFound: the key includes the tenant, so it is never even read."""
     key = (tenant_id, agent_id)
     if use_cache:
-        cached = _cache.get(key)
+        cached = _tiered.get(key)
         if cached is not None:
             return cached
     agent = repository.get(tenant_id, agent_id)
-    _cache.set(key, agent)
+    _tiered.set(key, agent)
     return agent
+
+
+def agent_still_exists(tenant_id: str, agent_id: str) -> Required:
+    """A condition for another domain's write (``outbox.write(..., requires=[...])``): the
+    write commits only if the agent exists at that moment, else it is the agent's 404.
+    Cached reads may be up to AGENT_CACHE_TTL old; this is how a write sees a deletion at
+    once, from any environment, for no extra round trip."""
+    return repository.still_exists(tenant_id, agent_id)
 
 
 def list_agents(
@@ -127,9 +142,9 @@ def update_agent(
     try:
         repository.update(agent, changes, [event])
     except (VersionConflict, NotFound):
-        _cache.invalidate((tenant_id, agent_id))
+        _tiered.invalidate((tenant_id, agent_id))
         raise
-    _cache.set((tenant_id, agent_id), agent)
+    _tiered.set((tenant_id, agent_id), agent)
     return agent
 
 
@@ -140,4 +155,4 @@ def delete_agent(tenant_id: str, agent_id: str, actor: Actor) -> None:
     try:
         repository.delete(tenant_id, agent_id, [event])
     finally:
-        _cache.invalidate((tenant_id, agent_id))
+        _tiered.invalidate((tenant_id, agent_id))

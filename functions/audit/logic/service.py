@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -43,18 +42,18 @@ def entry_from_event(event: dict[str, Any]) -> AuditEntry:
         ) from exc
 
 
-def record_delivery(body: str, retention_days: int) -> bool:
-    """Record the domain event an SQS message carries; True when newly written (False: a
+def record_delivery(body: str, retention_days: int) -> str | None:
+    """Record the domain event an SQS message carries; its type when newly written (None: a
     redelivery, ignored). A body that can never become an entry is a PoisonEvent."""
     try:
         event = json.loads(body)
     except ValueError:
         raise PoisonEvent("message body is not JSON") from None
     entry = entry_from_event(event)
-    written = record(entry, retention_days)
-    if not written:
-        logger().info("duplicate delivery ignored", extra={"event_id": entry.event_id})
-    return written
+    if record(entry, retention_days):
+        return entry.type
+    logger().info("duplicate delivery ignored", extra={"event_id": entry.event_id})
+    return None
 
 
 def record(entry: AuditEntry, retention_days: int) -> bool:
@@ -79,22 +78,45 @@ def days_to_archive(today: date, retention_days: int) -> list[str]:
 def archive(today: date, retention_days: int, bucket: str) -> dict[str, Any]:
     """Copy each not-yet-archived day past retention to S3 as JSON lines, one object per
     tenant and day (``audit/tenant=<id>/day=<day>.jsonl``), then mark the day done. Re-running
-    rewrites the same objects, so a failure half way loses nothing."""
+    rewrites the same objects, so a failure half way loses nothing.
+
+    Streaming: the day is read page by page in tenant then time order, so each tenant's
+    entries are consecutive and go to that tenant's object as they come (see
+    ``repository.ArchiveWriter``); memory holds one page and one upload part, not a day."""
     archived: dict[str, int] = {}
     for day in days_to_archive(today, retention_days):
         if repository.marker_exists(ARCHIVE_JOB, day):
             continue
-        by_tenant: dict[str, list[AuditEntry]] = defaultdict(list)
-        for entry in repository.entries_of_day(day):
-            by_tenant[entry.tenant_id].append(entry)
-        for tenant_id, entries in by_tenant.items():
-            repository.write_archive(bucket, archive_key(tenant_id, day), entries)
-        count = sum(len(entries) for entries in by_tenant.values())
+        count, tenants = _archive_day(day, bucket)
         repository.put_marker(
-            ARCHIVE_JOB, day, utc_now_iso(), {"entries": count, "tenants": len(by_tenant)}
+            ARCHIVE_JOB, day, utc_now_iso(), {"entries": count, "tenants": tenants}
         )
         archived[day] = count
     return {"archived_days": archived}
+
+
+def _archive_day(day: str, bucket: str) -> tuple[int, int]:
+    """(entries, tenants) of one day, written."""
+    writer: repository.ArchiveWriter | None = None
+    tenant_id: str | None = None
+    count = tenants = 0
+    try:
+        for entry in repository.entries_of_day(day):
+            if writer is None or entry.tenant_id != tenant_id:
+                if writer is not None:
+                    writer.close()
+                tenant_id = entry.tenant_id
+                writer = repository.ArchiveWriter(bucket, archive_key(tenant_id, day))
+                tenants += 1
+            writer.write(entry)
+            count += 1
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return count, tenants
 
 
 def archive_key(tenant_id: str, day: str) -> str:

@@ -20,7 +20,7 @@ from pynamodb.transactions import TransactWrite
 from agenthub import keys, outbox
 from agenthub.errors import Conflict, NotFound, is_condition_failure
 from agenthub.events import DomainEvent
-from agenthub.table import TableItem
+from agenthub.table import TableItem, delete_partition
 from conversations.dal.items import (
     AnswerCacheItem,
     ConversationItem,
@@ -57,27 +57,35 @@ class CounterFull(Exception):
 
 @dataclass(frozen=True)
 class CounterUse:
-    """One request counted against ``limit`` in the window starting at ``window_start``: the
-    visitor's counter of the agent, or (``visitor_id`` None) the agent's."""
+    """One request counted against ``limit`` in the window starting at ``window_start``.
+
+    ``subject`` is who is counted: the agent (``subject_id`` None), a visitor of the agent,
+    a client address (a digest of it) calling the agent, or a publishable key; ``action`` what
+    is counted ("messages" or "starts" of conversations). With ``quota_period``, the
+    tenant's message quota of that billing period (``subject`` "tenant")."""
 
     tenant_id: str
     agent_id: str
-    visitor_id: str | None
+    subject: str  # "agent" | "visitor" | "client" | "key"
+    subject_id: str | None
     window_start: int
     limit: int
     expires_at: datetime
-
-    @property
-    def subject(self) -> str:
-        return "agent" if self.visitor_id is None else "visitor"
+    action: str = "messages"
+    quota_period: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
-        pk = (
-            keys.agent_rate_pk(self.tenant_id, self.agent_id)
-            if self.visitor_id is None
-            else keys.visitor_rate_pk(self.tenant_id, self.agent_id, self.visitor_id)
-        )
+        if self.quota_period is not None:
+            return keys.message_quota_pk(self.tenant_id), keys.quota_period_sk(self.quota_period)
+        if self.subject == "agent":
+            pk = keys.agent_rate_pk(self.tenant_id, self.agent_id)
+        elif self.subject == "visitor" and self.action == "messages":
+            pk = keys.visitor_rate_pk(self.tenant_id, self.agent_id, str(self.subject_id))
+        else:
+            pk = keys.rate_pk(
+                self.tenant_id, self.agent_id, f"{self.subject}-{self.action}", str(self.subject_id)
+            )
         return pk, keys.rate_window_sk(self.window_start)
 
 
@@ -177,8 +185,15 @@ def _message_item(tenant_id: str, message: Message) -> MessageItem:
 # ---------------------------------------------------------------------------- conversations
 
 
-def start(conversation: Conversation, events: Sequence[DomainEvent]) -> None:
-    """Store a new conversation (header and state) and its events in one transaction."""
+def start(
+    conversation: Conversation,
+    events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
+    counters: Sequence[CounterUse] = (),
+) -> None:
+    """Store a new conversation (header and state) and its events in one transaction, if
+    every item ``requires`` names (the agent) still exists and every counter is below its
+    limit (CounterFull when one is not: no read first, a start costs one call)."""
     pk = keys.conversation_pk(conversation.tenant_id, conversation.id)
     header = ConversationItem(
         pk=pk,
@@ -198,12 +213,16 @@ def start(conversation: Conversation, events: Sequence[DomainEvent]) -> None:
     def build(t: TransactWrite) -> None:
         t.save(header, condition=ConversationItem.pk.does_not_exist())
         t.save(state, condition=ConversationStateItem.pk.does_not_exist())
+        for counter in counters:
+            _count(t, counter)
 
-    outbox.write(
-        build,
-        events,
-        on_condition_failure=Conflict("conversation id collision, retry"),
-    )
+    try:
+        outbox.write(build, events, requires=requires)
+    except TransactWriteError as exc:
+        if not is_condition_failure(exc):
+            raise
+        _counter_failed(exc, counters)
+        raise Conflict("conversation id collision, retry") from exc
 
 
 def get_conversation(tenant_id: str, conversation_id: str) -> Conversation | None:
@@ -279,6 +298,28 @@ def read_turn(
     return reads
 
 
+def _count(t: TransactWrite, counter: CounterUse) -> None:
+    """Count one use, on the condition that the window is not used up yet."""
+    counter_pk, counter_sk = counter.key
+    t.update(
+        RateCounterItem(pk=counter_pk, sk=counter_sk),
+        actions=[
+            RateCounterItem.entity.set(RateCounterItem),
+            RateCounterItem.hits.add(1),
+            RateCounterItem.expires_at.set(counter.expires_at),
+        ],
+        condition=RateCounterItem.hits.does_not_exist() | (RateCounterItem.hits < counter.limit),
+    )
+
+
+def _counter_failed(exc: TransactWriteError, counters: Iterable[CounterUse]) -> None:
+    """Raise CounterFull for the first of ``counters`` whose condition failed in ``exc``."""
+    failed = outbox.failed_keys(exc)
+    for counter in counters:
+        if counter.key in failed:
+            raise CounterFull(counter) from exc
+
+
 def record_turn(
     conversation: Conversation,
     *,
@@ -289,11 +330,14 @@ def record_turn(
     counters: Sequence[CounterUse],
     cache: CacheEntry | None,
     events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
 ) -> None:
     """Store a turn in one transaction: the visitor's message, the answer (None when the
     provider failed: the question alone is kept), the new state (only if no other message
     changed it meanwhile), the counters (only below their limits), the shared cache entry and
-    the events. Raises CounterFull (a window is used up) or Conflict (a concurrent message)."""
+    the events, on the condition that every item ``requires`` names still exists (the agent).
+    Raises CounterFull (a window is used up), Conflict (a concurrent message) or the missing
+    requirement's error."""
     tenant_id = conversation.tenant_id
     pk = keys.conversation_pk(tenant_id, conversation.id)
     stored = [user] + ([assistant] if assistant else [])
@@ -305,19 +349,15 @@ def record_turn(
         ConversationStateItem.history.set(history),
         ConversationStateItem.version.set(conversation.state_version + 1),
     ]
-    counter_positions: dict[int, CounterUse] = {}
 
     def build(t: TransactWrite) -> None:
-        position = 0
         for message in stored:
             t.save(_message_item(tenant_id, message), condition=MessageItem.pk.does_not_exist())
-            position += 1
         t.update(
             state,
             actions=state_actions,
             condition=ConversationStateItem.version == conversation.state_version,
         )
-        position += 1
         if mark_unanswered:
             header = ConversationItem(pk=pk, sk=keys.CONVERSATION_SK)
             t.update(
@@ -325,22 +365,8 @@ def record_turn(
                 actions=[ConversationItem.unanswered.set(True)],
                 condition=ConversationItem.pk.exists(),
             )
-            position += 1
         for counter in counters:
-            counter_pk, counter_sk = counter.key
-            t.update(
-                RateCounterItem(pk=counter_pk, sk=counter_sk),
-                actions=[
-                    RateCounterItem.entity.set(RateCounterItem),
-                    RateCounterItem.hits.add(1),
-                    RateCounterItem.expires_at.set(counter.expires_at),
-                ],
-                condition=(
-                    RateCounterItem.hits.does_not_exist() | (RateCounterItem.hits < counter.limit)
-                ),
-            )
-            counter_positions[position] = counter
-            position += 1
+            _count(t, counter)
         if cache is not None:
             t.save(
                 AnswerCacheItem(
@@ -353,15 +379,12 @@ def record_turn(
             )
 
     try:
-        outbox.write(build, events)
+        outbox.write(build, events, requires=requires)
     except TransactWriteError as exc:
         if not is_condition_failure(exc):
             raise
-        reasons = exc.cancellation_reasons or []
-        for position, counter in counter_positions.items():
-            reason = reasons[position] if position < len(reasons) else None
-            if reason is not None and reason.code == "ConditionalCheckFailed":
-                raise CounterFull(counter) from exc
+        # By item identity: pynamodb sends puts before updates, whatever the order above.
+        _counter_failed(exc, counters)
         raise Conflict(
             "another message of this conversation was answered meanwhile; send it again"
         ) from exc
@@ -373,6 +396,7 @@ def set_feedback(
     message_id: str,
     feedback: Feedback,
     events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
 ) -> None:
     """Rate an answer (only an existing assistant message: the condition says so)."""
     item = MessageItem(
@@ -386,11 +410,16 @@ def set_feedback(
         ),
         events,
         on_condition_failure=NotFound("message not found"),
+        requires=requires,
     )
 
 
 def set_lead(
-    tenant_id: str, conversation_id: str, lead: Lead, events: Sequence[DomainEvent]
+    tenant_id: str,
+    conversation_id: str,
+    lead: Lead,
+    events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
 ) -> None:
     header = ConversationItem(
         pk=keys.conversation_pk(tenant_id, conversation_id), sk=keys.CONVERSATION_SK
@@ -406,6 +435,7 @@ def set_lead(
         ),
         events,
         on_condition_failure=NotFound("conversation not found"),
+        requires=requires,
     )
 
 
@@ -415,6 +445,7 @@ def request_handoff(
     requested_at: str,
     reason: str | None,
     events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
 ) -> bool:
     """Mark the conversation for a human. False when it already was (nothing written)."""
     header = ConversationItem(
@@ -434,6 +465,7 @@ def request_handoff(
                 condition=ConversationItem.pk.exists() & (ConversationItem.handoff == False),  # noqa: E712
             ),
             events,
+            requires=requires,
         )
     except TransactWriteError as exc:
         if is_condition_failure(exc):
@@ -523,3 +555,21 @@ def put_identity_secret(secret: IdentitySecret, events: Sequence[DomainEvent]) -
         **secret.model_dump(),
     )
     outbox.write(lambda t: t.save(item), events)
+
+
+# ---------------------------------------------------------------------------- a deleted agent
+
+
+def delete_agent_conversations(tenant_id: str, agent_id: str) -> int:
+    """Delete every conversation of the agent (header, state, messages, lead) and its identity
+    secret; the number of conversations. Idempotent (a re-run finds what is left)."""
+    deleted = 0
+    found = ConversationItem.gsi1.query(
+        keys.conversations_gsi1pk(tenant_id),
+        filter_condition=ConversationItem.agent_id == agent_id,
+    )
+    for header in found:
+        delete_partition(keys.conversation_pk(tenant_id, header.conversation_id))
+        deleted += 1
+    IdentitySecretItem(keys.tenant_pk(tenant_id), keys.identity_secret_sk(agent_id)).delete()
+    return deleted

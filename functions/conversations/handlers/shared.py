@@ -21,6 +21,10 @@ class ConversationSettings(ApiSettings):
     embedding_dimensions: int = 512
     visitor_messages_per_window: int = Field(default=20, ge=1)
     agent_messages_per_window: int = Field(default=600, ge=1)
+    client_messages_per_window: int = Field(default=60, ge=1)
+    key_messages_per_window: int = Field(default=400, ge=1)
+    client_starts_per_window: int = Field(default=10, ge=1)
+    key_starts_per_window: int = Field(default=300, ge=1)
     rate_window_seconds: int = Field(default=60, ge=1, le=3600)
 
 
@@ -28,16 +32,25 @@ def settings() -> ConversationSettings:
     return load_settings(ConversationSettings)
 
 
+def limits() -> Limits:
+    loaded = settings()
+    return Limits(
+        visitor_messages=loaded.visitor_messages_per_window,
+        agent_messages=loaded.agent_messages_per_window,
+        window_seconds=loaded.rate_window_seconds,
+        client_messages=loaded.client_messages_per_window,
+        key_messages=loaded.key_messages_per_window,
+        client_starts=loaded.client_starts_per_window,
+        key_starts=loaded.key_starts_per_window,
+    )
+
+
 def message_policy() -> messages.MessagePolicy:
     from knowledge.logic import embedder
 
     loaded = settings()
     return messages.MessagePolicy(
-        limits=Limits(
-            visitor_messages=loaded.visitor_messages_per_window,
-            agent_messages=loaded.agent_messages_per_window,
-            window_seconds=loaded.rate_window_seconds,
-        ),
+        limits=limits(),
         documents_bucket=loaded.documents_bucket,
         embedder=embedder(
             loaded.embedding_provider, loaded.embedding_model, loaded.embedding_dimensions

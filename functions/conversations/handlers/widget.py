@@ -13,12 +13,13 @@ from agenthub.http import (
     Caller,
     accepts,
     check_path_ids,
+    client_address,
     json_response,
     parse_body,
     public_cors,
     publishable_caller,
 )
-from conversations.handlers.shared import exchange_view, message_policy, message_view
+from conversations.handlers.shared import exchange_view, limits, message_policy, message_view
 from conversations.handlers.shared import visitor_tokens as tokens
 from conversations.logic import messages, service, visitors
 from conversations.logic.service import Access
@@ -60,8 +61,12 @@ def _widget(agent_id: str, ids: dict[str, str]) -> Caller:
 def _access(who: Caller, agent_id: str, token: str | None) -> Access:
     if not token:
         raise visitors.InvalidVisitor("this call needs the conversation's visitor_token")
-    visitor = tokens().verify(token, who.tenant_id, agent_id)
-    return Access(who.tenant_id, agent_id, Actor(**who.actor), visitor.id)
+    return _as(who, agent_id, tokens().verify(token, who.tenant_id, agent_id).id)
+
+
+def _as(who: Caller, agent_id: str, visitor_id: str) -> Access:
+    actor = Actor(**who.actor)
+    return Access(who.tenant_id, agent_id, actor, visitor_id, client_address(router), who.key_id)
 
 
 def _fields(body: WidgetAccess, model: type[BaseModel]) -> dict[str, Any]:
@@ -77,8 +82,9 @@ def start_widget_conversation(agentId: str):
     visitor = visitors.widget_visitor(
         who.tenant_id, agentId, tokens(), signed=signed, token=body.visitor_token
     )
-    access = Access(who.tenant_id, agentId, Actor(**who.actor), visitor.id)
-    conversation = service.start_conversation(access, visitor, "widget")
+    conversation = service.start_conversation(
+        _as(who, agentId, visitor.id), visitor, "widget", limits()
+    )
     data = {
         "conversation": _conversation(conversation),
         "visitor_token": tokens().issue(who.tenant_id, agentId, visitor),

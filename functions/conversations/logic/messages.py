@@ -2,11 +2,12 @@
 retrieval (knowledge, in process), generation (``answering``), and one write.
 
 AWS calls per message in a warm environment: one BatchGetItem (conversation header and
-state, the shared cached answer, the rate counters) and one TransactWriteItems (both
-messages, the state, the counters, the cache entry, the MessageAnswered event in the
-outbox) — on a cache miss and on a hit alike; the provider call (Bedrock) on a miss only.
-A cold environment adds the agent (5-minute L1 cache), the index pointer (10 s) and the
-index artifacts (S3), once.
+state, the shared cached answer, the rate counters, the tenant's quota counter) and one
+TransactWriteItems (both messages, the state, the counters, the cache entry, the
+MessageAnswered event in the outbox) — on a cache miss and on a hit alike; the provider call
+(Bedrock) on a miss only. A cold environment adds the agent (5-minute L1 cache), the index
+pointer (10 s), the index artifacts (S3) and billing's allowance (account and plans, 30 s),
+once.
 
 When the provider cannot answer (ProviderUnavailable), the question is stored with status
 "failed" (same transaction shape, no answer, no event) and the 503 with Retry-After goes back
@@ -24,7 +25,8 @@ from typing import Any
 from agenthub.errors import Conflict
 from agenthub.events import utc_now_iso
 from agenthub.observability import logger
-from agents.logic import get_agent
+from agents.logic import agent_still_exists, get_agent
+from billing.logic import message_allowance
 from conversations.dal import repository
 from conversations.logic import answer_cache, answering, rate_limits
 from conversations.logic.service import Access, owned
@@ -118,14 +120,23 @@ def post_message(
 
     key = answer_cache.digest(index_version(tenant_id, agent_id), agent.version, question)
     local_key = (tenant_id, agent_id, key)
-    local_entry = answer_cache.local().get(local_key)
+    # L1, then memcached when configured (which then replaces the DynamoDB cache item)
+    local_entry = answer_cache.tiered().get(local_key)
+    item_cache = not answer_cache.tiered().shared_enabled
     now = rate_limits.now()
-    known = rate_limits.counters(tenant_id, agent_id, access.visitor_id, policy.limits, now)
+    allowance = message_allowance(tenant_id)
+    known = rate_limits.counters(
+        tenant_id, agent_id, access.counted_as(access.visitor_id), policy.limits, now, allowance
+    )
 
     reads = repository.read_turn(
         tenant_id,
         conversation_id,
-        cache_key=None if local_entry else repository.AnswerCacheKey(tenant_id, agent_id, key),
+        cache_key=(
+            repository.AnswerCacheKey(tenant_id, agent_id, key)
+            if item_cache and local_entry is None
+            else None
+        ),
         counters=known,
     )
     conversation = owned(reads.conversation, access)
@@ -136,7 +147,12 @@ def post_message(
             details={"max_messages": MAX_MESSAGES_PER_CONVERSATION},
         )
     counters = rate_limits.counters(
-        tenant_id, agent_id, conversation.visitor_id, policy.limits, now
+        tenant_id,
+        agent_id,
+        access.counted_as(conversation.visitor_id),
+        policy.limits,
+        now,
+        allowance,
     )
     history = _history(conversation)
     search_query = answering.retrieval_query(question, history)
@@ -151,18 +167,23 @@ def post_message(
     cached = _lookup(local_entry, reads.cached, search_query, local_key)
     cache_put: repository.CacheEntry | None = None
     tokens_in = tokens_out = 0
+    fresh = cached is None
     if cached is None:
         _metric("AnswerCacheMiss")
         try:
             cached, tokens_in, tokens_out, cache_put = _answer_afresh(
-                access, agent, question, history, search_query, policy
+                access, agent, question, history, search_query, policy, item_cache=item_cache
             )
         except answering.ProviderUnavailable:
-            _store_failed_question(conversation, user, counters, policy, now)
+            _store_failed_question(
+                conversation, user, rate_limits.without_quota(counters), policy, now
+            )
             raise
     else:
         _metric("AnswerCacheHit")
 
+    if cached.abstained:
+        _metric("AnswerAbstained")
     latency_ms = int((time.perf_counter() - started) * 1000)
     reply = Message(
         id=new_message_id(),
@@ -172,7 +193,7 @@ def post_message(
         created_at=utc_now_iso(),
         citations=cached.citations,
         abstained=cached.abstained,
-        cached=cache_put is None,
+        cached=not fresh,
         model=cached.model,
         tokens_in=tokens_in,
         tokens_out=tokens_out,
@@ -233,14 +254,19 @@ def _answer_afresh(
     history: list[answering.Turn],
     search_query: str,
     policy: MessagePolicy,
-) -> tuple[CachedAnswer, int, int, repository.CacheEntry]:
-    """A cache miss: retrieve and generate, keep the answer in L1 and return the shared
-    entry to write with the message. (answer, tokens in, tokens out, cache entry)."""
+    *,
+    item_cache: bool,
+) -> tuple[CachedAnswer, int, int, repository.CacheEntry | None]:
+    """A cache miss: retrieve and generate, keep the answer in L1 (and memcached when
+    configured) and return the DynamoDB cache entry to write with the message, if that is
+    the L2. (answer, tokens in, tokens out, cache entry)."""
     answer, tokens_in, tokens_out, index_version = _generate(
         access, agent, question, history, search_query, policy
     )
     key = answer_cache.digest(index_version, agent.version, question)
-    answer_cache.local().set((access.tenant_id, access.agent_id, key), answer)
+    answer_cache.tiered().set((access.tenant_id, access.agent_id, key), answer)
+    if not item_cache:
+        return answer, tokens_in, tokens_out, None
     entry = repository.CacheEntry(
         key=repository.AnswerCacheKey(access.tenant_id, access.agent_id, key),
         answer=answer,
@@ -314,6 +340,7 @@ def _record(
             counters=counters,
             cache=cache,
             events=events,
+            requires=[agent_still_exists(conversation.tenant_id, conversation.agent_id)],
         )
     except repository.CounterFull as exc:
         raise rate_limits.refused(exc.counter, policy.limits, now) from None

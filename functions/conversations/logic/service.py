@@ -8,6 +8,7 @@ another visitor is a plain 404, like one that never existed.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from pydantic import ValidationError
 
 from agenthub.errors import BadRequest, Conflict, NotFound
 from agenthub.events import Actor, utc_now_iso
-from agents.logic import get_agent
+from agenthub.outbox import Required
+from agents.logic import agent_still_exists, get_agent
 from conversations.dal import repository
+from conversations.logic import rate_limits
 from conversations.logic.visitors import Visitor
 from conversations.models import (
     Channel,
@@ -51,6 +54,13 @@ class Access:
     agent_id: str
     actor: Actor
     visitor_id: str | None = None
+    # The widget's caller as the rate limits count it (None for a tenant's server).
+    client_address: str | None = None
+    publishable_key_id: str | None = None
+
+    def counted_as(self, visitor_id: str | None) -> rate_limits.Caller:
+        """Who this access is for the rate limits, as ``visitor_id``."""
+        return rate_limits.Caller(visitor_id, self.client_address, self.publishable_key_id)
 
 
 class NotAnAnswer(Conflict):
@@ -73,9 +83,18 @@ def owned(conversation: Conversation | None, access: Access) -> Conversation:
     return conversation
 
 
-def start_conversation(access: Access, visitor: Visitor, channel: Channel) -> Conversation:
+def alive(access: Access) -> list[Required]:
+    """What a write of ``access`` requires: its agent, at the moment of the write (a
+    deletion is seen at once, whatever the agent cache of this environment holds)."""
+    return [agent_still_exists(access.tenant_id, access.agent_id)]
+
+
+def start_conversation(
+    access: Access, visitor: Visitor, channel: Channel, limits: rate_limits.Limits | None = None
+) -> Conversation:
     """A new conversation of ``visitor`` with the agent (which must exist), and its
-    ConversationStarted event, in one write."""
+    ConversationStarted event, in one write; counted (with ``limits``) per client address
+    and publishable key: a used-up window is a TooManyRequests (429, Retry-After)."""
     get_agent(access.tenant_id, access.agent_id)  # NotFound for another tenant's agent
     conversation = Conversation(
         id=new_conversation_id(),
@@ -97,7 +116,19 @@ def start_conversation(access: Access, visitor: Visitor, channel: Channel) -> Co
             verified=visitor.verified,
         ),
     )
-    repository.start(conversation, [event])
+    now = rate_limits.now()
+    counters = (
+        rate_limits.start_counters(
+            access.tenant_id, access.agent_id, access.counted_as(visitor.id), limits, now
+        )
+        if limits is not None
+        else []
+    )
+    try:
+        repository.start(conversation, [event], requires=alive(access), counters=counters)
+    except repository.CounterFull as exc:
+        assert limits is not None
+        raise rate_limits.refused(exc.counter, limits, now) from None
     return conversation
 
 
@@ -163,6 +194,28 @@ def list_conversations(
     return repository.list_page(tenant_id, filters, limit, start_key)
 
 
+def visitor_questions(
+    tenant_id: str, agent_id: str, started_from: str, started_to: str
+) -> list[tuple[str, bool]]:
+    """Every visitor question of the agent's conversations that started in [started_from,
+    started_to] (ISO-8601 UTC), with whether its answer abstained: (text, abstained). For the
+    nightly analytics rollup (a conversation counts on the day it started)."""
+    filters = ConversationFilters(
+        agent_id=agent_id, started_from=started_from, started_to=started_to
+    )
+    found: list[tuple[str, bool]] = []
+    start_key: dict[str, Any] | None = None
+    while True:
+        page, start_key = repository.list_page(tenant_id, filters, 100, start_key)
+        for conversation in page:
+            _, messages = repository.get_with_messages(tenant_id, conversation.id)
+            for question, reply in itertools.pairwise(messages):
+                if question.role == "user" and reply.role == "assistant":
+                    found.append((question.text, reply.abstained))
+        if start_key is None:
+            return found
+
+
 def give_feedback(
     access: Access, conversation_id: str, message_id: str, data: FeedbackCreate
 ) -> Feedback:
@@ -187,7 +240,9 @@ def give_feedback(
             has_comment=bool(data.comment),
         ),
     )
-    repository.set_feedback(access.tenant_id, conversation_id, message_id, feedback, [event])
+    repository.set_feedback(
+        access.tenant_id, conversation_id, message_id, feedback, [event], requires=alive(access)
+    )
     return feedback
 
 
@@ -207,7 +262,7 @@ def capture_lead(access: Access, conversation_id: str, data: LeadCreate) -> Lead
             has_phone=lead.phone is not None,
         ),
     )
-    repository.set_lead(access.tenant_id, conversation_id, lead, [event])
+    repository.set_lead(access.tenant_id, conversation_id, lead, [event], requires=alive(access))
     return lead
 
 
@@ -234,10 +289,17 @@ def request_handoff(
         ),
     )
     first = repository.request_handoff(
-        access.tenant_id, conversation_id, requested_at, data.reason, [event]
+        access.tenant_id, conversation_id, requested_at, data.reason, [event], alive(access)
     )
     if first:
         conversation = conversation.model_copy(
             update={"handoff_requested_at": requested_at, "handoff_reason": data.reason}
         )
     return conversation, first
+
+
+def forget_agent(tenant_id: str, agent_id: str) -> int:
+    """Remove every conversation (messages, leads, feedback) of a deleted agent and its
+    identity secret; the number of conversations removed. Idempotent. Rate counters and
+    cached answers expire by TTL within the hour."""
+    return repository.delete_agent_conversations(tenant_id, agent_id)

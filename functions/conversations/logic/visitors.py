@@ -141,7 +141,8 @@ def verify_signed(tenant_id: str, agent_id: str, visitor_id: str, signature: str
     for fresh in (False, True):
         stored = _load_secret(tenant_id, agent_id, fresh=fresh)
         if stored is not None and any(
-            hmac.compare_digest(sign(secret, visitor_id), given) for secret in _valid(stored)
+            hmac.compare_digest(sign(secret, visitor_id).encode(), given.encode())
+            for secret in _valid(stored)
         ):
             return Visitor(visitor_id, verified=True)
     raise InvalidVisitor("visitor signature does not verify")
@@ -191,6 +192,7 @@ class VisitorTokens:
         except ValueError:
             raise invalid from None
         expected = self._mac(tenant_id, agent_id, kind, visitor_id, exp)
-        if not hmac.compare_digest(expected, mac) or exp < time.time():
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        if not hmac.compare_digest(expected.encode(), mac.encode()) or exp < time.time():
             raise invalid
         return Visitor(visitor_id, verified=kind == "v")

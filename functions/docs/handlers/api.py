@@ -8,6 +8,8 @@ tables to describe them, it never calls them.
 from __future__ import annotations
 
 import importlib
+import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ from aws_lambda_powertools.event_handler.openapi.models import (
 )
 
 from agenthub.http import api_handler, make_resolver
+from docs.handlers import described
+from docs.handlers.described import ERROR_SCHEMA
 
 app = make_resolver()
 
@@ -32,15 +36,25 @@ DESCRIPTION = (
 )
 
 
+# The modules of a domain's handlers/ that hold a route table (``app``): its API, and the
+# webhooks it receives from third parties (a function of their own, kept light).
+ROUTE_MODULES = ("api", "webhook")
+
+
 def _domain_resolvers() -> list[APIGatewayRestResolver]:
-    """The route table (``app``) of every other domain's ``handlers/api.py``, found on disk:
-    every function ships the whole functions/ folder."""
+    """The route table (``app``) of every other domain's ``handlers/api.py`` and
+    ``handlers/webhook.py``, found on disk: every function ships the whole functions/ folder."""
     root = Path(__file__).resolve().parents[2]
-    domains = sorted(p.parent.parent.name for p in root.glob("*/handlers/api.py"))
+    own = __name__.split(".")[0]
+    found = sorted(
+        (p.parent.parent.name, p.stem)
+        for name in ROUTE_MODULES
+        for p in root.glob(f"*/handlers/{name}.py")
+    )
     return [
-        importlib.import_module(f"{domain}.handlers.api").app
-        for domain in domains
-        if domain != __name__.split(".")[0]
+        importlib.import_module(f"{domain}.handlers.{name}").app
+        for domain, name in found
+        if domain != own
     ]
 
 
@@ -54,7 +68,7 @@ def openapi_json(base_path: str) -> str:
         description=DESCRIPTION,
         servers=[Server(url=base_path or "/")],
         security_schemes={
-            "bearer": APIKey(name="Authorization", in_=APIKeyIn.header),  # type: ignore[call-arg]
+            "bearer": APIKey(name="Authorization", in_=APIKeyIn.header),
         },
         security=[{"bearer": []}],
         on_conflict="error",
@@ -64,7 +78,12 @@ def openapi_json(base_path: str) -> str:
         merge.add_schema(
             _with_declared_bodies(resolver, schema.model_dump(by_alias=True, exclude_none=True))
         )
-    return merge.get_openapi_json_schema()
+    document = json.loads(merge.get_openapi_json_schema())
+    document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            described.describe(method.upper(), path, operation, "requestBody" in operation)
+    return json.dumps(document)
 
 
 def _with_declared_bodies(
@@ -130,6 +149,24 @@ def get_swagger_ui():
         content_type="text/html",
         body=html,
         headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@app.get("/v1/health", summary="Health", tags=["docs"])
+def get_health():
+    """What a deployment's smoke test asks first: the function answers through API Gateway,
+    and which version of it did (``$LATEST`` outside Lambda)."""
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=json.dumps(
+            {
+                "status": "ok",
+                "stage": os.environ.get("STAGE", "dev"),
+                "version": os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            }
+        ),
+        headers={"Cache-Control": "no-store"},
     )
 
 

@@ -22,9 +22,9 @@ def _key_model(item: ApiKeyItem) -> KeyRecord:
     return KeyRecord(
         id=item.key_id,
         tenant_id=item.tenant_id,
-        type=item.key_type,  # type: ignore[arg-type]
+        type=item.key_type,
         name=item.name,
-        role=item.role,  # type: ignore[arg-type]
+        role=item.role,
         agent_id=item.agent_id,
         allowed_origins=list(item.allowed_origins or []),
         last4=item.last4,

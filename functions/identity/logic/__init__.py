@@ -2,10 +2,10 @@
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["active_publishable_keys"]
+__all__ = ["active_publishable_keys", "revoke_agent_keys"]
 
 if TYPE_CHECKING:
-    from identity.logic.service import active_publishable_keys
+    from identity.logic.service import active_publishable_keys, revoke_agent_keys
 
 
 def __getattr__(name: str) -> Any:

@@ -43,14 +43,14 @@ def _new_record(
     record = KeyRecord(
         id=key_id,
         tenant_id=tenant_id,
-        type=key_type,  # type: ignore[arg-type]
+        type=key_type,
         name=name,
         last4=secret[-4:],
         key_hash=key_format.hash_key(secret),
         created_at=utc_now_iso(),
         created_by=created_by,
         key=secret if key_type == "publishable" else None,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
     return record, secret
 
@@ -185,3 +185,16 @@ def revoke_key(tenant_id: str, key_id: str, key_type: str, actor: Actor) -> ApiK
     )
     repository.revoke_key(tenant_id, key_id, key_type, revoked_at, [event], owner=owner)
     return _public(current.model_copy(update={"revoked_at": revoked_at}))
+
+
+def revoke_agent_keys(tenant_id: str, agent_id: str, actor: Actor) -> int:
+    """Revoke every active publishable key of a (deleted) agent, each with its ApiKeyRevoked
+    event; the number revoked. Idempotent: a key revoked meanwhile is skipped."""
+    revoked = 0
+    for key in active_publishable_keys(tenant_id, agent_id):
+        try:
+            revoke_key(tenant_id, key.id, "publishable", actor)
+        except Conflict:
+            continue
+        revoked += 1
+    return revoked

@@ -3,16 +3,19 @@ artifacts in S3. The only module of this domain that touches DynamoDB or S3."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 
 from agenthub import keys, outbox
 from agenthub.clients import client
 from agenthub.errors import Conflict, NotFound, is_condition_failure
 from agenthub.events import DomainEvent, utc_now_iso
+from agenthub.table import delete_partition
 from knowledge.dal.items import DocumentItem, ImportJobItem, IndexPointerItem
 from knowledge.models import (
     Document,
@@ -32,10 +35,10 @@ def _document(item: DocumentItem) -> Document:
         id=item.document_id,
         tenant_id=item.tenant_id,
         agent_id=item.agent_id,
-        type=item.source_type,  # type: ignore[arg-type]
+        type=item.source_type,
         title=item.title,
         title_given=bool(item.title_given),
-        status=item.status,  # type: ignore[arg-type]
+        status=item.status,
         file_name=item.file_name,
         source_url=item.source_url,
         content_type=item.content_type,
@@ -87,20 +90,34 @@ def _new_document_item(doc: Document) -> DocumentItem:
     )
 
 
-def create_document(doc: Document, events: Sequence[DomainEvent]) -> None:
-    create_documents([doc], events)
+def create_document(
+    doc: Document, events: Sequence[DomainEvent], requires: Sequence[outbox.Required] = ()
+) -> None:
+    """Store a new document and its events, if every item ``requires`` names (the agent)
+    still exists."""
+    create_documents([doc], events, requires)
 
 
-def create_documents(docs: Sequence[Document], events: Sequence[DomainEvent]) -> None:
-    """New documents with their events, in one transaction (at most 100 items in all);
-    Conflict, and nothing written, when any of the ids exists."""
+def create_documents(
+    docs: Sequence[Document],
+    events: Sequence[DomainEvent],
+    requires: Sequence[outbox.Required] = (),
+) -> None:
+    """New documents with their events, in one transaction (at most 100 items in all, the
+    ``requires`` checks included); Conflict, and nothing written, when any of the ids exists;
+    the required item's own error when it is gone (a deleted agent)."""
     items = [_new_document_item(doc) for doc in docs]
 
     def build(t: Any) -> None:
         for item in items:
             t.save(item, condition=DocumentItem.pk.does_not_exist())
 
-    outbox.write(build, events, on_condition_failure=Conflict("document id collision, retry"))
+    outbox.write(
+        build,
+        events,
+        on_condition_failure=Conflict("document id collision, retry"),
+        requires=requires,
+    )
 
 
 def get_document(tenant_id: str, agent_id: str, document_id: str) -> Document:
@@ -153,7 +170,7 @@ def _document_write(
     expected_version: int | None,
 ) -> _DocumentWrite:
     pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
-    actions = [DocumentItem.version.add(1)]
+    actions: list[Action] = [DocumentItem.version.add(1)]
     for name, value in changes.items():
         attribute = {"type": "source_type"}.get(name, name)
         stored = value.model_dump() if isinstance(value, Failure | Progress | Usage) else value
@@ -281,13 +298,13 @@ def _import(item: ImportJobItem) -> ImportJob:
         id=item.import_id,
         tenant_id=item.tenant_id,
         agent_id=item.agent_id,
-        type=item.kind,  # type: ignore[arg-type]
+        type=item.kind,
         url=item.url,
         max_pages=int(item.max_pages),
         max_depth=int(item.max_depth),
         tags=list(item.tags or []),
         chunking=dict(item.chunking or {}),
-        status=item.status,  # type: ignore[arg-type]
+        status=item.status,
         counts=ImportCounts(
             pages_found=int(item.pages_found or 0),
             documents=int(item.documents or 0),
@@ -301,7 +318,8 @@ def _import(item: ImportJobItem) -> ImportJob:
     )
 
 
-def create_import(job: ImportJob) -> None:
+def create_import(job: ImportJob, requires: Sequence[outbox.Required] = ()) -> None:
+    """Store a new import job, if every item ``requires`` names (the agent) still exists."""
     item = _import_key(job.tenant_id, job.agent_id, job.id)
     for name, value in {
         "tenant_id": job.tenant_id,
@@ -318,12 +336,12 @@ def create_import(job: ImportJob) -> None:
         "updated_at": job.updated_at,
     }.items():
         setattr(item, name, value)
-    try:
-        item.save(condition=ImportJobItem.pk.does_not_exist())
-    except PutError as exc:
-        if is_condition_failure(exc):
-            raise Conflict("import id collision, retry") from exc
-        raise
+    outbox.write(
+        lambda t: t.save(item, condition=ImportJobItem.pk.does_not_exist()),
+        [],
+        on_condition_failure=Conflict("import id collision, retry"),
+        requires=requires,
+    )
 
 
 def get_import(tenant_id: str, agent_id: str, import_id: str) -> ImportJob:
@@ -340,7 +358,7 @@ def update_import(
     status: str | None = None,
     failure: Failure | None = None,
     expected_statuses: tuple[str, ...] | None = None,
-    **counts: int,
+    counts: Mapping[str, int] | None = None,
 ) -> None:
     """Set the import's status (and failure) and the discovery's ``counts`` (pages_found,
     documents, skipped: only the discovery writes them; settling documents add to indexed and
@@ -351,7 +369,7 @@ def update_import(
         actions.append(ImportJobItem.status.set(status))
     if failure is not None:
         actions.append(ImportJobItem.failure.set(failure.model_dump()))
-    actions += [getattr(ImportJobItem, name).set(n) for name, n in counts.items()]
+    actions += [getattr(ImportJobItem, name).set(n) for name, n in (counts or {}).items()]
     condition = ImportJobItem.pk.exists()
     if expected_statuses is not None:
         condition &= ImportJobItem.status.is_in(*expected_statuses)
@@ -410,6 +428,8 @@ def swap_pointer(pointer: IndexPointer, expected_version: int) -> bool:
     """Make ``pointer`` live (with the changes it holds) if the live version is still
     ``expected_version``. False when another build won the race (the caller rebuilds from the
     newer document set). Counters and the build schedule on the item are left as they are."""
+    if pointer.prefix is None or pointer.built_at is None:
+        raise ValueError("only a built index (a prefix and a build time) can go live")
     item = _pointer_key(pointer.tenant_id, pointer.agent_id)
     actions = [
         *_identity(pointer.tenant_id, pointer.agent_id),
@@ -559,6 +579,45 @@ class ObjectTooLarge(Exception):
         self.size = size
 
 
+def child_prefixes(bucket: str, prefix: str) -> Iterator[str]:
+    """The "folders" right under ``prefix`` (S3 delimiter listing, every page)."""
+    pages = client("s3").get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            yield str(common["Prefix"])
+
+
+def objects_under(bucket: str, prefix: str) -> Iterator[tuple[str, datetime]]:
+    """(key, last modified) of every object under ``prefix``, page by page."""
+    pages = client("s3").get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            yield str(obj["Key"]), obj["LastModified"]
+
+
+def delete_objects(bucket: str, object_keys: Sequence[str]) -> int:
+    """Delete ``object_keys`` (1,000 per request); the number S3 reports deleted."""
+    deleted = 0
+    s3 = client("s3")
+    for start in range(0, len(object_keys), 1000):
+        batch = [{"Key": key} for key in object_keys[start : start + 1000]]
+        response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": False})
+        deleted += len(response.get("Deleted", []))
+        if response.get("Errors"):
+            raise RuntimeError(f"S3 refused to delete {len(response['Errors'])} objects")
+    return deleted
+
+
+def chunk_keys_in_use(tenant_id: str, agent_id: str) -> set[str]:
+    """The chunk artifacts the agent's documents point at (every document, any status)."""
+    items = DocumentItem.query(
+        keys.knowledge_pk(tenant_id, agent_id),
+        DocumentItem.sk.startswith(keys.DOCUMENT_SK_PREFIX),
+        attributes_to_get=["chunks_key"],
+    )
+    return {str(item.chunks_key) for item in items if item.chunks_key}
+
+
 # ---------------------------------------------------------------- ingestion queue
 def enqueue_many(queue_url: str, items: Sequence[IngestionWorkItem]) -> None:
     """Ten messages a call; raises if SQS refused any (a retry sends them again: consumers
@@ -576,3 +635,32 @@ def enqueue_many(queue_url: str, items: Sequence[IngestionWorkItem]) -> None:
 def enqueue(queue_url: str, item: IngestionWorkItem, delay_seconds: int = 0) -> None:
     body = item.model_dump_json(exclude_none=True)
     client("sqs").send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_seconds)
+
+
+def delete_agent_partition(tenant_id: str, agent_id: str) -> int:
+    """Delete the agent's documents and index pointer (its whole knowledge partition)."""
+    return delete_partition(keys.knowledge_pk(tenant_id, agent_id))
+
+
+def delete_prefix(bucket: str, prefix: str) -> int:
+    """Delete every object under ``prefix`` (1,000 per call); the count."""
+    s3 = client("s3")
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if found:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": found, "Quiet": True})
+            deleted += len(found)
+    return deleted
+
+
+def stuck_documents(updated_before: str) -> list[Document]:
+    """Documents still ``processing`` whose ``updated_at`` is before ``updated_before``: a
+    filtered Scan of the table (the sweep runs every 15 minutes; no index holds documents by
+    status, and adding one would cost every document write)."""
+    found = DocumentItem.scan(
+        filter_condition=(DocumentItem.entity == DocumentItem)
+        & (DocumentItem.status == "processing")
+        & (DocumentItem.updated_at < updated_before)
+    )
+    return [_document(item) for item in found]

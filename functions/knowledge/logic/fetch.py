@@ -37,7 +37,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -323,8 +323,22 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _check_content_type(target: _Target, content_type: str, also: Collection[str] = ()) -> None:
+def _check_content_type(
+    target: _Target,
+    content_type: str,
+    allowed: Sequence[str] | None = None,
+    also: Collection[str] = (),
+) -> None:
     media = _media_type(content_type)
+    if allowed is not None:  # a caller's own list (scheduling imports text/calendar)
+        if media in allowed:
+            return
+        raise UrlRejected(
+            "content_type",
+            f"The URL returned {media or 'content of no declared type'}, not one of "
+            f"{', '.join(allowed)}.",
+            content_type=media,
+        )
     if media in CONTENT_TYPES or media in also:
         return
     extension = PurePosixPath(unquote(urlsplit(target.url).path)).suffix.lower()
@@ -415,10 +429,12 @@ def fetch_url(
     limits: FetchLimits | None = None,
     resolver: Resolver = socket.getaddrinfo,
     allow_private: bool = False,
+    content_types: Sequence[str] | None = None,
     also_accept: Collection[str] = (),
 ) -> FetchedDocument:
     """Fetch a document for import, or raise UrlRejected (see the module docstring).
-    ``also_accept``: media types accepted on top of the importable ones (a sitemap's XML)."""
+    ``content_types`` replaces the document types allowed by default; ``also_accept`` adds
+    media types on top of them (a sitemap's XML)."""
     limits = limits or FetchLimits()
     deadline = _Deadline(limits.total_timeout)
     current = url
@@ -440,7 +456,7 @@ def fetch_url(
                     status=response.status,
                 )
             content_type = response.getheader("Content-Type") or ""
-            _check_content_type(target, content_type, also_accept)
+            _check_content_type(target, content_type, content_types, also_accept)
             data = _read_body(connection, response, limits, deadline)
         finally:
             connection.close()

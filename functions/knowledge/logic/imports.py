@@ -30,7 +30,7 @@ from urllib.robotparser import RobotFileParser
 
 from agenthub.errors import NotFound
 from agenthub.events import utc_now_iso
-from agents.logic import get_agent
+from agents.logic import agent_still_exists, get_agent
 from knowledge.dal import repository
 from knowledge.logic import sources
 from knowledge.logic.fetch import FetchedDocument, FetchLimits, UrlRejected, fetch_url
@@ -55,6 +55,7 @@ def create_import(
     tenant_id: str, agent_id: str, body: ImportCreate, places: sources.Places
 ) -> ImportJob:
     get_agent(tenant_id, agent_id)  # another tenant's agent is a 404
+    alive = [agent_still_exists(tenant_id, agent_id)]  # and a deleted one, at once
     now = utc_now_iso()
     job = ImportJob(
         id=new_import_id(),
@@ -70,7 +71,7 @@ def create_import(
         created_at=now,
         updated_at=now,
     )
-    repository.create_import(job)
+    repository.create_import(job, alive)
     item = IngestionWorkItem(
         action="import", tenant_id=tenant_id, agent_id=agent_id, import_id=job.id
     )
@@ -140,11 +141,15 @@ def run_import(item: IngestionWorkItem, places: sources.Places, fetch: Fetch) ->
                 _create(discovery, group, places)
                 group = []
         _create(discovery, group, places)
+    except NotFound:
+        return  # the agent was deleted meanwhile: its cleanup removes the job and documents
     except UrlRejected as exc:  # the sitemap or the start page itself
         failure = Failure(reason=exc.reason, message=exc.message)
-        repository.update_import(job, status="failed", failure=failure, **discovery.tally.counts())
+        repository.update_import(
+            job, status="failed", failure=failure, counts=discovery.tally.counts()
+        )
         return
-    repository.update_import(job, status="ingesting", **discovery.tally.counts())
+    repository.update_import(job, status="ingesting", counts=discovery.tally.counts())
 
 
 def _create(discovery: Discovery, group: list[sources.Page], places: sources.Places) -> None:
@@ -153,7 +158,7 @@ def _create(discovery: Discovery, group: list[sources.Page], places: sources.Pla
         return
     sources.create_imported(discovery.job, group, places)
     discovery.tally.documents += len(group)
-    repository.update_import(discovery.job, **discovery.tally.counts())
+    repository.update_import(discovery.job, counts=discovery.tally.counts())
 
 
 def _read_robots(discovery: Discovery) -> None:
@@ -165,10 +170,8 @@ def _read_robots(discovery: Discovery) -> None:
         fetched = discovery.get(f"{parts.scheme}://{parts.netloc}/robots.txt")
     except UrlRejected as exc:
         status = (exc.details or {}).get("status")
-        if status in (401, 403):
-            robots.disallow_all = True
-        else:
-            robots.allow_all = True
+        # urllib.robotparser's own flags for these cases (as its read() sets them)
+        setattr(robots, "disallow_all" if status in (401, 403) else "allow_all", True)
         return
     robots.parse(fetched.data.decode("utf-8", errors="replace").splitlines())
 

@@ -14,9 +14,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from agenthub import outbox
 from agenthub.errors import Conflict
 from agenthub.events import Actor, utc_now_iso
-from agents.logic import get_agent
+from agents.logic import agent_still_exists, get_agent
 from knowledge.dal import repository
 from knowledge.logic import builds, storage
 from knowledge.models import (
@@ -82,6 +83,7 @@ def create_source(
     places: Places,
 ) -> tuple[Document, UploadTicket | None]:
     get_agent(tenant_id, agent_id)  # another tenant's agent is a 404
+    alive = [agent_still_exists(tenant_id, agent_id)]  # and a deleted one, at once
     now = utc_now_iso()
     doc = Document(
         id=new_document_id(),
@@ -106,12 +108,12 @@ def create_source(
                 "size": source.size,
             }
         )
-        repository.create_document(doc, [_created(doc, actor)])
+        repository.create_document(doc, [_created(doc, actor)], alive)
         key = storage.upload_key(tenant_id, agent_id, doc.id, source.file_name)
         ticket = _ticket(places.bucket, key, content_type, source.size)
     elif isinstance(source, UrlSource):
         doc = doc.model_copy(update={"source_url": str(source.url)})
-        repository.create_document(doc, [_created(doc, actor)])
+        repository.create_document(doc, [_created(doc, actor)], alive)
         _queue(places, doc)
     else:
         body, content_type = _inline_content(source)
@@ -119,7 +121,7 @@ def create_source(
         repository.put_object(
             places.bucket, storage.source_key(tenant_id, agent_id, doc.id), body, content_type
         )
-        repository.create_document(doc, [_created(doc, actor)])
+        repository.create_document(doc, [_created(doc, actor)], alive)
         _queue(places, doc)
     return doc, ticket
 
@@ -142,11 +144,12 @@ def create_imported(job: ImportJob, pages: list[Page], places: Places) -> None:
             key = storage.source_key(job.tenant_id, job.agent_id, doc.id)
             repository.put_object(places.bucket, key, *page)
     system = Actor(kind="system")
+    alive = [agent_still_exists(job.tenant_id, job.agent_id)]
     try:
-        repository.create_documents(docs, [_created(doc, system) for doc in docs])
+        repository.create_documents(docs, [_created(doc, system) for doc in docs], alive)
         queued = docs
     except Conflict:  # a re-run: create what is missing, queue what is still queued
-        queued = [doc for doc in docs if _created_or_queued(doc, system)]
+        queued = [doc for doc in docs if _created_or_queued(doc, system, alive)]
     stored = {doc.id for doc, (_, page) in zip(docs, pages, strict=True) if page is not None}
     items = [
         IngestionWorkItem(
@@ -180,9 +183,9 @@ def _imported(job: ImportJob, url: str) -> Document:
     )
 
 
-def _created_or_queued(doc: Document, actor: Actor) -> bool:
+def _created_or_queued(doc: Document, actor: Actor, alive: list[outbox.Required]) -> bool:
     try:
-        repository.create_document(doc, [_created(doc, actor)])
+        repository.create_document(doc, [_created(doc, actor)], alive)
         return True
     except Conflict:
         existing = repository.find_document(doc.tenant_id, doc.agent_id, doc.id)
@@ -299,3 +302,14 @@ def delete_document(
     )
     repository.delete_document(tenant_id, agent_id, document_id, [deleted])
     builds.request_build(tenant_id, agent_id, places.queue_url)
+
+
+def forget_agent(tenant_id: str, agent_id: str, bucket: str) -> int:
+    """Remove a deleted agent's knowledge: its documents, imports and index pointer, then every
+    object of it in ``bucket`` (uploads, sources, chunks, index artifacts). The number of
+    objects removed. Idempotent."""
+    repository.delete_agent_partition(tenant_id, agent_id)
+    return sum(
+        repository.delete_prefix(bucket, prefix)
+        for prefix in storage.agent_prefixes(tenant_id, agent_id)
+    )

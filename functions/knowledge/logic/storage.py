@@ -44,3 +44,24 @@ def content_hash(data: bytes, chunking: dict[str, int]) -> str:
     digest = hashlib.sha256(data)
     digest.update(json.dumps(chunking, sort_keys=True).encode())
     return digest.hexdigest()[:32]
+
+
+def agent_prefixes(tenant_id: str, agent_id: str) -> list[str]:
+    """Every prefix under which an agent's objects live."""
+    return [f"{area}/{tenant_id}/{agent_id}/" for area in ("uploads", "sources", "chunks", "index")]
+
+
+INDEX_ROOT = "index/"
+CHUNKS_ROOT = "chunks/"
+
+
+def index_version_of(prefix: str) -> int | None:
+    """``index/<t>/<a>/v00000012/`` -> 12 (None for anything else)."""
+    name = prefix.rstrip("/").rsplit("/", 1)[-1]
+    return int(name[1:]) if name.startswith("v") and name[1:].isdigit() else None
+
+
+def agent_of_prefix(prefix: str) -> tuple[str, str] | None:
+    """``index/<t>/<a>/`` or ``chunks/<t>/<a>/`` -> (tenant, agent)."""
+    parts = prefix.strip("/").split("/")
+    return (parts[1], parts[2]) if len(parts) == 3 and all(parts) else None

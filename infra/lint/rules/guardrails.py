@@ -266,7 +266,8 @@ def _alarm_metrics(alarm: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 
 
 def _queues_named(value: Any, queues: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    if (ref := _target(value)) in queues:
+    ref = _target(value)
+    if ref is not None and ref in queues:
         return {ref}
     wanted = _text(value)
     return {q for q, props in queues.items() if wanted and _text(props.get("QueueName")) == wanted}
@@ -365,3 +366,214 @@ class RuleSqsTargetHasDeadLetter(CloudFormationLintRule):
                         )
                     )
         return matches
+
+
+# ------------------------------------------------------------------ severities and deployments
+SEVERITY_TAG = "severity"
+SEVERITIES = ("critical", "warning", "info")
+
+
+def _severity_topics(cfn: Any) -> dict[str, str]:
+    """``{topic logical id: severity}`` of the SNS topics tagged ``severity``."""
+    found = {}
+    for name, props in _of_type(cfn, "AWS::SNS::Topic"):
+        for tag in props.get("Tags") or []:
+            if (
+                isinstance(tag, dict)
+                and tag.get("Key") == SEVERITY_TAG
+                and tag.get("Value") in SEVERITIES
+            ):
+                found[name] = tag["Value"]
+    return found
+
+
+def _alarm_severities(props: Mapping[str, Any], topics: Mapping[str, str]) -> set[str]:
+    actions = props.get("AlarmActions") or []
+    return {topics[t] for a in actions if (t := _target(a)) is not None and t in topics}
+
+
+class DeadLetterQueueAlarmIsCritical(CloudFormationLintRule):
+    """A message in a dead-letter queue is work that failed for good: someone must act now."""
+
+    id = "E9007"
+    shortdesc = "Dead-letter queue depth alarm notifies the critical topic"
+    description = (
+        f"Every dead-letter queue needs a depth alarm ({DLQ_METRIC}) whose AlarmActions name an "
+        f"SNS topic tagged {SEVERITY_TAG}=critical (E9003 only asks for an alarm)."
+    )
+    tags = ["agenthub", "sqs", "alarms"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        queues = _queues(cfn)
+        topics = _severity_topics(cfn)
+        critical: set[str] = set()
+        for _, alarm in _of_type(cfn, "AWS::CloudWatch::Alarm"):
+            if "critical" not in _alarm_severities(alarm, topics):
+                continue
+            for metric in _alarm_metrics(alarm):
+                if metric.get("MetricName") == DLQ_METRIC and metric.get("Namespace") == "AWS/SQS":
+                    for dimension in metric.get("Dimensions") or []:
+                        if isinstance(dimension, dict) and dimension.get("Name") == "QueueName":
+                            critical.update(_queues_named(dimension.get("Value"), queues))
+        return [
+            RuleMatch(
+                ["Resources", name],
+                f"Dead-letter queue {name} has no depth alarm that notifies a topic tagged "
+                f"{SEVERITY_TAG}=critical",
+            )
+            for name in sorted(_dead_letter_queues(cfn) - critical)
+        ]
+
+
+class AlarmHasOneSeverity(CloudFormationLintRule):
+    """Each alarm is routed by the seed's severities: exactly one of critical, warning, info."""
+
+    id = "E9008"
+    shortdesc = "Alarm notifies exactly one severity topic"
+    description = (
+        "Every AWS::CloudWatch::Alarm needs AlarmActions naming exactly one SNS topic tagged "
+        f"{SEVERITY_TAG} ({', '.join(SEVERITIES)}), so each alarm reaches the people its "
+        "severity is for, once."
+    )
+    tags = ["agenthub", "alarms"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        topics = _severity_topics(cfn)
+        matches = []
+        for name, alarm in _of_type(cfn, "AWS::CloudWatch::Alarm"):
+            found = _alarm_severities(alarm, topics)
+            if len(found) != 1:
+                said = ", ".join(sorted(found)) or "none"
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name],
+                        f"Alarm {name} notifies {said}: it needs exactly one topic tagged "
+                        f"{SEVERITY_TAG}",
+                    )
+                )
+        return matches
+
+
+PC_DIMENSION = "lambda:function:ProvisionedConcurrency"
+
+
+class ProvisionedConcurrencyScaling(CloudFormationLintRule):
+    """Provisioned concurrency under Application Auto Scaling, the way that survives deploys."""
+
+    id = "E9009"
+    shortdesc = "Scaled provisioned concurrency never reaches 0 and has one owner"
+    description = (
+        "A ScalableTarget of lambda:function:ProvisionedConcurrency and each of its scheduled "
+        "actions keep MinCapacity >= 1 (a literal, or a parameter whose MinValue >= 1): a config "
+        "scaled to 0 makes the next deployment fail. The function it manages sets no "
+        "ProvisionedConcurrencyConfig (two owners fight) and, as a SAM function with "
+        "AutoPublishAlias, has a DeploymentPreference (without one the second deploy fails)."
+    )
+    tags = ["agenthub", "lambda", "autoscaling"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        parameters = cfn.template.get("Parameters") or {}
+        functions = dict(_of_type(cfn, *FUNCTION_TYPES))
+        matches = []
+        for name, props in _of_type(cfn, "AWS::ApplicationAutoScaling::ScalableTarget"):
+            if props.get("ScalableDimension") != PC_DIMENSION:
+                continue
+            path = ["Resources", name, "Properties"]
+            if not _at_least_one(props.get("MinCapacity"), parameters):
+                matches.append(RuleMatch([*path, "MinCapacity"], f"{name}: MinCapacity may be 0"))
+            for index, action in enumerate(props.get("ScheduledActions") or []):
+                minimum = _props(action, "ScalableTargetAction").get("MinCapacity")
+                if not _at_least_one(minimum, parameters):
+                    matches.append(
+                        RuleMatch(
+                            [*path, "ScheduledActions", index],
+                            f"{name}: scheduled action {index} may scale to 0",
+                        )
+                    )
+            function = _scaled_function(props.get("ResourceId"))
+            function_props = functions.get(function or "")
+            if function_props is None:
+                continue
+            if function_props.get("ProvisionedConcurrencyConfig"):
+                matches.append(
+                    RuleMatch(
+                        ["Resources", function, "Properties", "ProvisionedConcurrencyConfig"],
+                        f"{function} sets ProvisionedConcurrencyConfig but {name} manages it",
+                    )
+                )
+            if "AutoPublishAlias" in function_props and not function_props.get(
+                "DeploymentPreference"
+            ):
+                matches.append(
+                    RuleMatch(
+                        ["Resources", function],
+                        f"{function} has scaled provisioned concurrency but no "
+                        "DeploymentPreference",
+                    )
+                )
+        return matches
+
+
+def _at_least_one(value: Any, parameters: Mapping[str, Any]) -> bool:
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        return int(value) >= 1
+    ref = value.get("Ref") if isinstance(value, dict) and len(value) == 1 else None
+    parameter = parameters.get(ref) if isinstance(ref, str) else None
+    if isinstance(parameter, dict):
+        minimum = parameter.get("MinValue")
+        return minimum is not None and float(minimum) >= 1
+    return False
+
+
+def _scaled_function(resource_id: Any) -> str | None:
+    """``!Sub function:${Fn}:live`` -> ``Fn``."""
+    text = _text(resource_id)
+    if text and text.startswith("function:${"):
+        return text[len("function:${") :].split("}", 1)[0]
+    return None
+
+
+class CanaryAlarmScopedToNewVersion(CloudFormationLintRule):
+    """A canary is judged on the new version's failures, not on the old version's."""
+
+    id = "E9010"
+    shortdesc = "Gradual deployment has an alarm scoped to the function's new version"
+    description = (
+        "Every SAM function with AutoPublishAlias and a DeploymentPreference lists, in "
+        "DeploymentPreference.Alarms, an alarm whose metric has the dimension ExecutedVersion "
+        "= !GetAtt <function>.Version.Version; an alarm on the whole function or API would roll "
+        "back a healthy new version for the old one's errors, or miss the new one's."
+    )
+    tags = ["agenthub", "lambda", "deployment"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        alarms = dict(_of_type(cfn, "AWS::CloudWatch::Alarm"))
+        matches = []
+        for name, props in _of_type(cfn, "AWS::Serverless::Function"):
+            preference = props.get("DeploymentPreference")
+            if "AutoPublishAlias" not in props or not isinstance(preference, dict):
+                continue
+            listed = {_target(a) for a in preference.get("Alarms") or []}
+            if not any(_scoped_to_version(alarms.get(a or "", {}), name) for a in listed):
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", "DeploymentPreference"],
+                        f"{name}: no DeploymentPreference alarm is scoped to its new version "
+                        "(ExecutedVersion dimension)",
+                    )
+                )
+        return matches
+
+
+def _scoped_to_version(alarm: Mapping[str, Any], function: str) -> bool:
+    for metric in _alarm_metrics(alarm):
+        for dimension in metric.get("Dimensions") or []:
+            if not (isinstance(dimension, dict) and dimension.get("Name") == "ExecutedVersion"):
+                continue
+            value = dimension.get("Value")
+            attribute = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+            if isinstance(attribute, list):
+                attribute = ".".join(str(part) for part in attribute)
+            if attribute == f"{function}.Version.Version":
+                return True
+    return False

@@ -6,6 +6,7 @@ and tests point every client at the emulator without code paths of their own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from agenthub.environment import connection, on_reset
@@ -21,7 +22,8 @@ def client(service: str) -> Any:
         connect_timeout=2,
         read_timeout=5,
     )
-    return boto3.session.Session().client(service, config=config)
+    make: Callable[..., Any] = boto3.session.Session().client  # any service, by name
+    return make(service, config=config)
 
 
 def secret_json(arn: str, *, max_age: int = 300) -> dict[str, Any]:

@@ -77,6 +77,12 @@ class TooManyRequests(AppError):
     status, code = 429, "too_many_requests"
 
 
+class PaymentRequired(AppError):
+    """The tenant's plan or spend cap does not cover this; paying more would."""
+
+    status, code = 402, "payment_required"
+
+
 class DependencyUnavailable(AppError):
     """A dependency (DynamoDB, EventBridge, a provider) failed; the client may retry."""
 

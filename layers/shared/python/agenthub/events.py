@@ -8,6 +8,7 @@ believes an event left when it did not.
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -154,3 +155,52 @@ class EventPublisher:
 def publisher(bus_name: str) -> EventPublisher:
     """The environment's publisher for ``bus_name`` (one client, reused)."""
     return EventPublisher(bus_name)
+
+
+class UndeliverableEvent(ValueError):
+    """A queue message no consumer can ever process (not an event, or an unknown schema
+    version): redelivery will not help, so it fails alone and ends in the queue's DLQ."""
+
+
+class DeliveredEvent(BaseModel):
+    """A domain event as a consumer reads it from an SQS message (the EventBridge envelope
+    a rule delivered): a tolerant reader, unknown fields ignored; each consumer validates
+    ``data`` with a view model of the fields it uses."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str = Field(min_length=1, max_length=64)
+    tenant_id: str = Field(min_length=1, max_length=64)
+    type: str
+    occurred_at: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T")
+    schema_version: int = 1
+    data: dict[str, object] = Field(default_factory=dict)
+
+    def view[M: BaseModel](self, model: builtins.type[M]) -> M:
+        """``data`` as ``model``; a payload that does not fit is an UndeliverableEvent."""
+        from pydantic import ValidationError
+
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            raise UndeliverableEvent(f"{self.type} payload: {exc.error_count()} errors") from exc
+
+
+def read_delivery(body: str, *, known_schema_version: int = 1) -> DeliveredEvent:
+    """An SQS message body (an EventBridge envelope) → the event; an UndeliverableEvent when
+    it is none, or of a schema version the consumer does not know."""
+    import json
+
+    from pydantic import ValidationError
+
+    try:
+        envelope = json.loads(body)
+        detail = envelope["detail"]
+        event = DeliveredEvent.model_validate(
+            {**detail, "type": detail.get("type") or envelope.get("detail-type")}
+        )
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise UndeliverableEvent(f"not an AgentHub domain event: {type(exc).__name__}") from exc
+    if event.schema_version != known_schema_version:
+        raise UndeliverableEvent(f"{event.type} schema_version {event.schema_version} is unknown")
+    return event

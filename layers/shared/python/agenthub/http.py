@@ -38,7 +38,7 @@ from agenthub.errors import (
     is_transient,
 )
 from agenthub.models import ID_PATTERN
-from agenthub.observability import logger
+from agenthub.observability import logger, record_server_error
 from agenthub.origins import origin_allowed
 from agenthub.pagination import CursorCodec, codec_from_secret
 from agenthub.roles import ALL_ROLES, MANAGERS, WRITERS  # noqa: F401 - routes take them from here
@@ -89,6 +89,7 @@ def make_resolver() -> APIGatewayRestResolver:
                 "request failed", extra={"error_code": exc.code, "details": exc.details}
             )
             if exc.status == 500:
+                record_server_error()
                 return _error_response(app, AppError("internal error"))
             stripped = copy.copy(exc)
             stripped.details = None
@@ -107,6 +108,7 @@ def make_resolver() -> APIGatewayRestResolver:
             return _error_response(
                 app, DependencyUnavailable("a service we depend on is busy; retry shortly")
             )
+        record_server_error()
         return _error_response(app, AppError("internal error"))
 
     return app
@@ -147,9 +149,9 @@ def api_handler(
     function's entry (settings, log context, metrics), then oversized (413, with
     ``too_large_hint`` saying what to do instead) and non-JSON (415) bodies are refused before
     anything parses them, then the route runs. A misconfigured deployment answers the 500
-    envelope, not a Lambda error."""
+    envelope (counted as a server error), not a Lambda error."""
 
-    @entry(settings, misconfigured=lambda: _raw_error(AppError("internal error")))
+    @entry(settings, misconfigured=_misconfigured)
     def handler(event: dict[str, Any], context: Any, loaded: ApiSettings) -> dict[str, Any]:
         refused = _check_body(event, loaded.max_body_bytes, too_large_hint)
         if refused is not None:
@@ -157,6 +159,11 @@ def api_handler(
         return app.resolve(event, context)
 
     return handler
+
+
+def _misconfigured() -> dict[str, Any]:
+    record_server_error()
+    return _raw_error(AppError("internal error"))
 
 
 def _raw_error(exc: AppError) -> dict[str, Any]:
@@ -255,11 +262,15 @@ def parse_body[M: BaseModel](app: Routes, model: type[M], *, required: bool = Tr
             return model()
         raise BadRequest("a JSON body is required")
     try:
-        data = json.loads(raw)
+        json.loads(raw)  # 400s: not JSON at all, or nested past the parser's stack
     except ValueError:
         raise BadRequest("request body is not valid JSON") from None
+    except RecursionError:
+        # json's C decoder recurses per nesting level (thousands deep exhaust the stack).
+        raise BadRequest("request body is nested too deeply") from None
     try:
-        return model.model_validate(data)
+        # JSON mode: strict types still read dates, times and enums from their JSON strings
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise ValidationFailed("request is invalid", details=_clean(exc.errors())) from None
 
@@ -314,11 +325,27 @@ def _caller_from_context(app: Routes) -> Caller:
     )
 
 
+def client_address(app: Routes) -> str | None:
+    """The visitor's address: through the widget's CloudFront distribution, the viewer's
+    (``CloudFront-Viewer-Address``, "ip:port"; API Gateway's ``sourceIp`` would be the edge
+    server's), else the address API Gateway saw (``sourceIp``)."""
+    viewer = _proxy_event(app).headers.get("cloudfront-viewer-address")
+    if viewer:
+        return viewer.rsplit(":", 1)[0].strip("[]")
+    return _proxy_event(app).request_context.identity.source_ip or None
+
+
 def public_cors(app: Routes) -> dict[str, str]:
     """CORS headers of a public (widget) route: the caller's Origin may read the answer. The
     origin was checked against the key's allowed origins before any data was read."""
     origin = app.current_event.headers.get("origin")
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+    if not origin:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Retry-After",
+        "Vary": "Origin",
+    }
 
 
 def etag_for(body: str) -> str:

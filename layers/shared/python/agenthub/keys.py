@@ -127,6 +127,11 @@ def agent_rate_pk(tenant_id: str, agent_id: str) -> str:
     return f"{TENANT_PREFIX}{tenant_id}#RATE#AGENT#{agent_id}"
 
 
+def rate_pk(tenant_id: str, agent_id: str, counted: str, subject_id: str) -> str:
+    """Any other counter of an agent: ``counted`` names what ("client-messages", ...)."""
+    return f"{TENANT_PREFIX}{tenant_id}#RATE#{counted.upper()}#{agent_id}#{subject_id}"
+
+
 def rate_window_sk(window_start: int) -> str:
     return f"WINDOW#{window_start}"
 
@@ -134,3 +139,200 @@ def rate_window_sk(window_start: int) -> str:
 # an agent's visitor-identity secret (HMAC key the tenant's server signs visitor ids with)
 def identity_secret_sk(agent_id: str) -> str:
     return f"IDSECRET#{agent_id}"
+
+
+# payments: the tenant's Stripe connection sits beside the tenant; payments, payment links,
+# refunds and processed Stripe event ids share one partition per tenant (listing payments is
+# one Query; a webhook's reads are one BatchGetItem). Held-booking checkouts waiting for their
+# hold to end are found by the expiry job through a sparse gsi1 partition of every tenant.
+STRIPE_CONNECTION_SK = "STRIPE"
+
+
+def payments_pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#PAY"
+
+
+def payment_sk(payment_id: str) -> str:
+    return f"PAY#{payment_id}"
+
+
+PAYMENT_SK_PREFIX = "PAY#"
+
+
+def payment_link_sk(link_id: str) -> str:
+    return f"LINK#{link_id}"
+
+
+PAYMENT_LINK_SK_PREFIX = "LINK#"
+
+
+def refund_sk(refund_id: str) -> str:
+    return f"REFUND#{refund_id}"
+
+
+def stripe_event_sk(event_id: str) -> str:
+    return f"EVENT#{event_id}"
+
+
+OPEN_HOLD_CHECKOUTS_GSI1PK = "HOLDCHECKOUTS"
+
+
+def open_hold_checkout_gsi1sk(hold_expires_at: str, tenant_id: str, payment_id: str) -> str:
+    return f"{hold_expires_at}#{TENANT_PREFIX}{tenant_id}#{payment_id}"
+
+
+# scheduling: a tenant's resources, event types and imported busy times share one partition
+# (small, read together); each booking is its own partition, listed per resource by start
+# (gsi1). Slot locks are one item per resource and 5-minute UTC bucket, limit counters one
+# per event type and local day/week, idempotency keys one per key: conditional writes on
+# these items, in one transaction with the booking, are the no-double-booking guarantee.
+SCHEDULING_SK_RESOURCE = "RESOURCE#"
+SCHEDULING_SK_EVENT_TYPE = "EVENTTYPE#"
+BOOKING_SK = "BOOKING"
+HOLD_SK = "HOLD"
+LOCK_SK = "LOCK"
+IDEMPOTENCY_SK = "IDEMPOTENCY"
+CALENDAR_SYNC_GSI1PK = "CALSYNC"  # resources with a busy-time import URL, every tenant
+HOLD_SHARDS = 8
+
+
+def scheduling_pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#SCHED"
+
+
+def resource_sk(resource_id: str) -> str:
+    return f"{SCHEDULING_SK_RESOURCE}{resource_id}"
+
+
+def event_type_sk(event_type_id: str) -> str:
+    return f"{SCHEDULING_SK_EVENT_TYPE}{event_type_id}"
+
+
+def busy_sk(resource_id: str) -> str:
+    return f"BUSY#{resource_id}"
+
+
+def booking_pk(tenant_id: str, booking_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#BOOKING#{booking_id}"
+
+
+def resource_bookings_gsi1pk(tenant_id: str, resource_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#RESBOOKINGS#{resource_id}"
+
+
+def slot_lock_pk(tenant_id: str, resource_id: str, bucket_epoch: int) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#SLOTLOCK#{resource_id}#{bucket_epoch}"
+
+
+def booking_limit_pk(tenant_id: str, event_type_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#BOOKLIMIT#{event_type_id}"
+
+
+def idempotency_pk(tenant_id: str, scope: str, key_digest: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#IDEMP#{scope}#{key_digest}"
+
+
+def holds_gsi1pk(shard: int) -> str:
+    """Live holds of every tenant by expiry (the sweeper's query), spread over shards."""
+    return f"HOLDS#{shard}"
+
+
+def calendar_sync_gsi1sk(tenant_id: str, resource_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#{resource_id}"
+
+
+# billing: the tenant's billing account and its alert markers share one partition; the usage
+# ledger has one partition per tenant and billing period (period totals, days, agents: one
+# Query reads a period). Tenant days carry gsi1 keys so the Stripe reporting job finds every
+# tenant's usage of a day without a scan. Processed event ids are one partition each (writes
+# spread). Plans are platform data, editable in the table.
+BILLING_ACCOUNT_SK = "ACCOUNT"
+USAGE_TOTAL_SK = "TOTAL"
+PLANS_PK = "PLANS"
+
+
+def billing_pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#BILLING"
+
+
+def plan_sk(plan_id: str) -> str:
+    return f"PLAN#{plan_id}"
+
+
+def usage_alert_sk(period: str, metric: str, percent: int) -> str:
+    return f"ALERT#{period}#{metric}#{percent}"
+
+
+def reconciliation_sk(day: str) -> str:
+    return f"RECON#{day}"
+
+
+def usage_pk(tenant_id: str, period: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#USAGE#{period}"
+
+
+def usage_day_sk(day: str) -> str:
+    return f"DAY#{day}"
+
+
+def usage_agent_sk(agent_id: str) -> str:
+    return f"AGENT#{agent_id}"
+
+
+def usage_agent_day_sk(agent_id: str, day: str) -> str:
+    return f"AGENT#{agent_id}#DAY#{day}"
+
+
+def usage_currency_sk(currency: str) -> str:
+    return f"VOLUME#{currency}"
+
+
+def usage_days_gsi1pk(day: str) -> str:
+    return f"USAGEDAY#{day}"
+
+
+def consumed_event_pk(tenant_id: str, consumer: str, event_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#CONSUMED#{consumer}#{event_id}"
+
+
+CONSUMED_EVENT_SK = "EVENT"
+
+
+# the message quota of a billing period: a counter the message transaction increments on the
+# condition that it is below the plan's limit (like the rate counters)
+def message_quota_pk(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#QUOTA#MESSAGES"
+
+
+def quota_period_sk(period: str) -> str:
+    return f"PERIOD#{period}"
+
+
+# analytics: near-real-time counters per agent and day (one partition per agent: a date range
+# is one Query), the nightly rollups beside them, the tenant's analytics settings
+def stats_pk(tenant_id: str, agent_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#STATS#{agent_id}"
+
+
+def stats_day_sk(day: str) -> str:
+    return f"DAY#{day}"
+
+
+def rollup_sk(day: str) -> str:
+    return f"ROLLUP#{day}"
+
+
+def stats_days_gsi1pk(day: str) -> str:
+    """Agents with counters on a day, every tenant (the rollup job's query)."""
+    return f"STATSDAY#{day}"
+
+
+def stats_days_gsi1sk(tenant_id: str, agent_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}#{agent_id}"
+
+
+def stats_revenue_sk(day: str, currency: str) -> str:
+    return f"DAY#{day}#REV#{currency}"
+
+
+ANALYTICS_SETTINGS_SK = "ANALYTICS"  # beside the tenant: its analytics time zone

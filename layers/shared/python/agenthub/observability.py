@@ -22,8 +22,10 @@ _context: dict[str, Any] = {}
 _invocations = 0
 
 
-def bind_context(context: Any) -> None:
-    """Name this invocation (function, request id, cold start) in every log record."""
+def bind_context(context: Any, event: Any = None) -> None:
+    """Name this invocation in every log record: the function, Lambda's request id, cold
+    start, and for an API request API Gateway's request id as ``correlation_id`` (the id its
+    access log and the client's ``x-amzn-RequestId`` carry) and the caller's tenant."""
     global _invocations  # noqa: PLW0603 - counted per environment
     _invocations += 1
     _context.clear()
@@ -34,7 +36,15 @@ def bind_context(context: Any) -> None:
         function_arn=getattr(context, "invoked_function_arn", "UNDEFINED"),
         function_request_id=getattr(context, "aws_request_id", "UNDEFINED"),
     )
+    request = event.get("requestContext") if isinstance(event, dict) else None
+    if isinstance(request, dict):
+        authorizer = request.get("authorizer") or {}
+        _context.update(
+            correlation_id=request.get("requestId"),
+            tenant_id=authorizer.get("tenantId") if isinstance(authorizer, dict) else None,
+        )
     if _logger is not None:
+        _logger.remove_keys(["correlation_id", "tenant_id"])
         _logger.append_keys(**_context)
 
 
@@ -64,6 +74,9 @@ def flush_metrics() -> None:
     never raised (it must not fail the request)."""
     if _metrics is None or not _metrics.metric_set:
         return
+    if _context.get("correlation_id"):
+        # metadata, not a dimension: one value per request would be one metric per request
+        _metrics.add_metadata(key="correlation_id", value=_context["correlation_id"])
     try:
         _metrics.flush_metrics()
     except Exception:
@@ -75,3 +88,37 @@ def tracer() -> Tracer:
     from aws_lambda_powertools import Tracer
 
     return Tracer()
+
+
+# The canary alarm of every function (template.yaml, operations block) watches the new
+# version's Lambda Errors *and* this metric: an API function answers an unexpected failure with
+# the 500 envelope, which Lambda counts as a success, so the version says so itself.
+SERVER_ERRORS_METRIC = "ServerErrors"
+
+
+def record_server_error() -> None:
+    """One ``ServerErrors`` count for this function and version, as a CloudWatch embedded
+    metric (one log line; no Powertools import on a path that is already failing)."""
+    import json
+    import os
+    import sys
+    import time
+
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AgentHub")
+    document = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["FunctionName", "ExecutedVersion"]],
+                    "Metrics": [{"Name": SERVER_ERRORS_METRIC, "Unit": "Count"}],
+                }
+            ],
+        },
+        "FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
+        "ExecutedVersion": os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        SERVER_ERRORS_METRIC: 1,
+    }
+    sys.stdout.write(json.dumps(document, separators=(",", ":")) + "\n")
+    sys.stdout.flush()

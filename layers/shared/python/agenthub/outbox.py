@@ -10,6 +10,7 @@ no EventBridge call, and a failure between "saved" and "published" cannot lose t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,22 +53,74 @@ def _json(text: str) -> Any:
     return json.loads(text)
 
 
+@dataclass(frozen=True)
+class Required:
+    """An item that must still exist when a transaction commits (a ConditionCheck in it), and
+    the error to raise when it does not: e.g. the agent a conversation is written for."""
+
+    pk: str
+    sk: str
+    missing: AppError
+
+
+class _KeyedTransactWrite(TransactWrite):
+    def sent_keys(self) -> list[tuple[str, str]]:
+        """The (pk, sk) of every operation in the order TransactItems are sent: pynamodb
+        groups them as condition checks, deletes, puts, updates, whatever the build order
+        (so cancellation reasons cannot be read by the position of a call in ``build``)."""
+        operations = [
+            *self._condition_check_items,
+            *self._delete_items,
+            *self._put_items,
+            *self._update_items,
+        ]
+        return [_key_of(operation) for operation in operations]
+
+
+def _key_of(operation: dict[str, Any]) -> tuple[str, str]:
+    item = operation.get("Key") or operation["Item"]
+    return item["pk"]["S"], item["sk"]["S"]
+
+
+def failed_keys(exc: TransactWriteError) -> frozenset[tuple[str, str]]:
+    """The (pk, sk) of the items whose condition failed in a transaction ``write`` ran."""
+    return getattr(exc, "failed_keys", frozenset())
+
+
 def write(
     build: Callable[[TransactWrite], None],
     events: Sequence[DomainEvent],
     *,
     on_condition_failure: AppError | None = None,
+    requires: Sequence[Required] = (),
 ) -> None:
     """Run ``build``'s operations and stage ``events`` in one DynamoDB transaction (at most
-    100 operations in all). A failed condition raises ``on_condition_failure`` when given;
-    otherwise (and for every other fault) pynamodb's TransactWriteError propagates, for
-    callers that tell failed conditions apart with ``agenthub.errors.is_condition_failure``."""
+    100 operations in all), on the condition that every item ``requires`` names still exists
+    (its ``missing`` error is raised first when one does not). A failed condition raises
+    ``on_condition_failure`` when given; otherwise (and for every other fault) pynamodb's
+    TransactWriteError propagates, carrying ``failed_keys(exc)``: which items' conditions
+    failed, by identity."""
+    transaction = _KeyedTransactWrite(connection=TableItem._get_connection().connection)
     try:
-        with TransactWrite(connection=TableItem._get_connection().connection) as transaction:
+        with transaction:
+            for required in requires:
+                transaction.condition_check(
+                    TableItem, required.pk, required.sk, condition=TableItem.pk.exists()
+                )
             build(transaction)
             for event in events:
                 transaction.save(outbox_item(event), condition=OutboxItem.pk.does_not_exist())
     except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        failed = frozenset(
+            key
+            for key, reason in zip(transaction.sent_keys(), reasons, strict=False)
+            if reason is not None and reason.code == "ConditionalCheckFailed"
+        )
+        exc.failed_keys = failed  # type: ignore[attr-defined]
+        for required in requires:
+            if (required.pk, required.sk) in failed:
+                raise required.missing from exc
         if on_condition_failure is not None and is_condition_failure(exc):
             raise on_condition_failure from exc
         raise

@@ -43,7 +43,8 @@ class CursorCodec:
             raw = b64url.decode(body)
         except ValueError:
             raise invalid from None
-        if not hmac.compare_digest(self._sign(raw), signature):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        if not hmac.compare_digest(self._sign(raw).encode(), signature.encode()):
             raise invalid
         try:
             payload = json.loads(raw)

@@ -37,7 +37,7 @@ class entry[S: BaseSettings]:
     def __call__[R](self, func: Callable[[Any, Any, S], R]) -> Callable[[Any, Any], R]:
         @functools.wraps(func)
         def handler(event: Any, context: Any) -> R:
-            bind_context(context)
+            bind_context(context, event)
             try:
                 try:
                     loaded = init_function(self.settings)

@@ -73,9 +73,20 @@ def _rebind(table_name: str) -> None:
 on_reset(lambda: _rebind("unbound"), cold=True)
 
 
-def _all_subclasses(cls: type) -> list[type]:
-    found = []
+def _all_subclasses(cls: type[TableItem]) -> list[type[TableItem]]:
+    found: list[type[TableItem]] = []
     for sub in cls.__subclasses__():
         found.append(sub)
         found.extend(_all_subclasses(sub))
     return found
+
+
+def delete_partition(pk: str) -> int:
+    """Delete every item of partition ``pk`` (BatchWriteItem, 25 at a time); the count.
+    Idempotent: an empty or missing partition deletes nothing."""
+    deleted = 0
+    with TableItem.batch_write() as batch:
+        for item in TableItem.query(pk, attributes_to_get=["pk", "sk"]):
+            batch.delete(item)
+            deleted += 1
+    return deleted

@@ -1,0 +1,3 @@
+"""Analytics' public logic functions: none (it only consumes events and serves its API)."""
+
+__all__: list[str] = []
