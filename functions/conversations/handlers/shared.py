@@ -78,12 +78,29 @@ def message_view(message: Message, *, public: bool) -> dict[str, Any]:
     return message.model_dump(mode="json", exclude={"conversation_id"})
 
 
-def exchange_view(exchange: messages.Exchange, *, public: bool) -> dict[str, Any]:
-    """The question, the answer (null while a person holds the conversation) and what the
-    visitor can do next (``actions``: a booking offer, or none)."""
-    answer = exchange.answer
+def exchange_view(
+    exchange: messages.Exchange, *, public: bool, tenant_id: str, agent_id: str
+) -> dict[str, Any]:
+    """The question, its answer (null while a person holds the conversation) and what the
+    visitor can do next (``actions``: a booking offer, or none). Each citation of the answer
+    has its ``link``: the page, or a signed link to the uploaded file valid for 5 minutes.
+    (Stored messages keep no links, which would expire; a conversation read later has the
+    document ids.)"""
+    from knowledge.logic import source_link
+
+    answer = message_view(exchange.answer, public=public) if exchange.answer else None
+    bucket = settings().documents_bucket
+    for citation in answer["citations"] if answer else []:
+        citation["link"] = source_link(
+            tenant_id,
+            agent_id,
+            citation["document_id"],
+            source_url=citation["source_url"],
+            file_name=citation["file_name"],
+            bucket=bucket,
+        )
     return {
         "question": message_view(exchange.question, public=public),
-        "answer": message_view(answer, public=public) if answer else None,
+        "answer": answer,
         "actions": list(exchange.actions),
     }

@@ -136,7 +136,7 @@ def post_widget_message(agentId: str, conversationId: str):
     access = _access(who, agentId, body.visitor_token)
     policy = message_policy()
     exchange = messages.post_message(access, conversationId, body.text, policy, body.context)
-    data = exchange_view(exchange, public=True)
+    data = exchange_view(exchange, public=True, tenant_id=who.tenant_id, agent_id=agentId)
     if exchange.answer is None:
         data["handoff_state"] = {"status": "held"}
     return json_response(router, data, status=201, headers=public_cors(router))

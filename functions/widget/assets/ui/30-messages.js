@@ -24,7 +24,7 @@ function sourcesOf(citations) {
   var byKey = {};
   var byIndex = {};
   (citations || []).forEach(function (c, position) {
-    var url = safeUrl(c.url || c.source_url || "");
+    var url = safeUrl(c.link || c.url || c.source_url || "");
     var key = url || c.document_id || c.title || c.file_name || "#" + position;
     var source = byKey[key];
     if (!source) {
