@@ -228,10 +228,10 @@ def _process(doc: Document, config: WorkerConfig, outcome: Outcome, *, stored: b
         chunks=len(chunks),
         embedding_tokens=tokens,
     )
-    repository.set_chunks_key(doc, key)
     updated = repository.update_document(
         doc,
         expected_statuses=("processing",),
+        chunks_key=key,
         content_hash=digest,
         title=title,
         usage=usage,
