@@ -12,6 +12,7 @@ from agenthub.http import (
     ALL_ROLES,
     WRITERS,
     Caller,
+    answers,
     api_handler,
     endpoint,
     json_response,
@@ -44,8 +45,12 @@ def _places() -> sources.Places:
     return sources.Places(bucket=settings.documents_bucket, queue_url=settings.ingestion_queue_url)
 
 
+# What a document's answers leave out.
+HIDDEN = frozenset({"tenant_id", "content_hash", "indexed_hash"})
+
+
 def _view(doc: Document) -> dict[str, Any]:
-    return doc.model_dump(mode="json", exclude={"tenant_id", "content_hash", "indexed_hash"})
+    return doc.model_dump(mode="json", exclude=set(HIDDEN))
 
 
 def _ticket(ticket: sources.UploadTicket) -> dict[str, Any]:
@@ -58,6 +63,7 @@ def _ticket(ticket: sources.UploadTicket) -> dict[str, Any]:
 
 
 @app.post("/v1/agents/<agentId>/documents", summary="Add a source", tags=["knowledge"])
+@answers(Document, status=202, key="document", exclude=HIDDEN)
 @endpoint(app, roles=WRITERS, body=SourceCreateBody)
 def create_document(who: Caller, body: SourceCreateBody, agentId: str):
     doc, ticket = sources.create_source(
@@ -70,6 +76,7 @@ def create_document(who: Caller, body: SourceCreateBody, agentId: str):
 
 
 @app.get("/v1/agents/<agentId>/documents", summary="List sources", tags=["knowledge"])
+@answers(Document, page=True, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def list_documents(who: Caller, agentId: str):
     load = partial(sources.list_documents, who.tenant_id, agentId)
@@ -81,6 +88,7 @@ def list_documents(who: Caller, agentId: str):
     summary="A source, with its status and progress",
     tags=["knowledge"],
 )
+@answers(Document, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def get_document(who: Caller, agentId: str, documentId: str):
     doc = sources.get_document(who.tenant_id, agentId, documentId)
@@ -92,6 +100,7 @@ def get_document(who: Caller, agentId: str, documentId: str):
     summary="Delete a source (its chunks leave the index)",
     tags=["knowledge"],
 )
+@answers(status=202)
 @endpoint(app, roles=WRITERS)
 def delete_document(who: Caller, agentId: str, documentId: str):
     sources.delete_document(who.tenant_id, agentId, documentId, Actor(**who.actor), _places())
@@ -103,6 +112,7 @@ def delete_document(who: Caller, agentId: str, documentId: str):
     summary="Process a failed (or re-read an indexed) source again",
     tags=["knowledge"],
 )
+@answers(Document, status=202, key="document", exclude=HIDDEN)
 @endpoint(app, roles=WRITERS)
 def retry_document(who: Caller, agentId: str, documentId: str):
     doc = sources.retry(who.tenant_id, agentId, documentId, _places())

@@ -13,10 +13,12 @@ from agenthub.errors import BadRequest
 from agenthub.events import Actor
 from agenthub.http import (
     ALL_ROLES,
+    JSON,
     MANAGERS,
     WRITERS,
     Caller,
     accepts,
+    answers,
     api_handler,
     check_path_ids,
     endpoint,
@@ -34,11 +36,13 @@ from scheduling.models import (
     BookingCreate,
     Cancel,
     Confirm,
+    EventType,
     EventTypeCreate,
     EventTypeUpdate,
     LinkCancel,
     LinkReschedule,
     Reschedule,
+    Resource,
     ResourceCreate,
     ResourceUpdate,
     WidgetBookingCreate,
@@ -51,6 +55,9 @@ EVENT_TYPES = "/v1/scheduling/event-types"
 BOOKINGS = "/v1/bookings"
 WIDGET = "/v1/public/agents/<agentId>"
 LINKS = "/v1/public/bookings"
+CALENDAR = "text/calendar"
+# What a booking's answers leave out (Booking.view).
+HIDDEN = frozenset({"tenant_id", "manage_nonce"})
 # Slots may be revalidated cheaply (ETag) but never reused blind: a booking changes them.
 SLOTS_CACHE_CONTROL = "no-cache"
 
@@ -105,6 +112,7 @@ def _public_booking(booking: Booking) -> dict[str, Any]:
 
 
 @app.post(RESOURCES, summary="Create a resource (a person or a room)", tags=["scheduling"])
+@answers(Resource, status=201, exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=ResourceCreate)
 def create_resource(who: Caller, body: ResourceCreate):
     resource = config.create_resource(who.tenant_id, body, _actor(who))
@@ -112,6 +120,7 @@ def create_resource(who: Caller, body: ResourceCreate):
 
 
 @app.get(RESOURCES, summary="List resources", tags=["scheduling"])
+@answers(Resource, page=True, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def list_resources(who: Caller):
     found = config.list_resources(who.tenant_id)
@@ -120,6 +129,7 @@ def list_resources(who: Caller):
 
 
 @app.get(f"{RESOURCES}/<resourceId>", summary="Get a resource", tags=["scheduling"])
+@answers(Resource, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def get_resource(who: Caller, resourceId: str):
     resource = config.get_resource(who.tenant_id, resourceId, fresh=True)
@@ -127,6 +137,7 @@ def get_resource(who: Caller, resourceId: str):
 
 
 @app.patch(f"{RESOURCES}/<resourceId>", summary="Change a resource (version)", tags=["scheduling"])
+@answers(Resource, exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=ResourceUpdate)
 def update_resource(who: Caller, body: ResourceUpdate, resourceId: str):
     resource = config.update_resource(who.tenant_id, resourceId, body, _actor(who))
@@ -134,6 +145,7 @@ def update_resource(who: Caller, body: ResourceUpdate, resourceId: str):
 
 
 @app.delete(f"{RESOURCES}/<resourceId>", summary="Delete a resource", tags=["scheduling"])
+@answers(status=204)
 @endpoint(app, roles=MANAGERS)
 def delete_resource(who: Caller, resourceId: str):
     config.delete_resource(who.tenant_id, resourceId, _actor(who))
@@ -145,6 +157,7 @@ def delete_resource(who: Caller, resourceId: str):
     summary="New ICS feed URL for a resource (shown once; the old one stops)",
     tags=["scheduling"],
 )
+@answers(status=201)
 @endpoint(app, roles=MANAGERS)
 def rotate_feed(who: Caller, resourceId: str):
     token = feeds.rotate_feed_token(who.tenant_id, resourceId, _actor(who))
@@ -177,6 +190,7 @@ def _base_url() -> str:
 
 
 @app.post(EVENT_TYPES, summary="Create an event type", tags=["scheduling"])
+@answers(EventType, status=201, exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=EventTypeCreate)
 def create_event_type(who: Caller, body: EventTypeCreate):
     event_type = config.create_event_type(who.tenant_id, body, _actor(who))
@@ -184,6 +198,7 @@ def create_event_type(who: Caller, body: EventTypeCreate):
 
 
 @app.get(EVENT_TYPES, summary="List event types", tags=["scheduling"])
+@answers(EventType, page=True, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def list_event_types(who: Caller):
     agent_id = _query("agent_id")
@@ -199,6 +214,7 @@ def list_event_types(who: Caller):
 
 
 @app.get(f"{EVENT_TYPES}/<eventTypeId>", summary="Get an event type", tags=["scheduling"])
+@answers(EventType, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def get_event_type(who: Caller, eventTypeId: str):
     event_type = config.get_event_type(who.tenant_id, eventTypeId, fresh=True)
@@ -206,6 +222,7 @@ def get_event_type(who: Caller, eventTypeId: str):
 
 
 @app.patch(f"{EVENT_TYPES}/<eventTypeId>", summary="Change an event type", tags=["scheduling"])
+@answers(EventType, exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=EventTypeUpdate)
 def update_event_type(who: Caller, body: EventTypeUpdate, eventTypeId: str):
     event_type = config.update_event_type(who.tenant_id, eventTypeId, body, _actor(who))
@@ -213,6 +230,7 @@ def update_event_type(who: Caller, body: EventTypeUpdate, eventTypeId: str):
 
 
 @app.delete(f"{EVENT_TYPES}/<eventTypeId>", summary="Delete an event type", tags=["scheduling"])
+@answers(status=204)
 @endpoint(app, roles=MANAGERS)
 def delete_event_type(who: Caller, eventTypeId: str):
     config.delete_event_type(who.tenant_id, eventTypeId, _actor(who))
@@ -236,6 +254,7 @@ def get_slots(who: Caller, eventTypeId: str):
 
 
 @app.post(BOOKINGS, summary="Book a slot (Idempotency-Key)", tags=["bookings"])
+@answers(Booking, status=(201, 200), exclude=HIDDEN)
 @endpoint(app, roles=WRITERS, body=BookingCreate)
 def create_booking(who: Caller, body: BookingCreate):
     made = bookings.create_booking(
@@ -245,6 +264,7 @@ def create_booking(who: Caller, body: BookingCreate):
 
 
 @app.get(BOOKINGS, summary="A resource's bookings (resource_id, from, to)", tags=["bookings"])
+@answers(Booking, page=True, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def list_bookings(who: Caller):
     resource_id = _query("resource_id")
@@ -259,12 +279,14 @@ def list_bookings(who: Caller):
 
 
 @app.get(f"{BOOKINGS}/<bookingId>", summary="Get a booking", tags=["bookings"])
+@answers(Booking, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def get_booking(who: Caller, bookingId: str):
     return json_response(app, bookings.get_booking(who.tenant_id, bookingId).view())
 
 
 @app.post(f"{BOOKINGS}/<bookingId>/confirm", summary="Confirm a hold", tags=["bookings"])
+@answers(Booking, exclude=HIDDEN)
 @endpoint(app, roles=WRITERS, body=Confirm)
 def confirm_booking(who: Caller, body: Confirm, bookingId: str):
     booking = bookings.confirm_booking(who.tenant_id, bookingId, _actor(who))
@@ -272,6 +294,7 @@ def confirm_booking(who: Caller, body: Confirm, bookingId: str):
 
 
 @app.post(f"{BOOKINGS}/<bookingId>/cancel", summary="Cancel a booking", tags=["bookings"])
+@answers(Booking, exclude=HIDDEN)
 @endpoint(app, roles=WRITERS, body=Cancel)
 def cancel_booking(who: Caller, body: Cancel, bookingId: str):
     booking = bookings.cancel_booking(who.tenant_id, bookingId, _actor(who), reason=body.reason)
@@ -283,6 +306,7 @@ def cancel_booking(who: Caller, body: Cancel, bookingId: str):
     summary="Move a booking (atomic; Idempotency-Key)",
     tags=["bookings"],
 )
+@answers(Booking, exclude=HIDDEN)
 @endpoint(app, roles=WRITERS, body=Reschedule)
 def reschedule_booking(who: Caller, body: Reschedule, bookingId: str):
     booking = bookings.reschedule_booking(
@@ -318,6 +342,7 @@ def widget_slots(agentId: str, eventTypeId: str):
 
 
 @app.post(f"{WIDGET}/bookings", summary="Book a slot (widget, Idempotency-Key)", tags=["widget"])
+@answers(status=(201, 200))
 @accepts(WidgetBookingCreate)
 def widget_booking(agentId: str):
     who = publishable_caller(app, agentId)
@@ -348,6 +373,7 @@ def _token() -> str:
 
 
 @app.get(f"{LINKS}/manage", summary="A booking by its manage link (format=ics)", tags=["links"])
+@answers(media=(JSON, CALENDAR))
 def manage_booking():
     tenant_id, booking_id, nonce = _signer().read(_token())
     booking = bookings.get_booking(tenant_id, booking_id)
@@ -385,6 +411,7 @@ def reschedule_by_link():
     summary="A resource's bookings as an ICS feed (token)",
     tags=["links"],
 )
+@answers(media=CALENDAR)
 def calendar_feed(tenantId: str, resourceId: str):
     check_path_ids({"tenantId": tenantId, "resourceId": resourceId})
     text = feeds.feed_ics(tenantId, resourceId, _token())
@@ -398,7 +425,7 @@ def _calendar(text: str, name: str, cache_control: str) -> Response:
         "Content-Disposition": f'inline; filename="{name}"',
     }
     return Response(
-        status_code=200, content_type="text/calendar; charset=utf-8", body=text, headers=headers
+        status_code=200, content_type=f"{CALENDAR}; charset=utf-8", body=text, headers=headers
     )
 
 
