@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from agenthub import public_limits
 from agenthub.events import Actor
 from agenthub.http import (
     ALL_ROLES,
@@ -14,6 +15,7 @@ from agenthub.http import (
     answers,
     api_handler,
     check_path_ids,
+    client_address,
     endpoint,
     json_response,
     make_resolver,
@@ -22,6 +24,7 @@ from agenthub.http import (
     public_cors,
     publishable_caller,
 )
+from agenthub.public_limits import Count
 from agenthub.settings import load_settings
 from payments.handlers.settings import PaymentsApiSettings
 from payments.logic import bookings, charges, connections, queries, refunds
@@ -43,6 +46,15 @@ app = make_resolver()
 
 def _settings() -> PaymentsApiSettings:
     return load_settings(PaymentsApiSettings)
+
+
+def _counts(who: Caller, agent_id: str, *, write: bool) -> list[Count]:
+    """A widget call's counters: its client address's and its publishable key's."""
+    window = _settings().writes() if write else _settings().reads()
+    address = client_address(app)
+    return public_limits.counts(
+        who.tenant_id, agent_id, window, client_address=address, key_id=who.key_id
+    )
 
 
 def _webhook_url(tenant_id: str) -> str:
@@ -149,6 +161,7 @@ def list_payment_links(who: Caller):
 def get_visitor_payment(agentId: str, paymentId: str):
     who = publishable_caller(app, agentId)
     check_path_ids({"paymentId": paymentId})
+    public_limits.take(_counts(who, agentId, write=False))
     payment = queries.get_visitor_payment(who.tenant_id, agentId, paymentId)
     return json_response(app, payment.for_visitor(), headers=public_cors(app))
 
@@ -162,6 +175,8 @@ def get_visitor_payment(agentId: str, paymentId: str):
 def create_booking_checkout(agentId: str, bookingId: str):
     who = publishable_caller(app, agentId)
     check_path_ids({"bookingId": bookingId})
+    # counted before Stripe is called (its session is what a burst would spend)
+    public_limits.take(_counts(who, agentId, write=True))
     origin = app.current_event.headers.get("origin") or ""
     payment = bookings.create_booking_checkout(
         _settings().stripe(), who.tenant_id, agentId, bookingId, return_url=f"{origin}/"

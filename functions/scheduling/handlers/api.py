@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from agenthub import public_limits
 from agenthub.errors import BadRequest
 from agenthub.events import Actor
 from agenthub.http import (
@@ -21,6 +22,7 @@ from agenthub.http import (
     answers,
     api_handler,
     check_path_ids,
+    client_address,
     endpoint,
     json_response,
     make_resolver,
@@ -29,6 +31,7 @@ from agenthub.http import (
     public_cors,
     publishable_caller,
 )
+from agenthub.public_limits import Count, PublicLimitSettings
 from agenthub.settings import ApiSettings, load_settings
 from scheduling.logic import bookings, config, feeds, links, slots
 from scheduling.models import (
@@ -55,6 +58,7 @@ EVENT_TYPES = "/v1/scheduling/event-types"
 BOOKINGS = "/v1/bookings"
 WIDGET = "/v1/public/agents/<agentId>"
 LINKS = "/v1/public/bookings"
+LINKS_SCOPE = "manage-links"  # what manage links' counters are scoped by (no agent in them)
 CALENDAR = "text/calendar"
 # What a booking's answers leave out (Booking.view).
 HIDDEN = frozenset({"tenant_id", "manage_nonce"})
@@ -62,7 +66,7 @@ HIDDEN = frozenset({"tenant_id", "manage_nonce"})
 SLOTS_CACHE_CONTROL = "no-cache"
 
 
-class SchedulingApiSettings(ApiSettings):
+class SchedulingApiSettings(PublicLimitSettings, ApiSettings):
     allow_private_urls: bool = False  # local runtime only: busy-time import from 127.0.0.1
 
 
@@ -74,6 +78,15 @@ def _signer() -> links.LinkSigner:
     from agenthub.clients import secret_json
 
     return links.LinkSigner(str(secret_json(_settings().signing_secret_arn)["key"]).encode())
+
+
+def _counts(tenant_id: str, scope_id: str, who: Caller | None, write: bool) -> list[Count]:
+    """The public route's counters: the client address's and (widget) the publishable key's;
+    manage links (``who`` None) count per client address only."""
+    window = _settings().writes() if write else _settings().reads()
+    key_id = who.key_id if who else None
+    address = client_address(app)
+    return public_limits.counts(tenant_id, scope_id, window, client_address=address, key_id=key_id)
 
 
 def _actor(who: Caller) -> Actor:
@@ -321,6 +334,7 @@ def reschedule_booking(who: Caller, body: Reschedule, bookingId: str):
 @app.get(f"{WIDGET}/event-types", summary="Bookable event types (widget)", tags=["widget"])
 def widget_event_types(agentId: str):
     who = publishable_caller(app, agentId)
+    public_limits.take(_counts(who.tenant_id, agentId, who, write=False))
     found = config.list_event_types(who.tenant_id, agentId)
     items = [e.public_view() for e in found if e.active]
     return json_response(app, {"items": items}, headers=public_cors(app))
@@ -335,6 +349,7 @@ def widget_slots(agentId: str, eventTypeId: str):
     who = publishable_caller(app, agentId)
     check_path_ids({"eventTypeId": eventTypeId})
     first, last, zone = _range_query()
+    public_limits.take(_counts(who.tenant_id, agentId, who, write=False))
     found = slots.available_slots(who.tenant_id, eventTypeId, first, last, zone, agent_id=agentId)
     data = {"time_zone": zone, "slots": [s.model_dump() for s in found]}
     headers = {**public_cors(app), "Cache-Control": SLOTS_CACHE_CONTROL}
@@ -355,6 +370,7 @@ def widget_booking(agentId: str):
         agent_id=agentId,
         idempotency_key=_idempotency_key(),
         conversation_id=body.conversation_id,
+        counted=_counts(who.tenant_id, agentId, who, write=True),
     )
     status = 201 if made.created else 200
     return json_response(
@@ -376,6 +392,7 @@ def _token() -> str:
 @answers(media=(JSON, CALENDAR))
 def manage_booking():
     tenant_id, booking_id, nonce = _signer().read(_token())
+    public_limits.take(_counts(tenant_id, LINKS_SCOPE, None, write=False))
     booking = bookings.get_booking(tenant_id, booking_id)
     if booking.manage_nonce != nonce:
         raise bookings.LinkUsed("this link was already used; ask for a new one")
@@ -391,7 +408,13 @@ def cancel_by_link():
     tenant_id, booking_id, nonce = _signer().read(body.token)
     visitor = Actor(kind="system", key_id="manage-link")
     booking = bookings.cancel_booking(
-        tenant_id, booking_id, visitor, reason=body.reason, by="visitor", nonce=nonce
+        tenant_id,
+        booking_id,
+        visitor,
+        reason=body.reason,
+        by="visitor",
+        nonce=nonce,
+        counted=_counts(tenant_id, LINKS_SCOPE, None, write=True),
     )
     return json_response(app, _public_booking(booking))
 
@@ -402,7 +425,10 @@ def reschedule_by_link():
     body = parse_body(app, LinkReschedule)
     tenant_id, booking_id, nonce = _signer().read(body.token)
     visitor = Actor(kind="system", key_id="manage-link")
-    booking = bookings.reschedule_booking(tenant_id, booking_id, body.start, visitor, nonce=nonce)
+    counted = _counts(tenant_id, LINKS_SCOPE, None, write=True)
+    booking = bookings.reschedule_booking(
+        tenant_id, booking_id, body.start, visitor, nonce=nonce, counted=counted
+    )
     return json_response(app, _public_booking(booking))
 
 
