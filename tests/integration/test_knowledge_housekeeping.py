@@ -48,7 +48,10 @@ def _agent_with_history(aws: h.World, tenant_id: str, agent_id: str) -> dict[str
         for name in ("index.bin", "manifest.json"):
             _put(bucket, prefix + name)
     assert repository.swap_pointer(
-        IndexPointer(tenant_id=tenant_id, agent_id=agent_id, version=4, prefix="p"), 0
+        IndexPointer(
+            tenant_id=tenant_id, agent_id=agent_id, version=4, prefix="p", built_at="2026-01-01"
+        ),
+        0,
     )
     current = storage.chunks_key(tenant_id, agent_id, "doc_a", "new")
     replaced = storage.chunks_key(tenant_id, agent_id, "doc_a", "old")
@@ -67,7 +70,7 @@ def _agent_with_history(aws: h.World, tenant_id: str, agent_id: str) -> dict[str
         updated_at=now,
     )
     repository.create_document(doc, [])
-    repository.set_chunks_key(doc, current)
+    repository.update_document(doc, chunks_key=current)
     return {"current": current, "replaced": replaced, "orphan": orphan}
 
 
