@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from infra.ops import suppressions
 from infra.ops.template_view import TEMPLATE, Function, TemplateView, load
 
 BEGIN = "  # ==================== generated: operations (make ops-template) ===================="
@@ -501,4 +502,5 @@ def render(path: Path = TEMPLATE) -> tuple[str, str]:
         for name, resource in template.get("Resources", {}).items()
         if name not in generated
     }
-    return text, head + block(TemplateView(template)) + tail
+    wanted = head + block(TemplateView(template)) + tail
+    return text, suppressions.apply(wanted, load(path)["Resources"])

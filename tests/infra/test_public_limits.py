@@ -77,3 +77,24 @@ def test_per_address_and_per_key_limits_are_configured_and_valid(template: dict[
     )
     # one key may not take the agent's whole budget
     assert configured.key_messages_per_window < configured.agent_messages_per_window
+
+
+def test_billing_and_analytics_have_no_unauthenticated_route_and_no_write_goes_unauthenticated(
+    translated_template: dict[str, Any],
+) -> None:
+    from tests.infra.test_routes import _deployed_authorization
+
+    deployed = _deployed_authorization(translated_template)
+    open_routes = {route for route, authorizer in deployed.items() if authorizer == "NONE"}
+    assert not {r for r in open_routes if r[1].startswith(("/v1/billing", "/v1/analytics"))}
+    open_writes = {r for r in open_routes if r[0] != "GET"}
+    # the Stripe webhooks (signed), tenant creation (the platform admin token, checked by
+    # the function) and a visitor's manage links (a signed single-use token, limited per
+    # client address by the function)
+    assert open_writes == {
+        ("POST", "/v1/webhooks/stripe"),
+        ("POST", "/v1/webhooks/stripe/{tenantId}"),
+        ("POST", "/v1/tenants"),
+        ("POST", "/v1/public/bookings/cancel"),
+        ("POST", "/v1/public/bookings/reschedule"),
+    }

@@ -41,6 +41,7 @@ from infra.local.server import HttpRequest
 from infra.local.sqs import sqs_record
 from infra.local.streams import stream_record
 from infra.local.template import TemplateModel, load_template
+from tests.integration import contract
 from tests.support.events import load_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -423,6 +424,10 @@ class HttpResponse:
         return json.loads(self.body)
 
     @property
+    def content_type(self) -> str | None:
+        return self.headers.get("Content-Type")
+
+    @property
     def error_code(self) -> str | None:
         try:
             return self.json["error"]["code"]
@@ -541,7 +546,9 @@ def api(
     event = api_event(
         method, path, body, headers=headers, query=query, caller=caller, raw_body=raw_body
     )
-    return response_of(invoke(handler_module, event))
+    response = response_of(invoke(handler_module, event))
+    contract.check(method, route.path, response.status, response.content_type, response.body)
+    return response
 
 
 def authorizer_event(
@@ -624,7 +631,11 @@ def gateway(
     data = answer.body
     if out.get("Content-Encoding") == "gzip":
         data = gzip.decompress(data)
-    return HttpResponse(status=answer.status, headers=out, body=data.decode())
+    response = HttpResponse(status=answer.status, headers=out, body=data.decode())
+    if method.upper() != "OPTIONS" and 200 <= answer.status < 300:
+        route, _ = route_for(method, path)
+        contract.check(method, route.path, response.status, response.content_type, response.body)
+    return response
 
 
 # ---------------------------------------------------------------------------- tenants

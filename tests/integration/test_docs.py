@@ -131,3 +131,32 @@ def test_health_says_ok_and_which_version_answered(aws, monkeypatch):
     assert response.status == 200
     assert response.json == {"status": "ok", "stage": os.environ["STAGE"], "version": "12"}
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_success_answers_are_documented_with_the_schema_of_their_model(aws):
+    document = _document()
+    agent = document["paths"]["/v1/agents/{agentId}"]["patch"]["responses"]["200"]
+    schema = agent["content"]["application/json"]["schema"]
+    assert {"id", "name", "version"} <= set(schema["properties"])
+    assert "tenant_id" not in schema["properties"] and "name" in schema["required"]
+    booking = document["paths"]["/v1/bookings"]["post"]["responses"]
+    assert {"200", "201"} <= set(booking)  # a replayed Idempotency-Key answers 200
+    page = booking["201"]["content"]["application/json"]["schema"]
+    assert "manage_nonce" not in page["properties"]
+    feed = document["paths"]["/v1/public/calendars/{tenantId}/{resourceId}"]["get"]
+    assert set(feed["responses"]["200"]["content"]) == {"text/calendar"}
+
+
+def test_an_answer_unlike_its_declaration_fails_the_contract_check():
+    from tests.integration import contract
+
+    path = "/v1/agents/{agentId}"
+    good = '{"id": "ag_1", "name": "Desk", "version": 1}'
+    with pytest.raises(AssertionError, match="answered 201"):
+        contract.check("PATCH", path, 201, "application/json", good)
+    with pytest.raises(AssertionError, match="not as documented"):
+        contract.check("PATCH", path, 200, "application/json", '{"id": "ag_1", "version": "1"}')
+    with pytest.raises(AssertionError, match="as text/csv"):
+        contract.check("PATCH", path, 200, "text/csv", "id,name")
+    with pytest.raises(AssertionError, match="with a body"):
+        contract.check("DELETE", path, 204, None, good)

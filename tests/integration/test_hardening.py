@@ -1,10 +1,12 @@
 """What an attacker and a fuzzer found, each kept fixed by a test: races read by item identity,
 deleted agents refusing writes at once from any warm environment, public routes throttled per
-client address and per publishable key, malformed input that used to be a 500."""
+client address and per publishable key, malformed input and Stripe webhooks for tenants without a
+secret that used to be 500s."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 
 from tests.integration import harness as h
 from tests.integration.harness import api
+from tests.integration.stripe_world import WEBHOOK, Stripe, connected
 from tests.integration.test_conversations import CONVERSATIONS, Clinic, make_clinic
 
 NewTenant = Callable[..., h.Tenant]
@@ -386,9 +389,7 @@ def test_a_cursor_with_non_ascii_characters_is_a_bad_request(clinic: Clinic, han
     assert (response.status, response.error_code) == (400, "bad_request"), response
 
 
-def test_a_visitor_token_with_non_ascii_characters_is_refused_like_any_invalid_token(
-    clinic: Clinic,
-):
+def test_a_visitor_token_with_non_ascii_characters_is_a_bad_request(clinic: Clinic):
     conversation_id, token = clinic.begin()
     forged = token[:-3] + "äöü"
     read = h.gateway(
@@ -401,7 +402,10 @@ def test_a_visitor_token_with_non_ascii_characters_is_refused_like_any_invalid_t
     asked = clinic.ask(conversation_id, forged, "hello")
     resumed = clinic.start({"visitor_token": forged})
     for response in (read, asked, resumed):
-        assert (response.status, response.error_code) == (401, "invalid_visitor"), response
+        assert (response.status, response.error_code) == (400, "bad_request"), response
+    # an ASCII token that does not verify stays a 401, like any invalid token
+    wrong = clinic.ask(conversation_id, token[:-1] + ("B" if token.endswith("A") else "A"), "hi")
+    assert (wrong.status, wrong.error_code) == (401, "invalid_visitor"), wrong
 
 
 def test_json_nested_thousands_deep_is_a_bad_request(clinic: Clinic):
@@ -559,3 +563,55 @@ def test_a_document_stuck_in_processing_is_marked_failed_with_a_reason(
         e["detail"]["data"]["reason"] for e in published.of(clinic.tenant.id, "DocumentFailed")
     ]
     assert reasons == ["processing_timeout"]
+
+
+# ---------------------------------------------------------------------------- Stripe webhooks
+
+
+def _everything_stored(aws: h.World, queue_url: str) -> tuple[Any, ...]:
+    """What a webhook could have written: table items, queued messages, secrets."""
+    table = h.aws_client("dynamodb").scan(TableName=aws.table_name)["Items"]
+    queued = h.aws_client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    secrets = h.aws_client("secretsmanager").list_secrets()["SecretList"]
+    return (
+        sorted(json.dumps(item, sort_keys=True) for item in table),
+        queued,
+        sorted(s["Name"] for s in secrets),
+    )
+
+
+@pytest.mark.parametrize("who", ["a tenant that never connected Stripe", "an unknown tenant"])
+def test_a_webhook_for_a_tenant_without_a_stripe_secret_is_a_bad_request_and_writes_nothing(
+    aws: h.World, stripe: Stripe, clean_stripe, who: str
+):
+    from payments.logic.signatures import sign
+
+    # Given a tenant whose Stripe secret does not exist (never connected, or no such tenant)
+    tenant_id = h.create_tenant().id if who.startswith("a tenant") else "t_no_such_tenant_0000"
+    body = json.dumps({"id": "evt_1", "type": "checkout.session.completed", "data": {}})
+    signed = {"Stripe-Signature": sign(body.encode(), "whsec_guess", int(time.time()))}
+    before = _everything_stored(aws, stripe.queue_url)
+    # When Stripe (or anyone) posts a signed event to that tenant's endpoint
+    response = api(
+        WEBHOOK, "POST", f"/v1/webhooks/stripe/{tenant_id}", raw_body=body, headers=signed
+    )
+    # Then it is a 400 in the error envelope, and nothing was stored or queued
+    assert (response.status, response.error_code) == (400, "bad_request"), response
+    assert {"code", "message"} <= set(response.json["error"])
+    assert _everything_stored(aws, stripe.queue_url) == before
+
+
+@pytest.mark.parametrize("endpoint", ["connected tenant", "platform"])
+def test_a_webhook_with_an_empty_body_is_a_bad_request_and_writes_nothing(
+    aws: h.World, stripe: Stripe, clean_stripe, endpoint: str
+):
+    path = "/v1/webhooks/stripe"
+    if endpoint == "connected tenant":
+        path += "/" + connected(stripe).id
+    before = _everything_stored(aws, stripe.queue_url)
+    for signature in ({"Stripe-Signature": "t=1,v1=0"}, {}):
+        response = api(WEBHOOK, "POST", path, raw_body="", headers=signature)
+        assert (response.status, response.error_code) == (400, "bad_request"), response
+    assert _everything_stored(aws, stripe.queue_url) == before

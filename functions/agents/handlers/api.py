@@ -14,6 +14,7 @@ from agenthub.http import (
     MANAGERS,
     WRITERS,
     Caller,
+    answers,
     api_handler,
     endpoint,
     json_response,
@@ -50,6 +51,7 @@ def _use_cache() -> bool:
 
 
 @app.post("/v1/agents", summary="Create an agent", tags=["agents"])
+@answers(Agent, status=201, exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=AgentCreate)
 def create_agent(who: Caller, body: AgentCreate):
     agent = service.create_agent(who.tenant_id, body, Actor(**who.actor))
@@ -57,6 +59,7 @@ def create_agent(who: Caller, body: AgentCreate):
 
 
 @app.get("/v1/agents", summary="List agents (cursor pagination)", tags=["agents"])
+@answers(Agent, page=True, partial=True, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def list_agents(who: Caller):
     load = partial(service.list_agents, who.tenant_id)
@@ -64,6 +67,7 @@ def list_agents(who: Caller):
 
 
 @app.get("/v1/agents/<agentId>", summary="Get an agent", tags=["agents"])
+@answers(Agent, partial=True, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def get_agent(who: Caller, agentId: str):
     agent = service.get_agent(who.tenant_id, agentId, use_cache=_use_cache())
@@ -73,6 +77,7 @@ def get_agent(who: Caller, agentId: str):
 
 
 @app.patch("/v1/agents/<agentId>", summary="Update an agent (If-Match)", tags=["agents"])
+@answers(Agent, exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=AgentUpdate)
 def update_agent(who: Caller, body: AgentUpdate, agentId: str):
     agent = service.update_agent(
@@ -86,6 +91,7 @@ def update_agent(who: Caller, body: AgentUpdate, agentId: str):
 
 
 @app.delete("/v1/agents/<agentId>", summary="Delete an agent", tags=["agents"])
+@answers(status=204)
 @endpoint(app, roles=MANAGERS)
 def delete_agent(who: Caller, agentId: str):
     service.delete_agent(who.tenant_id, agentId, Actor(**who.actor))

@@ -9,6 +9,7 @@ from agenthub.http import (
     ALL_ROLES,
     MANAGERS,
     Caller,
+    answers,
     api_handler,
     endpoint,
     json_response,
@@ -41,6 +42,7 @@ def get_series(who: Caller, agentId: str):
 
 
 @app.get("/v1/analytics/agents/<agentId>/export", summary="Daily series as CSV", tags=["analytics"])
+@answers(media="text/csv")
 @endpoint(app, roles=ALL_ROLES)
 def export_series(who: Caller, agentId: str):
     text = reports.agent_csv(who.tenant_id, agentId, *_range(), use_cache=_use_cache())

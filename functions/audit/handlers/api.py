@@ -8,6 +8,7 @@ from typing import Any
 from agenthub.http import (
     MANAGERS,
     Caller,
+    answers,
     api_handler,
     endpoint,
     make_resolver,
@@ -20,6 +21,7 @@ app = make_resolver()
 
 
 @app.get("/v1/audit-log", summary="The tenant's audit log, newest first", tags=["audit"])
+@answers(AuditEntry, page=True, exclude={"tenant_id"})
 @endpoint(app, roles=MANAGERS)
 def list_audit_log(who: Caller):
     load = partial(service.list_entries, who.tenant_id)

@@ -10,7 +10,16 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from agenthub.events import Actor
-from agenthub.http import ALL_ROLES, MANAGERS, WRITERS, Caller, endpoint, json_response, paginated
+from agenthub.http import (
+    ALL_ROLES,
+    MANAGERS,
+    WRITERS,
+    Caller,
+    answers,
+    endpoint,
+    json_response,
+    paginated,
+)
 from conversations.handlers.shared import (
     channel,
     exchange_view,
@@ -65,6 +74,7 @@ def _access(who: Caller, agent_id: str) -> Access:
 
 
 @router.post(SERVER, summary="Start a conversation (server)", tags=["conversations"])
+@answers(status=201)
 @endpoint(router, roles=WRITERS, body=ServerConversationStart)
 def start_conversation(who: Caller, body: ServerConversationStart, agentId: str):
     visitor = visitors.server_named(body.visitor_id)
@@ -94,6 +104,7 @@ def get_conversation(who: Caller, agentId: str, conversationId: str):
 @router.post(
     f"{SERVER}/<conversationId>/messages", summary="Ask the agent (server)", tags=["conversations"]
 )
+@answers(status=201)
 @endpoint(router, roles=WRITERS, body=MessageCreate)
 def post_message(who: Caller, body: MessageCreate, agentId: str, conversationId: str):
     exchange = messages.post_message(
@@ -117,6 +128,7 @@ def post_feedback(
 
 
 @router.post(f"{SERVER}/<conversationId>/lead", summary="Capture a lead", tags=["conversations"])
+@answers(status=201)
 @endpoint(router, roles=WRITERS, body=LeadCreate)
 def post_lead(who: Caller, body: LeadCreate, agentId: str, conversationId: str):
     lead, _ = service.capture_lead(_access(who, agentId), conversationId, body)
@@ -189,6 +201,7 @@ def list_handoffs(who: Caller):
     summary="Rotate the agent's visitor-identity secret (shown once)",
     tags=["conversations"],
 )
+@answers(status=201)
 @endpoint(router, roles=MANAGERS)
 def rotate_identity_secret(who: Caller, agentId: str):
     rotated = visitors.rotate_identity_secret(who.tenant_id, agentId, Actor(**who.actor))

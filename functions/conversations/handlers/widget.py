@@ -12,6 +12,7 @@ from agenthub.events import Actor
 from agenthub.http import (
     Caller,
     accepts,
+    answers,
     check_path_ids,
     client_address,
     json_response,
@@ -92,6 +93,7 @@ def _fields(body: WidgetAccess, model: type[BaseModel]) -> dict[str, Any]:
 
 
 @router.post(PUBLIC, summary="Start a conversation (widget)", tags=["widget"])
+@answers(status=201)
 @accepts(WidgetConversationStart)
 def start_widget_conversation(agentId: str):
     who = _widget(agentId, {})
@@ -129,6 +131,7 @@ def get_widget_conversation(agentId: str, conversationId: str):
 @router.post(
     f"{PUBLIC}/<conversationId>/messages", summary="Ask the agent (widget)", tags=["widget"]
 )
+@answers(status=201)
 @accepts(WidgetMessageCreate)
 def post_widget_message(agentId: str, conversationId: str):
     who = _widget(agentId, {"conversationId": conversationId})
@@ -159,6 +162,7 @@ def post_widget_feedback(agentId: str, conversationId: str, messageId: str):
 @router.post(
     f"{PUBLIC}/<conversationId>/lead", summary="Leave contact details (widget)", tags=["widget"]
 )
+@answers(status=201)
 @accepts(WidgetLeadCreate)
 def post_widget_lead(agentId: str, conversationId: str):
     who = _widget(agentId, {"conversationId": conversationId})

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from agenthub import b64url
 from agenthub.cache import TTLCache
 from agenthub.environment import ttl_cache
-from agenthub.errors import Unauthorized
+from agenthub.errors import BadRequest, Unauthorized
 from agenthub.events import Actor, utc_now_iso
 from agents.logic import get_agent
 from conversations.dal import repository
@@ -180,7 +180,10 @@ class VisitorTokens:
 
     def verify(self, token: str, tenant_id: str, agent_id: str) -> Visitor:
         """The token's visitor; InvalidVisitor (401) when it is malformed, forged, for
-        another agent or expired."""
+        another agent or expired; BadRequest (400) when it is not even ASCII (no token we
+        issue is: malformed input, like a non-ASCII cursor)."""
+        if not token.isascii():
+            raise BadRequest("visitor_token must be the ASCII token a conversation start returned")
         invalid = InvalidVisitor("visitor token is invalid or expired; start a new conversation")
         parts = token.split(".")
         if len(parts) != 5 or parts[0] != TOKEN_VERSION or parts[1] not in ("a", "v"):

@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.models import (
     Server,
 )
 
-from agenthub.http import api_handler, make_resolver
+from agenthub.http import AnswerSpec, api_handler, make_resolver
 from docs.handlers import described
 from docs.handlers.described import ERROR_SCHEMA
 from scheduling.logic import BookingOffer
@@ -74,21 +74,34 @@ def openapi_json(base_path: str) -> str:
         security=[{"bearer": []}],
         on_conflict="error",
     )
+    answers: dict[tuple[str, str], AnswerSpec] = {}
     for resolver in _domain_resolvers():
+        answers.update(_declared_answers(resolver))
         schema = resolver.get_openapi_schema(title=TITLE, version=VERSION)
         merge.add_schema(
             _with_declared_bodies(resolver, schema.model_dump(by_alias=True, exclude_none=True))
         )
     document = json.loads(merge.get_openapi_json_schema())
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas["Error"] = ERROR_SCHEMA
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
     offer = BookingOffer.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(offer.pop("$defs", {}))
-    schemas["BookingOffer"] = offer
+    components.update(offer.pop("$defs", {}))
+    components["BookingOffer"] = offer
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            described.describe(method.upper(), path, operation, "requestBody" in operation)
+            answer = answers.get((method.upper(), path))
+            has_body = "requestBody" in operation
+            described.describe(method.upper(), path, operation, has_body, answer, components)
     return json.dumps(document)
+
+
+def _declared_answers(resolver: APIGatewayRestResolver) -> dict[tuple[str, str], AnswerSpec]:
+    """Each route's ``@answers`` declaration, by method and OpenAPI path."""
+    return {
+        (route.method.upper(), route.openapi_path): route.func.answer_spec
+        for route in resolver._static_routes + resolver._dynamic_routes
+        if hasattr(route.func, "answer_spec")
+    }
 
 
 def _with_declared_bodies(

@@ -1,12 +1,16 @@
-"""What the route tables do not say and the OpenAPI document must: each operation's success
-status, the error statuses it can answer (all in the one error envelope), and its query and
-header parameters. Kept next to the document it completes; tests/integration/test_docs.py
-checks it against the routes and against real answers.
+"""What Powertools' route tables do not say and the OpenAPI document must: each operation's
+success answer (its statuses and body schema, from the route's ``@answers``), the error
+statuses it can answer (all in the one error envelope), and its query and header parameters.
+Kept next to the document it completes; tests/integration/test_docs.py checks it against the
+routes, and every answer of the integration tests is checked against it
+(tests/integration/contract.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from agenthub.http import JSON, AnswerSpec
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -26,27 +30,8 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 
-# Answers other than 200 on success (a route not listed answers 200).
-SUCCESS: dict[tuple[str, str], int] = {
-    ("POST", "/v1/tenants"): 201,
-    ("POST", "/v1/keys"): 201,
-    ("POST", "/v1/publishable-keys"): 201,
-    ("POST", "/v1/agents"): 201,
-    ("DELETE", "/v1/agents/{agentId}"): 204,
-    ("DELETE", "/v1/payments/stripe"): 204,
-    ("POST", "/v1/agents/{agentId}/documents"): 202,
-    ("DELETE", "/v1/agents/{agentId}/documents/{documentId}"): 202,
-    ("POST", "/v1/agents/{agentId}/documents/{documentId}/retry"): 202,
-    ("POST", "/v1/agents/{agentId}/conversations"): 201,
-    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/messages"): 201,
-    ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/lead"): 201,
-    ("POST", "/v1/agents/{agentId}/identity-secret"): 201,
-    ("POST", "/v1/public/agents/{agentId}/conversations"): 201,
-    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/messages"): 201,
-    ("POST", "/v1/public/agents/{agentId}/conversations/{conversationId}/lead"): 201,
-}
-
-# Success bodies described beyond "an object" (the fields a client relies on).
+# Success bodies described here rather than by a route's ``@answers`` model (the message
+# exchange joins conversations' answer and scheduling's offer).
 EXCHANGE: dict[str, Any] = {
     "type": "object",
     "required": ["question", "answer", "actions"],
@@ -78,6 +63,11 @@ CONDITIONAL = {
     "/v1/public/agents/{agentId}/config",
     "/v1/agents/{agentId}/conversations/{conversationId}",
     "/v1/agents/{agentId}/documents/{documentId}",
+}
+
+# Reads that answer 409 when the tenant's state does not allow them yet.
+CONFLICTING_READS = {
+    ("GET", "/v1/agents/{agentId}/embed"),  # the agent has no active publishable key
 }
 
 Parameter = tuple[str, dict[str, Any], str]  # name, schema, description
@@ -121,8 +111,17 @@ def _error(text: str) -> dict[str, Any]:
     }
 
 
-def describe(method: str, path: str, operation: dict[str, Any], has_body: bool) -> None:
-    """Complete one operation of the document in place."""
+def describe(
+    method: str,
+    path: str,
+    operation: dict[str, Any],
+    has_body: bool,
+    answer: AnswerSpec | None,
+    components: dict[str, Any],
+) -> None:
+    """Complete one operation of the document in place (``answer``: the route's ``@answers``;
+    a route without one answers 200 with a JSON object; ``components``: the document's
+    schemas, where the answer's models are added)."""
     public = path.startswith("/v1/public/")
     parameters = operation.setdefault("parameters", [])
     for name, schema, text in QUERY.get((method, path), []):
@@ -137,23 +136,28 @@ def describe(method: str, path: str, operation: dict[str, Any], has_body: bool) 
         text = "an ETag of an earlier answer: 304 when unchanged"
         parameters.append(_parameter("If-None-Match", "header", {"type": "string"}, text, False))
 
-    status = SUCCESS.get((method, path), 200)
-    success = operation.get("responses", {}).get("200") or {"description": "Success"}
-    success = {**success, "description": success.get("description") or "Success"}
+    answer = answer or AnswerSpec(statuses=(200,))
+    summary = (operation.get("responses", {}).get("200") or {}).get("description") or "Success"
     responses: dict[str, Any] = {}
-    if status == 204:
-        responses["204"] = {"description": "Done; no content"}
-    else:
-        body = SUCCESS_BODIES.get((method, path), {"type": "object"})
-        content = {"application/json": {"schema": body}}
-        responses[str(status)] = {"description": success["description"], "content": content}
+    for status in answer.statuses:
+        if status == 204:
+            responses["204"] = {"description": "Done; no content"}
+        else:
+            content = {
+                media: {
+                    "schema": SUCCESS_BODIES.get((method, path))
+                    or success_schema(answer, media, components)
+                }
+                for media in answer.media
+            }
+            responses[str(status)] = {"description": summary, "content": content}
     if method == "GET" and path in CONDITIONAL:
         responses["304"] = {"description": "Not modified (If-None-Match named the ETag)"}
     responses["400"] = _error("Malformed request: JSON, query parameter or cursor")
     responses["401"] = _error("No key, an invalid key (or, on widget routes, no Origin)")
     responses["403"] = _error("The key's role or origin may not do this")
     responses["404"] = _error("Not found (also another tenant's or agent's ids)")
-    if method in ("POST", "PATCH", "DELETE"):
+    if method in ("POST", "PATCH", "DELETE") or (method, path) in CONFLICTING_READS:
         responses["409"] = _error("Conflict with the current state")
     if has_body:
         responses["413"] = _error("Body too large")
@@ -165,3 +169,49 @@ def describe(method: str, path: str, operation: dict[str, Any], has_body: bool) 
     responses["500"] = _error("Internal error (never with internals)")
     responses["503"] = _error("A dependency is unavailable (Retry-After)")
     operation["responses"] = responses
+
+
+def success_schema(answer: AnswerSpec, media: str, components: dict[str, Any]) -> dict[str, Any]:
+    """The body schema of a success answer; its models join ``components``."""
+    if media != JSON:
+        return {"type": "string"}
+    if answer.model is None:
+        return {"type": "object"}
+    schema = _model_schema(answer.model, components)
+    if answer.exclude or answer.partial:  # less the fields the route leaves out, inline
+        whole = components[answer.model.__name__ + ANSWER]
+        kept = {k: v for k, v in whole.get("properties", {}).items() if k not in answer.exclude}
+        required = [k for k in whole.get("required", []) if k in kept and not answer.partial]
+        schema = {**whole, "properties": kept, "required": required}
+    if answer.page:
+        schema = {
+            "type": "object",
+            "required": ["items"],
+            "properties": {
+                "items": {"type": "array", "items": schema},
+                "next_cursor": {"type": ["string", "null"]},
+            },
+        }
+    if answer.key:
+        schema = {"type": "object", "required": [answer.key], "properties": {answer.key: schema}}
+    return schema
+
+
+# Response models are documented as serialized (mode="serialization"); a request body of the
+# same name (validated input) keeps its name, so answers' schemas carry this suffix.
+ANSWER = "Answer"
+
+
+def _model_schema(model: type[Any], components: dict[str, Any]) -> dict[str, Any]:
+    template = "#/components/schemas/{model}" + ANSWER
+    schema: dict[str, Any] = model.model_json_schema(mode="serialization", ref_template=template)
+    for name, sub in schema.pop("$defs", {}).items():
+        _add(components, name + ANSWER, sub)
+    _add(components, model.__name__ + ANSWER, schema)
+    return {"$ref": f"#/components/schemas/{model.__name__}{ANSWER}"}
+
+
+def _add(components: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
+    known = components.setdefault(name, schema)
+    if known != schema:
+        raise ValueError(f"two different answer schemas are named {name}")

@@ -12,6 +12,7 @@ from agenthub.http import (
     MANAGERS,
     Caller,
     accepts,
+    answers,
     api_handler,
     endpoint,
     json_response,
@@ -20,7 +21,14 @@ from agenthub.http import (
 )
 from agenthub.settings import ApiSettings, load_settings
 from identity.logic import service
-from identity.models import ApiKey, PublishableKeyCreate, SecretKeyCreate, TenantCreate
+from identity.models import (
+    ApiKey,
+    CreatedKey,
+    PublishableKeyCreate,
+    SecretKeyCreate,
+    Tenant,
+    TenantCreate,
+)
 
 
 class IdentitySettings(ApiSettings):
@@ -39,6 +47,7 @@ def _actor(who: Caller) -> Actor:
 
 
 @app.post("/v1/tenants", summary="Create a tenant (platform admin)", tags=["identity"])
+@answers(status=201)
 @accepts(TenantCreate)
 def create_tenant():
     authorization = app.current_event.headers.get("authorization")
@@ -49,12 +58,14 @@ def create_tenant():
 
 
 @app.get("/v1/tenant", summary="The caller's tenant", tags=["identity"])
+@answers(Tenant)
 @endpoint(app, roles=ALL_ROLES)
 def get_tenant(who: Caller):
     return json_response(app, service.get_tenant(who.tenant_id).model_dump(), conditional=True)
 
 
 @app.post("/v1/keys", summary="Create a secret key (shown once)", tags=["identity"])
+@answers(CreatedKey, status=201)
 @endpoint(app, roles=MANAGERS, body=SecretKeyCreate)
 def create_key(who: Caller, body: SecretKeyCreate):
     created = service.create_secret_key(who.tenant_id, body, _actor(who))
@@ -62,12 +73,14 @@ def create_key(who: Caller, body: SecretKeyCreate):
 
 
 @app.get("/v1/keys", summary="List secret keys (masked)", tags=["identity"])
+@answers(ApiKey, page=True)
 @endpoint(app, roles=MANAGERS)
 def list_keys(who: Caller):
     return json_response(app, _listing(service.list_keys(who.tenant_id, "secret")))
 
 
 @app.delete("/v1/keys/<keyId>", summary="Revoke a secret key", tags=["identity"])
+@answers(ApiKey)
 @endpoint(app, roles=MANAGERS)
 def revoke_key(who: Caller, keyId: str):
     revoked = service.revoke_key(who.tenant_id, keyId, "secret", _actor(who))
@@ -75,6 +88,7 @@ def revoke_key(who: Caller, keyId: str):
 
 
 @app.post("/v1/publishable-keys", summary="Create a widget key", tags=["identity"])
+@answers(CreatedKey, status=201)
 @endpoint(app, roles=MANAGERS, body=PublishableKeyCreate)
 def create_publishable_key(who: Caller, body: PublishableKeyCreate):
     created = service.create_publishable_key(who.tenant_id, body, _actor(who))
@@ -82,12 +96,14 @@ def create_publishable_key(who: Caller, body: PublishableKeyCreate):
 
 
 @app.get("/v1/publishable-keys", summary="List widget keys", tags=["identity"])
+@answers(ApiKey, page=True)
 @endpoint(app, roles=MANAGERS)
 def list_publishable_keys(who: Caller):
     return json_response(app, _listing(service.list_keys(who.tenant_id, "publishable")))
 
 
 @app.delete("/v1/publishable-keys/<keyId>", summary="Revoke a widget key", tags=["identity"])
+@answers(ApiKey)
 @endpoint(app, roles=MANAGERS)
 def revoke_publishable_key(who: Caller, keyId: str):
     revoked = service.revoke_key(who.tenant_id, keyId, "publishable", _actor(who))

@@ -13,6 +13,7 @@ from agenthub.http import (
     ALL_ROLES,
     WRITERS,
     Caller,
+    answers,
     api_handler,
     endpoint,
     json_response,
@@ -55,10 +56,12 @@ def _places() -> sources.Places:
     return sources.Places(bucket=settings.documents_bucket, queue_url=settings.ingestion_queue_url)
 
 
+# What a document's answers leave out.
+HIDDEN = frozenset({"tenant_id", "content_hash", "indexed_hash", "import_pending"})
+
+
 def _view(doc: Document) -> dict[str, Any]:
-    return doc.model_dump(
-        mode="json", exclude={"tenant_id", "content_hash", "indexed_hash", "import_pending"}
-    )
+    return doc.model_dump(mode="json", exclude=set(HIDDEN))
 
 
 def _import_view(job: ImportJob) -> dict[str, Any]:
@@ -75,6 +78,7 @@ def _ticket(ticket: sources.UploadTicket) -> dict[str, Any]:
 
 
 @app.post("/v1/agents/<agentId>/documents", summary="Add a source", tags=["knowledge"])
+@answers(Document, status=202, key="document", exclude=HIDDEN)
 @endpoint(app, roles=WRITERS, body=SourceCreateBody)
 def create_document(who: Caller, body: SourceCreateBody, agentId: str):
     doc, ticket = sources.create_source(
@@ -87,6 +91,7 @@ def create_document(who: Caller, body: SourceCreateBody, agentId: str):
 
 
 @app.get("/v1/agents/<agentId>/documents", summary="List sources", tags=["knowledge"])
+@answers(Document, page=True, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def list_documents(who: Caller, agentId: str):
     load = partial(sources.list_documents, who.tenant_id, agentId)
@@ -98,6 +103,7 @@ def list_documents(who: Caller, agentId: str):
     summary="A source, with its status and progress",
     tags=["knowledge"],
 )
+@answers(Document, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def get_document(who: Caller, agentId: str, documentId: str):
     doc = sources.get_document(who.tenant_id, agentId, documentId)
@@ -109,6 +115,7 @@ def get_document(who: Caller, agentId: str, documentId: str):
     summary="Delete a source (its chunks leave the index)",
     tags=["knowledge"],
 )
+@answers(status=202)
 @endpoint(app, roles=WRITERS)
 def delete_document(who: Caller, agentId: str, documentId: str):
     sources.delete_document(who.tenant_id, agentId, documentId, Actor(**who.actor), _places())
@@ -120,6 +127,7 @@ def delete_document(who: Caller, agentId: str, documentId: str):
     summary="Process a failed (or re-read an indexed) source again",
     tags=["knowledge"],
 )
+@answers(Document, status=202, key="document", exclude=HIDDEN)
 @endpoint(app, roles=WRITERS)
 def retry_document(who: Caller, agentId: str, documentId: str):
     doc = sources.retry(who.tenant_id, agentId, documentId, _places())
@@ -142,6 +150,7 @@ def new_upload_url(who: Caller, body: NewFile, agentId: str, documentId: str):
     summary="Import a site: the pages of a sitemap, or a crawl",
     tags=["knowledge"],
 )
+@answers(ImportJob, status=202, key="import", exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=ImportCreate)
 def create_import(who: Caller, body: ImportCreate, agentId: str):
     job = imports.create_import(who.tenant_id, agentId, body, _places())
@@ -153,6 +162,7 @@ def create_import(who: Caller, body: ImportCreate, agentId: str):
     summary="An import's progress",
     tags=["knowledge"],
 )
+@answers(ImportJob, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def get_import(who: Caller, agentId: str, importId: str):
     job = imports.get_import(who.tenant_id, agentId, importId)

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from functools import partial
 
+from agenthub import public_limits
 from agenthub.events import Actor
 from agenthub.http import (
     ALL_ROLES,
     MANAGERS,
     WRITERS,
     Caller,
+    answers,
     api_handler,
     check_path_ids,
+    client_address,
     endpoint,
     json_response,
     make_resolver,
@@ -21,16 +24,37 @@ from agenthub.http import (
     public_cors,
     publishable_caller,
 )
+from agenthub.public_limits import Count
 from agenthub.settings import load_settings
 from payments.handlers.settings import PaymentsApiSettings
 from payments.logic import bookings, charges, connections, queries, refunds
-from payments.models import ConnectionCreate, PaymentRequestCreate, RefundCreate
+from payments.models import (
+    Connection,
+    ConnectionCreate,
+    Payment,
+    PaymentLink,
+    PaymentRequestCreate,
+    RefundCreate,
+)
+
+# What answers leave out (Payment.public, PaymentLink.public, Connection.public).
+HIDDEN = frozenset({"tenant_id"})
+HIDDEN_CONNECTION = frozenset({"tenant_id", "version"})
 
 app = make_resolver()
 
 
 def _settings() -> PaymentsApiSettings:
     return load_settings(PaymentsApiSettings)
+
+
+def _counts(who: Caller, agent_id: str, *, write: bool) -> list[Count]:
+    """A widget call's counters: its client address's and its publishable key's."""
+    window = _settings().writes() if write else _settings().reads()
+    address = client_address(app)
+    return public_limits.counts(
+        who.tenant_id, agent_id, window, client_address=address, key_id=who.key_id
+    )
 
 
 def _webhook_url(tenant_id: str) -> str:
@@ -48,6 +72,7 @@ def _webhook_url(tenant_id: str) -> str:
 
 
 @app.put("/v1/payments/stripe", summary="Connect the tenant's Stripe account", tags=["payments"])
+@answers(Connection, exclude=HIDDEN_CONNECTION)
 @endpoint(app, roles=MANAGERS, body=ConnectionCreate)
 def connect_stripe(who: Caller, body: ConnectionCreate):
     connection = connections.connect(
@@ -61,12 +86,14 @@ def connect_stripe(who: Caller, body: ConnectionCreate):
 
 
 @app.get("/v1/payments/stripe", summary="The Stripe connection (never the key)", tags=["payments"])
+@answers(Connection, exclude=HIDDEN_CONNECTION)
 @endpoint(app, roles=ALL_ROLES)
 def get_stripe(who: Caller):
     return json_response(app, connections.get_connection(who.tenant_id).public())
 
 
 @app.delete("/v1/payments/stripe", summary="Disconnect Stripe", tags=["payments"])
+@answers(status=204)
 @endpoint(app, roles=MANAGERS)
 def disconnect_stripe(who: Caller):
     connections.disconnect(_settings().stripe(), who.tenant_id, Actor(**who.actor))
@@ -78,6 +105,7 @@ def disconnect_stripe(who: Caller):
     summary="A payment an agent sends: one-off checkout or reusable link",
     tags=["payments"],
 )
+@answers(status=201)
 @endpoint(app, roles=WRITERS, body=PaymentRequestCreate)
 def create_payment_request(who: Caller, body: PaymentRequestCreate):
     key = app.current_event.headers.get("idempotency-key")
@@ -88,6 +116,7 @@ def create_payment_request(who: Caller, body: PaymentRequestCreate):
 
 
 @app.get("/v1/payments", summary="List payments (cursor pagination)", tags=["payments"])
+@answers(Payment, page=True, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def list_payments(who: Caller):
     load = partial(queries.list_payments, who.tenant_id)
@@ -95,12 +124,14 @@ def list_payments(who: Caller):
 
 
 @app.get("/v1/payments/<paymentId>", summary="Get a payment", tags=["payments"])
+@answers(Payment, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def get_payment(who: Caller, paymentId: str):
     return json_response(app, queries.get_payment(who.tenant_id, paymentId).public())
 
 
 @app.post("/v1/payments/<paymentId>/refunds", summary="Refund a payment", tags=["payments"])
+@answers(Payment, status=201, exclude=HIDDEN)
 @endpoint(app, roles=MANAGERS, body=RefundCreate)
 def refund_payment(who: Caller, body: RefundCreate, paymentId: str):
     payment = refunds.refund_payment(
@@ -115,6 +146,7 @@ def refund_payment(who: Caller, body: RefundCreate, paymentId: str):
 
 
 @app.get("/v1/payment-links", summary="List payment links", tags=["payments"])
+@answers(PaymentLink, page=True, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def list_payment_links(who: Caller):
     load = partial(queries.list_links, who.tenant_id)
@@ -129,6 +161,7 @@ def list_payment_links(who: Caller):
 def get_visitor_payment(agentId: str, paymentId: str):
     who = publishable_caller(app, agentId)
     check_path_ids({"paymentId": paymentId})
+    public_limits.take(_counts(who, agentId, write=False))
     payment = queries.get_visitor_payment(who.tenant_id, agentId, paymentId)
     return json_response(app, payment.for_visitor(), headers=public_cors(app))
 
@@ -138,9 +171,12 @@ def get_visitor_payment(agentId: str, paymentId: str):
     summary="The pay step of a held booking (publishable key, allowed Origin)",
     tags=["widget"],
 )
+@answers(status=201)
 def create_booking_checkout(agentId: str, bookingId: str):
     who = publishable_caller(app, agentId)
     check_path_ids({"bookingId": bookingId})
+    # counted before Stripe is called (its session is what a burst would spend)
+    public_limits.take(_counts(who, agentId, write=True))
     origin = app.current_event.headers.get("origin") or ""
     payment = bookings.create_booking_checkout(
         _settings().stripe(), who.tenant_id, agentId, bookingId, return_url=f"{origin}/"

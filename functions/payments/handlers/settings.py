@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from agenthub.public_limits import PublicLimitSettings
 from agenthub.settings import ApiSettings, BaseSettings
 from payments.logic.config import StripeConfig
 
@@ -21,7 +22,7 @@ class StripeSettings(BaseSettings):
         )
 
 
-class PaymentsApiSettings(StripeSettings, ApiSettings):
+class PaymentsApiSettings(PublicLimitSettings, StripeSettings, ApiSettings):
     # Where Stripe reaches our webhook route; empty = the address the tenant called us at.
     public_api_url: str = ""
 

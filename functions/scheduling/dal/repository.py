@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from agenthub import keys, outbox
+from agenthub import keys, outbox, public_limits
 from agenthub.errors import Conflict, NotFound, VersionConflict, aws_error_code
 from agenthub.events import DomainEvent
 from agenthub.table import TableItem
@@ -304,6 +304,8 @@ class BookingWrite:
     idempotency: IdempotencyClaim | None = None
     hold_marker: Literal["put", "delete"] | None = None
     events: list[DomainEvent] = field(default_factory=list)
+    # the public route's rate counters (client address, publishable key): counted with it
+    public: list[public_limits.Count] = field(default_factory=list)
 
 
 class WriteRejected(Exception):
@@ -437,10 +439,12 @@ def commit(write: BookingWrite) -> None:
             _stage_hold_marker(t, write)
             parts["delete" if write.hold_marker == "delete" else "put"].append(("hold", None))
         parts["put"].extend(("event", None) for _ in write.events)
+        public_limits.stage(t, write.public)  # updates, sent last: no positional part
 
     try:
         outbox.write(build, write.events)
     except TransactWriteError as exc:
+        public_limits.raise_if_full(exc, write.public)
         reasons = list(getattr(exc, "cancellation_reasons", None) or [])
         ordered = parts["delete"] + parts["put"] + parts["update"]
         for (part, detail), reason in zip(ordered, reasons, strict=False):

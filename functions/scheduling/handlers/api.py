@@ -9,16 +9,20 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from agenthub import public_limits
 from agenthub.errors import BadRequest
 from agenthub.events import Actor
 from agenthub.http import (
     ALL_ROLES,
+    JSON,
     MANAGERS,
     WRITERS,
     Caller,
     accepts,
+    answers,
     api_handler,
     check_path_ids,
+    client_address,
     endpoint,
     json_response,
     make_resolver,
@@ -27,6 +31,7 @@ from agenthub.http import (
     public_cors,
     publishable_caller,
 )
+from agenthub.public_limits import Count, PublicLimitSettings
 from agenthub.settings import ApiSettings, load_settings
 from scheduling.logic import bookings, config, feeds, links, slots
 from scheduling.models import (
@@ -34,11 +39,13 @@ from scheduling.models import (
     BookingCreate,
     Cancel,
     Confirm,
+    EventType,
     EventTypeCreate,
     EventTypeUpdate,
     LinkCancel,
     LinkReschedule,
     Reschedule,
+    Resource,
     ResourceCreate,
     ResourceUpdate,
     WidgetBookingCreate,
@@ -51,11 +58,15 @@ EVENT_TYPES = "/v1/scheduling/event-types"
 BOOKINGS = "/v1/bookings"
 WIDGET = "/v1/public/agents/<agentId>"
 LINKS = "/v1/public/bookings"
+LINKS_SCOPE = "manage-links"  # what manage links' counters are scoped by (no agent in them)
+CALENDAR = "text/calendar"
+# What a booking's answers leave out (Booking.view).
+HIDDEN = frozenset({"tenant_id", "manage_nonce"})
 # Slots may be revalidated cheaply (ETag) but never reused blind: a booking changes them.
 SLOTS_CACHE_CONTROL = "no-cache"
 
 
-class SchedulingApiSettings(ApiSettings):
+class SchedulingApiSettings(PublicLimitSettings, ApiSettings):
     allow_private_urls: bool = False  # local runtime only: busy-time import from 127.0.0.1
 
 
@@ -67,6 +78,15 @@ def _signer() -> links.LinkSigner:
     from agenthub.clients import secret_json
 
     return links.LinkSigner(str(secret_json(_settings().signing_secret_arn)["key"]).encode())
+
+
+def _counts(tenant_id: str, scope_id: str, who: Caller | None, write: bool) -> list[Count]:
+    """The public route's counters: the client address's and (widget) the publishable key's;
+    manage links (``who`` None) count per client address only."""
+    window = _settings().writes() if write else _settings().reads()
+    key_id = who.key_id if who else None
+    address = client_address(app)
+    return public_limits.counts(tenant_id, scope_id, window, client_address=address, key_id=key_id)
 
 
 def _actor(who: Caller) -> Actor:
@@ -105,6 +125,7 @@ def _public_booking(booking: Booking) -> dict[str, Any]:
 
 
 @app.post(RESOURCES, summary="Create a resource (a person or a room)", tags=["scheduling"])
+@answers(Resource, status=201, exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=ResourceCreate)
 def create_resource(who: Caller, body: ResourceCreate):
     resource = config.create_resource(who.tenant_id, body, _actor(who))
@@ -112,6 +133,7 @@ def create_resource(who: Caller, body: ResourceCreate):
 
 
 @app.get(RESOURCES, summary="List resources", tags=["scheduling"])
+@answers(Resource, page=True, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def list_resources(who: Caller):
     found = config.list_resources(who.tenant_id)
@@ -120,6 +142,7 @@ def list_resources(who: Caller):
 
 
 @app.get(f"{RESOURCES}/<resourceId>", summary="Get a resource", tags=["scheduling"])
+@answers(Resource, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def get_resource(who: Caller, resourceId: str):
     resource = config.get_resource(who.tenant_id, resourceId, fresh=True)
@@ -127,6 +150,7 @@ def get_resource(who: Caller, resourceId: str):
 
 
 @app.patch(f"{RESOURCES}/<resourceId>", summary="Change a resource (version)", tags=["scheduling"])
+@answers(Resource, exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=ResourceUpdate)
 def update_resource(who: Caller, body: ResourceUpdate, resourceId: str):
     resource = config.update_resource(who.tenant_id, resourceId, body, _actor(who))
@@ -134,6 +158,7 @@ def update_resource(who: Caller, body: ResourceUpdate, resourceId: str):
 
 
 @app.delete(f"{RESOURCES}/<resourceId>", summary="Delete a resource", tags=["scheduling"])
+@answers(status=204)
 @endpoint(app, roles=MANAGERS)
 def delete_resource(who: Caller, resourceId: str):
     config.delete_resource(who.tenant_id, resourceId, _actor(who))
@@ -145,6 +170,7 @@ def delete_resource(who: Caller, resourceId: str):
     summary="New ICS feed URL for a resource (shown once; the old one stops)",
     tags=["scheduling"],
 )
+@answers(status=201)
 @endpoint(app, roles=MANAGERS)
 def rotate_feed(who: Caller, resourceId: str):
     token = feeds.rotate_feed_token(who.tenant_id, resourceId, _actor(who))
@@ -177,6 +203,7 @@ def _base_url() -> str:
 
 
 @app.post(EVENT_TYPES, summary="Create an event type", tags=["scheduling"])
+@answers(EventType, status=201, exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=EventTypeCreate)
 def create_event_type(who: Caller, body: EventTypeCreate):
     event_type = config.create_event_type(who.tenant_id, body, _actor(who))
@@ -184,6 +211,7 @@ def create_event_type(who: Caller, body: EventTypeCreate):
 
 
 @app.get(EVENT_TYPES, summary="List event types", tags=["scheduling"])
+@answers(EventType, page=True, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def list_event_types(who: Caller):
     agent_id = _query("agent_id")
@@ -199,6 +227,7 @@ def list_event_types(who: Caller):
 
 
 @app.get(f"{EVENT_TYPES}/<eventTypeId>", summary="Get an event type", tags=["scheduling"])
+@answers(EventType, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def get_event_type(who: Caller, eventTypeId: str):
     event_type = config.get_event_type(who.tenant_id, eventTypeId, fresh=True)
@@ -206,6 +235,7 @@ def get_event_type(who: Caller, eventTypeId: str):
 
 
 @app.patch(f"{EVENT_TYPES}/<eventTypeId>", summary="Change an event type", tags=["scheduling"])
+@answers(EventType, exclude={"tenant_id"})
 @endpoint(app, roles=WRITERS, body=EventTypeUpdate)
 def update_event_type(who: Caller, body: EventTypeUpdate, eventTypeId: str):
     event_type = config.update_event_type(who.tenant_id, eventTypeId, body, _actor(who))
@@ -213,6 +243,7 @@ def update_event_type(who: Caller, body: EventTypeUpdate, eventTypeId: str):
 
 
 @app.delete(f"{EVENT_TYPES}/<eventTypeId>", summary="Delete an event type", tags=["scheduling"])
+@answers(status=204)
 @endpoint(app, roles=MANAGERS)
 def delete_event_type(who: Caller, eventTypeId: str):
     config.delete_event_type(who.tenant_id, eventTypeId, _actor(who))
@@ -236,6 +267,7 @@ def get_slots(who: Caller, eventTypeId: str):
 
 
 @app.post(BOOKINGS, summary="Book a slot (Idempotency-Key)", tags=["bookings"])
+@answers(Booking, status=(201, 200), exclude=HIDDEN)
 @endpoint(app, roles=WRITERS, body=BookingCreate)
 def create_booking(who: Caller, body: BookingCreate):
     made = bookings.create_booking(
@@ -245,6 +277,7 @@ def create_booking(who: Caller, body: BookingCreate):
 
 
 @app.get(BOOKINGS, summary="A resource's bookings (resource_id, from, to)", tags=["bookings"])
+@answers(Booking, page=True, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def list_bookings(who: Caller):
     resource_id = _query("resource_id")
@@ -259,12 +292,14 @@ def list_bookings(who: Caller):
 
 
 @app.get(f"{BOOKINGS}/<bookingId>", summary="Get a booking", tags=["bookings"])
+@answers(Booking, exclude=HIDDEN)
 @endpoint(app, roles=ALL_ROLES)
 def get_booking(who: Caller, bookingId: str):
     return json_response(app, bookings.get_booking(who.tenant_id, bookingId).view())
 
 
 @app.post(f"{BOOKINGS}/<bookingId>/confirm", summary="Confirm a hold", tags=["bookings"])
+@answers(Booking, exclude=HIDDEN)
 @endpoint(app, roles=WRITERS, body=Confirm)
 def confirm_booking(who: Caller, body: Confirm, bookingId: str):
     booking = bookings.confirm_booking(who.tenant_id, bookingId, _actor(who))
@@ -272,6 +307,7 @@ def confirm_booking(who: Caller, body: Confirm, bookingId: str):
 
 
 @app.post(f"{BOOKINGS}/<bookingId>/cancel", summary="Cancel a booking", tags=["bookings"])
+@answers(Booking, exclude=HIDDEN)
 @endpoint(app, roles=WRITERS, body=Cancel)
 def cancel_booking(who: Caller, body: Cancel, bookingId: str):
     booking = bookings.cancel_booking(who.tenant_id, bookingId, _actor(who), reason=body.reason)
@@ -283,6 +319,7 @@ def cancel_booking(who: Caller, body: Cancel, bookingId: str):
     summary="Move a booking (atomic; Idempotency-Key)",
     tags=["bookings"],
 )
+@answers(Booking, exclude=HIDDEN)
 @endpoint(app, roles=WRITERS, body=Reschedule)
 def reschedule_booking(who: Caller, body: Reschedule, bookingId: str):
     booking = bookings.reschedule_booking(
@@ -297,6 +334,7 @@ def reschedule_booking(who: Caller, body: Reschedule, bookingId: str):
 @app.get(f"{WIDGET}/event-types", summary="Bookable event types (widget)", tags=["widget"])
 def widget_event_types(agentId: str):
     who = publishable_caller(app, agentId)
+    public_limits.take(_counts(who.tenant_id, agentId, who, write=False))
     found = config.list_event_types(who.tenant_id, agentId)
     items = [e.public_view() for e in found if e.active]
     return json_response(app, {"items": items}, headers=public_cors(app))
@@ -311,6 +349,7 @@ def widget_slots(agentId: str, eventTypeId: str):
     who = publishable_caller(app, agentId)
     check_path_ids({"eventTypeId": eventTypeId})
     first, last, zone = _range_query()
+    public_limits.take(_counts(who.tenant_id, agentId, who, write=False))
     found = slots.available_slots(who.tenant_id, eventTypeId, first, last, zone, agent_id=agentId)
     data = {"time_zone": zone, "slots": [s.model_dump() for s in found]}
     headers = {**public_cors(app), "Cache-Control": SLOTS_CACHE_CONTROL}
@@ -318,6 +357,7 @@ def widget_slots(agentId: str, eventTypeId: str):
 
 
 @app.post(f"{WIDGET}/bookings", summary="Book a slot (widget, Idempotency-Key)", tags=["widget"])
+@answers(status=(201, 200))
 @accepts(WidgetBookingCreate)
 def widget_booking(agentId: str):
     who = publishable_caller(app, agentId)
@@ -330,6 +370,7 @@ def widget_booking(agentId: str):
         agent_id=agentId,
         idempotency_key=_idempotency_key(),
         conversation_id=body.conversation_id,
+        counted=_counts(who.tenant_id, agentId, who, write=True),
     )
     status = 201 if made.created else 200
     return json_response(
@@ -348,8 +389,10 @@ def _token() -> str:
 
 
 @app.get(f"{LINKS}/manage", summary="A booking by its manage link (format=ics)", tags=["links"])
+@answers(media=(JSON, CALENDAR))
 def manage_booking():
     tenant_id, booking_id, nonce = _signer().read(_token())
+    public_limits.take(_counts(tenant_id, LINKS_SCOPE, None, write=False))
     booking = bookings.get_booking(tenant_id, booking_id)
     if booking.manage_nonce != nonce:
         raise bookings.LinkUsed("this link was already used; ask for a new one")
@@ -365,7 +408,13 @@ def cancel_by_link():
     tenant_id, booking_id, nonce = _signer().read(body.token)
     visitor = Actor(kind="system", key_id="manage-link")
     booking = bookings.cancel_booking(
-        tenant_id, booking_id, visitor, reason=body.reason, by="visitor", nonce=nonce
+        tenant_id,
+        booking_id,
+        visitor,
+        reason=body.reason,
+        by="visitor",
+        nonce=nonce,
+        counted=_counts(tenant_id, LINKS_SCOPE, None, write=True),
     )
     return json_response(app, _public_booking(booking))
 
@@ -376,7 +425,10 @@ def reschedule_by_link():
     body = parse_body(app, LinkReschedule)
     tenant_id, booking_id, nonce = _signer().read(body.token)
     visitor = Actor(kind="system", key_id="manage-link")
-    booking = bookings.reschedule_booking(tenant_id, booking_id, body.start, visitor, nonce=nonce)
+    counted = _counts(tenant_id, LINKS_SCOPE, None, write=True)
+    booking = bookings.reschedule_booking(
+        tenant_id, booking_id, body.start, visitor, nonce=nonce, counted=counted
+    )
     return json_response(app, _public_booking(booking))
 
 
@@ -385,6 +437,7 @@ def reschedule_by_link():
     summary="A resource's bookings as an ICS feed (token)",
     tags=["links"],
 )
+@answers(media=CALENDAR)
 def calendar_feed(tenantId: str, resourceId: str):
     check_path_ids({"tenantId": tenantId, "resourceId": resourceId})
     text = feeds.feed_ics(tenantId, resourceId, _token())
@@ -398,7 +451,7 @@ def _calendar(text: str, name: str, cache_control: str) -> Response:
         "Content-Disposition": f'inline; filename="{name}"',
     }
     return Response(
-        status_code=200, content_type="text/calendar; charset=utf-8", body=text, headers=headers
+        status_code=200, content_type=f"{CALENDAR}; charset=utf-8", body=text, headers=headers
     )
 
 

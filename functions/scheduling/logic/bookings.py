@@ -21,11 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from agenthub import public_limits
 from agenthub.cache import TTLCache
 from agenthub.environment import ttl_cache
 from agenthub.errors import AppError, Conflict, DependencyUnavailable, NotFound, ValidationFailed
@@ -189,6 +191,7 @@ def create_booking(
     agent_id: str | None = None,
     idempotency_key: str | None = None,
     conversation_id: str | None = None,
+    counted: Sequence[public_limits.Count] = (),
 ) -> Created:
     """Book ``data.start`` of an event type: confirmed at once, or held (paid event types,
     or ``hold`` asked for) until ``hold_expires_at``. ``agent_id`` (the widget's) must be the
@@ -259,6 +262,7 @@ def create_booking(
         idempotency=claim,
         hold_marker="put" if held else None,
         events=[event],
+        public=list(counted),
     )
     try:
         _commit_claim(write, lock_claim, now)
@@ -350,6 +354,7 @@ def _change(
     hold_not_expired: bool = False,
     idempotency: repository.IdempotencyClaim | None = None,
     lock_ttl: datetime | None = None,
+    counted: Sequence[public_limits.Count] = (),
 ) -> None:
     """Commit a change of an existing booking: read its locks, plan, write pinned; retry a
     lost race with a fresh read."""
@@ -374,6 +379,7 @@ def _change(
             idempotency=idempotency,
             hold_marker=hold_marker,
             events=events,
+            public=list(counted),
         )
         try:
             repository.commit(write)
@@ -455,6 +461,7 @@ def cancel_booking(
     reason: str = "",
     by: Literal["tenant", "visitor", "hold_expired", "hold_released"] = "tenant",
     nonce: str | None = None,
+    counted: Sequence[public_limits.Count] = (),
 ) -> Booking:
     """Cancel a live booking and free its slot. Idempotent: a cancelled booking is returned
     as it is (through a link: the link is used up, 410)."""
@@ -494,6 +501,7 @@ def cancel_booking(
             expect_status=(booking.status,),
             expect_nonce=nonce,
             hold_marker="delete" if booking.status == "held" else None,
+            counted=counted,
         )
     except WriteRejected:
         current = repository.get_booking(tenant_id, booking_id)
@@ -531,6 +539,7 @@ def reschedule_booking(
     *,
     nonce: str | None = None,
     idempotency_key: str | None = None,
+    counted: Sequence[public_limits.Count] = (),
 ) -> Booking:
     """Move a live booking: the new slot is taken and the old one released in one
     transaction, or nothing changes (409 when the new slot is taken)."""
@@ -605,6 +614,7 @@ def reschedule_booking(
             expect_nonce=nonce,
             idempotency=claim_id,
             lock_ttl=locks.ttl_for(span.end),
+            counted=counted,
         )
     except WriteRejected as rejected:
         if claim_id is not None:

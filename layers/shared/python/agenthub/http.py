@@ -2,9 +2,9 @@
 roles, the error envelope, body limits, ETag / If-None-Match, ``fields=`` selection, cursor
 pages and JSON responses.
 
-Handlers stay thin: a route declares its roles and body with ``@endpoint``, calls one logic
-function and returns ``json_response(...)``. Every error, whoever raises it, leaves through
-``_error_response``.
+Handlers stay thin: a route declares its roles and body with ``@endpoint`` (and its success
+answer with ``@answers``), calls one logic function and returns ``json_response(...)``. Every
+error, whoever raises it, leaves through ``_error_response``.
 """
 
 from __future__ import annotations
@@ -244,6 +244,51 @@ def accepts(
 
     def decorate(func: Callable[..., Response]) -> Callable[..., Response]:
         func.endpoint_spec = EndpointSpec(roles=frozenset(), body=body)  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class AnswerSpec:
+    """What a route answers on success, declared where the route is (read by the docs; the
+    integration tests check every real answer against it): its statuses, and a body of
+    ``model`` less ``exclude`` (``partial``: ``?fields=`` may leave any field out), wrapped
+    as ``{key: ...}`` or as a page ``{"items": [...]}``; or a text body of another ``media``
+    type; or none (204)."""
+
+    statuses: tuple[int, ...]
+    model: type[BaseModel] | None = None
+    exclude: frozenset[str] = frozenset()
+    key: str | None = None
+    page: bool = False
+    partial: bool = False
+    media: tuple[str, ...] = (JSON,)
+
+
+def answers(
+    model: type[BaseModel] | None = None,
+    *,
+    status: int | tuple[int, ...] = 200,
+    exclude: Iterable[str] = (),
+    key: str | None = None,
+    page: bool = False,
+    partial: bool = False,
+    media: str | tuple[str, ...] = JSON,
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Declare a route's success answer; put it right under ``@app.<method>(...)``."""
+    spec = AnswerSpec(
+        statuses=(status,) if isinstance(status, int) else status,
+        model=model,
+        exclude=frozenset(exclude),
+        key=key,
+        page=page,
+        partial=partial,
+        media=(media,) if isinstance(media, str) else media,
+    )
+
+    def decorate(func: Callable[..., Response]) -> Callable[..., Response]:
+        func.answer_spec = spec  # type: ignore[attr-defined]
         return func
 
     return decorate
