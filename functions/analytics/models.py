@@ -23,6 +23,7 @@ COUNTERS = (
     "tokens_out",
 )
 MAX_RANGE_DAYS = 366
+MAX_EXPORT_DAYS = 1830  # the CSV export (streamed from paged reads): five years
 UNATTRIBUTED = "unattributed"  # payments no agent asked for
 
 

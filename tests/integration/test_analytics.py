@@ -234,3 +234,60 @@ def test_a_bad_range_is_a_400(clinic: Clinic, start: str, end: str):
     query = {"from": start, **({"to": end} if end else {})}
     response = read(clinic.tenant, clinic.agent["id"], "series", **query)
     assert response.status == 400 and response.error_code == "bad_request"
+
+
+def test_a_five_year_export_streams_every_day_from_paged_reads(
+    aws: h.World, clinic: Clinic, aws_calls: h.CallLog
+):
+    # Given five years (the export's limit) with a conversation every 10th day, and revenue
+    # in two currencies on two days
+    from datetime import date, timedelta
+
+    from analytics.dal.repository import DAYS_PAGE
+    from analytics.models import MAX_EXPORT_DAYS
+
+    agent = clinic.agent["id"]
+    first = date(2021, 1, 1)
+    last = first + timedelta(days=MAX_EXPORT_DAYS - 1)
+    busy = [first + timedelta(days=n) for n in range(0, MAX_EXPORT_DAYS, 10)]
+
+    def envelope(kind: str, day: date, **data: Any) -> str:
+        at = f"{day.isoformat()}T12:00:00.000000Z"
+        body = h.eventbridge_envelope(
+            kind, tenant_id=clinic.tenant.id, occurred_at=at, data={"agent_id": agent, **data}
+        )
+        return json.dumps(body)
+
+    bodies = [envelope("ConversationStarted", day) for day in busy]
+    bodies += [
+        envelope("PaymentSucceeded", busy[3], amount_minor=1200, currency="EUR"),
+        envelope("PaymentSucceeded", busy[-1], amount_minor=900, currency="usd"),
+    ]
+    for start in range(0, len(bodies), 10):
+        assert h.invoke(CONSUMER, h.sqs_event(bodies[start : start + 10])) == {
+            "batchItemFailures": []
+        }
+
+    # When the tenant exports the whole range
+    aws_calls.clear()
+    query = {"from": first.isoformat(), "to": last.isoformat()}
+    response = read(clinic.tenant, agent, "export", **query)
+
+    # Then every day is a line, zeros where nothing happened, a column per currency
+    assert response.status == 200, response
+    rows = list(csv.DictReader(io.StringIO(response.body)))
+    assert len(rows) == MAX_EXPORT_DAYS
+    assert [r["day"] for r in rows[:2]] == ["2021-01-01", "2021-01-02"]
+    assert rows[-1]["day"] == last.isoformat()
+    assert sum(int(r["conversations"]) for r in rows) == len(busy)
+    assert {r["day"] for r in rows if r["conversations"] == "1"} == {d.isoformat() for d in busy}
+    by_day = {r["day"]: r for r in rows}
+    assert by_day[busy[3].isoformat()]["revenue_minor_eur"] == "1200"
+    assert by_day[busy[-1].isoformat()]["revenue_minor_usd"] == "900"
+    assert by_day["2021-01-02"]["revenue_minor_usd"] == "0"
+    # And the reads came in pages of DAYS_PAGE items (two passes: currencies, then lines)
+    items = len(busy) + 2
+    pages = -(-items // DAYS_PAGE)
+    assert aws_calls.of("dynamodb").count("Query") >= 2 * pages > 2
+    # The JSON routes keep their one-year limit
+    assert read(clinic.tenant, agent, "series", **query).status == 400

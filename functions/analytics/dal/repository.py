@@ -84,20 +84,40 @@ class DayRecord:
     rollup: Rollup | None = None
 
 
-def days(tenant_id: str, agent_id: str, start: str, end: str) -> list[DayRecord]:
-    """The agent's days in [start, end] (local dates), oldest first: one Query."""
-    found: dict[str, DayRecord] = {}
+# Days read per Query page when a range is walked item by item (the CSV export): memory is
+# bounded by a page, whatever the range.
+DAYS_PAGE = 64
+
+
+def iter_days(
+    tenant_id: str, agent_id: str, start: str, end: str, *, page_size: int | None = None
+) -> Iterator[DayRecord]:
+    """The agent's days with counters or revenue in [start, end], oldest first, without their
+    rollups: one Query (pages of ``page_size`` items, else DynamoDB's 1 MB pages), a day
+    yielded once its items are read."""
     pk = keys.stats_pk(tenant_id, agent_id)
     condition = TableItem.sk.between(keys.stats_day_sk(start), keys.stats_day_sk(end) + "#~")
-    for item in TableItem.query(pk, condition):
+    current: DayRecord | None = None
+    for item in TableItem.query(pk, condition, page_size=page_size):
+        if not isinstance(item, StatsCounterItem | StatsRevenueItem):
+            continue
+        if current is None or current.day != item.day:
+            if current is not None:
+                yield current
+            current = DayRecord(item.day)
         if isinstance(item, StatsCounterItem):
-            found.setdefault(item.day, DayRecord(item.day)).counts = DayCounts(
-                **{n: int(getattr(item, n) or 0) for n in COUNTERS}
-            )
-        elif isinstance(item, StatsRevenueItem):
-            found.setdefault(item.day, DayRecord(item.day)).revenue[item.currency] = int(
-                item.amount_minor or 0
-            )
+            current.counts = DayCounts(**{n: int(getattr(item, n) or 0) for n in COUNTERS})
+        else:
+            current.revenue[item.currency] = int(item.amount_minor or 0)
+    if current is not None:
+        yield current
+
+
+def days(tenant_id: str, agent_id: str, start: str, end: str) -> list[DayRecord]:
+    """The agent's days in [start, end] (local dates) with their rollups, oldest first: one
+    Query for the counters, one for the rollups."""
+    found = {record.day: record for record in iter_days(tenant_id, agent_id, start, end)}
+    pk = keys.stats_pk(tenant_id, agent_id)
     rollups = TableItem.query(pk, TableItem.sk.between(keys.rollup_sk(start), keys.rollup_sk(end)))
     for item in rollups:
         if isinstance(item, RollupItem):
