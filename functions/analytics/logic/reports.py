@@ -21,6 +21,7 @@ from analytics.models import (
     COUNTERS,
     MAX_EXPORT_DAYS,
     MAX_RANGE_DAYS,
+    CostSummary,
     DayCounts,
     DayPoint,
     QuestionCount,
@@ -159,6 +160,7 @@ def report(
             unanswered[group.question] += group.count
             wordings.setdefault(group.question, []).extend(group.examples)
     ranked = sorted(asked.values(), key=lambda c: -sum(c.values()))[:10]
+    rates = derived(totals)
     found = Report(
         agent_id=agent_id,
         time_zone=tenant_settings(tenant_id).time_zone,
@@ -166,7 +168,12 @@ def report(
         end=end,
         totals=totals,
         revenue_minor=dict(revenue),
-        **derived(totals),
+        **rates,
+        cost=CostSummary(
+            total_micros=totals.cost_micros,
+            per_conversation_micros=rates["cost_per_conversation_micros"],
+            unpriced_messages=totals.unpriced_messages,
+        ),
         top_questions=[
             QuestionCount(question=c.most_common(1)[0][0], count=sum(c.values())) for c in ranked
         ],

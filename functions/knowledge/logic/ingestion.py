@@ -196,23 +196,20 @@ def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
         raise DocumentProblem("no_text", "the document has no text to index")
     vectors, tokens = _embed(doc, chunks, config)
     key = storage.chunks_key(doc.tenant_id, doc.agent_id, doc.id, digest)
-    repository.put_object(
-        config.bucket,
-        key,
-        chunk_codec.encode(
-            chunks,
-            content_hash=digest,
-            settings=doc.chunking,
-            vectors=vectors,
-            embedding_model=config.embedding_model if vectors is not None else None,
-        ),
-        "application/json",
+    encoded = chunk_codec.encode(
+        chunks,
+        content_hash=digest,
+        settings=doc.chunking,
+        vectors=vectors,
+        embedding_model=config.embedding_model if vectors is not None else None,
     )
+    repository.put_object(config.bucket, key, encoded, "application/json")
     usage = Usage(
         pages=parsed.pages or 0,
         characters=parsed.characters,
         chunks=len(chunks),
         embedding_tokens=tokens,
+        stored_bytes=len(data) + len(encoded),
     )
     repository.set_chunks_key(doc, key)
     updated = repository.update_document(

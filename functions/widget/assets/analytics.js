@@ -59,7 +59,7 @@
         return new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 }).format(ratio);
     }
 
-    function money(minor, currency, extraDigits) {
+    function money(minor, currency) {
         var code = currency.toUpperCase();
         var format;
         try {
@@ -68,14 +68,16 @@
             return number(minor) + " " + code + " (minor units)";
         }
         var digits = format.resolvedOptions().maximumFractionDigits;
-        if (extraDigits) {
-            format = new Intl.NumberFormat(undefined, {
-                style: "currency",
-                currency: code,
-                maximumFractionDigits: digits + extraDigits
-            });
-        }
         return format.format(minor / Math.pow(10, digits));
+    }
+
+    // Millionths of a currency unit (model costs: fractions of a cent per conversation).
+    function micros(value, currency, digits) {
+        return new Intl.NumberFormat(undefined, {
+            style: "currency",
+            currency: currency.toUpperCase(),
+            maximumFractionDigits: digits
+        }).format(value / 1000000);
     }
 
     function revenue(byCurrency) {
@@ -279,14 +281,17 @@
             ["satisfaction", "Satisfaction", percent(report.satisfaction)],
             ["revenue", "Revenue", revenue(report.revenue_minor)]
         ];
-        if (report.cost) {
-            tiles.push(["cost_per_conversation", "Cost per conversation", report.cost.per_conversation_micros === null ? "–" : money(report.cost.per_conversation_micros / 10000, report.cost.currency, 4)]);
-        }
+        var cost = report.cost;
+        tiles.push(["cost_per_conversation", "Model cost per conversation", cost.per_conversation_micros === null ? "–" : micros(cost.per_conversation_micros, cost.currency, 6)]);
+        tiles.push(["cost", "Model cost", micros(cost.total_micros, cost.currency, 4), cost.unpriced_messages ? number(cost.unpriced_messages) + " answers by unpriced models" : "at configured prices"]);
         var box = clear($("kpis"));
         tiles.forEach(function (tile) {
             var card = el("div", { "class": "kpi", "data-kpi": tile[0] });
             card.appendChild(el("span", { "class": "label" }, tile[1]));
             card.appendChild(el("strong", {}, tile[2]));
+            if (tile[3]) {
+                card.appendChild(el("small", { "class": "note" }, tile[3]));
+            }
             box.appendChild(card);
         });
     }

@@ -95,7 +95,7 @@ def _past_events(tenant_id: str, agent_id: str, days: list[str]) -> list[dict[st
                 "abstained": abstained,
                 "tokens_in": 400,
                 "tokens_out": 0 if abstained else 100,
-                "model": "extractive",
+                "model": "amazon.nova-lite-v1:0",
             }
             events.append(_event(tenant_id, "MessageAnswered", at, message))
     return events
@@ -212,6 +212,12 @@ def test_the_report_draws_the_seeded_days_the_funnel_and_the_questions(
             str(report["totals"]["conversations"])
         )
         expect(page.locator('[data-kpi="revenue"] strong')).to_contain_text("100")
+        # (model cost at the configured prices: Nova Lite, 400 tokens in and 100 out an answer)
+        assert report["cost"]["total_micros"] > 0 and report["cost"]["unpriced_messages"] == 0
+        per_conversation = report["cost"]["per_conversation_micros"] / 1_000_000
+        expect(page.locator('[data-kpi="cost_per_conversation"] strong')).to_have_text(
+            f"${per_conversation:.6f}".rstrip("0")
+        )
 
         # And today's rollup: top questions, and the unanswered ones grouped by similarity
         top = page.locator("#top li").first
