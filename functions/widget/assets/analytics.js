@@ -232,36 +232,20 @@
     }
 
     // ------------------------------------------------------------------ questions
-    function topQuestions(card, report) {
+    // rows: [{question, count, examples?}]; a group also lists its other wordings.
+    function questions(card, title, rows, empty) {
         clear(card);
-        card.appendChild(el("h2", {}, "Top questions"));
-        if (!report.top_questions.length) {
-            card.appendChild(el("p", { "class": "muted" }, "No rolled-up questions in this range yet (the nightly job computes them)."));
+        card.appendChild(el("h2", {}, title));
+        if (!rows.length) {
+            card.appendChild(el("p", { "class": "muted" }, empty));
             return;
         }
         var list = el("ol", { "class": "questions" });
-        report.top_questions.forEach(function (q) {
+        rows.forEach(function (row) {
             var item = el("li", {});
-            item.appendChild(el("span", { "class": "q" }, q.question));
-            item.appendChild(el("span", { "class": "count" }, number(q.count)));
-            list.appendChild(item);
-        });
-        card.appendChild(list);
-    }
-
-    function unanswered(card, report) {
-        clear(card);
-        card.appendChild(el("h2", {}, "Unanswered questions"));
-        if (!report.unanswered_questions.length) {
-            card.appendChild(el("p", { "class": "muted" }, "No unanswered questions in the rolled-up days."));
-            return;
-        }
-        var list = el("ol", { "class": "questions" });
-        report.unanswered_questions.forEach(function (group) {
-            var item = el("li", {});
-            item.appendChild(el("span", { "class": "q" }, group.question));
-            item.appendChild(el("span", { "class": "count" }, number(group.count)));
-            var others = group.examples.filter(function (e) { return e !== group.question; });
+            item.appendChild(el("span", { "class": "q" }, row.question));
+            item.appendChild(el("span", { "class": "count" }, number(row.count)));
+            var others = (row.examples || []).filter(function (e) { return e !== row.question; });
             if (others.length) {
                 item.appendChild(el("small", { "class": "also" }, "also asked as: " + others.join(" · ")));
             }
@@ -378,8 +362,8 @@
             { key: "payments", label: "Payments", value: function (d) { return d.counts.payments; } }
         ]);
         funnel($("funnel"), report);
-        topQuestions($("top"), report);
-        unanswered($("unanswered"), report);
+        questions($("top"), "Top questions", report.top_questions, "No rolled-up questions in this range yet (the nightly job computes them).");
+        questions($("unanswered"), "Unanswered questions", report.unanswered_questions, "No unanswered questions in the rolled-up days.");
         show("results");
     }
 
