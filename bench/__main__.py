@@ -152,6 +152,7 @@ def main() -> None:
             "routes",
             "gateway",
             "messages",
+            "ingestion",
             "retrieval",
             "conversations",
             "widget",
@@ -174,6 +175,10 @@ def main() -> None:
         from bench.message_latency import run as run_messages
 
         run_messages(print_fn=print)
+    if args.only in (None, "ingestion"):
+        from bench.ingestion import run as run_ingestion
+
+        run_ingestion(print_fn=print)
     if args.only in (None, "retrieval"):
         from bench.retrieval import run
 

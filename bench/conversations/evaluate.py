@@ -39,6 +39,7 @@ K = 5
 SCALE_CHUNKS = 10_000
 CPU_ROUNDS = 3
 THRESHOLDS = (0.3, 0.4, 0.5)
+GROUNDING_SWEEP = (0.0, 0.4, 0.45, 0.5, 0.55)
 PrintFn = Callable[..., None]
 
 
@@ -95,9 +96,22 @@ def _holds(file_name: str, snippet: str, passage: Any) -> bool:
     )
 
 
+def quoted_passages(outcome: Outcome) -> list[Any]:
+    """The passages a citation stands for: of its document, holding the sentence it quotes
+    (one citation per document may stand for several passages)."""
+    out = []
+    for c in outcome.answer.citations:
+        quote = retrieval_bench.fold(c.snippet.rstrip("\u2026"))
+        out.extend(
+            p
+            for p in outcome.passages
+            if p.document_id == c.document_id and quote in retrieval_bench.fold(p.text)
+        )
+    return out
+
+
 def cited_hold(outcome: Outcome, file_name: str, snippet: str) -> bool:
-    by_id = {p.chunk_id: p for p in outcome.passages}
-    return any(_holds(file_name, snippet, by_id[c.chunk_id]) for c in outcome.answer.citations)
+    return any(_holds(file_name, snippet, p) for p in quoted_passages(outcome))
 
 
 def retrieved_hold(outcome: Outcome, file_name: str, snippet: str) -> bool:
@@ -159,8 +173,61 @@ def _p(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
+def corpora_table(print_fn: PrintFn = print) -> dict[str, float]:
+    """Per corpus (bench/retrieval/suite.py): abstention on its generated questions (goal
+    <= 10%) and on off-topic questions from other domains (goal >= 90%), and the share of
+    answers whose cited passages hold the section's text."""
+    from bench.retrieval import suite
+    from conversations.logic import answering
+    from knowledge.logic import search_index
+
+    print_fn("\n== Answers on every corpus: generated questions and off-topic ones ==")
+    print_fn(
+        f"   {'corpus':17} {'set':8} {'abst. answerable':>17} {'abst. off-topic':>16}"
+        f" {'cited holds':>12} {'any of 5 holds':>15} {'cited':>6}"
+    )
+    out: dict[str, float] = {}
+    for name, p in suite.prepare_all().items():
+        index = search_index.load_index(search_index.build_index(p.chunks).files())
+        answerable = [ask(index, q.question) for q in p.set.questions]
+        off = [ask(index, text) for text in p.off_topic]
+        n_a, n_o = len(answerable), len(off)
+        abst_a = sum(o.answer.abstained for o in answerable)
+        abst_o = sum(o.answer.abstained for o in off)
+
+        def holds(passages: Sequence[Any], q: Any) -> bool:
+            return suite.judge(q, [(x.document_id, x.text) for x in passages]) is not None
+
+        cited = sum(
+            holds(quoted_passages(o), q) for o, q in zip(answerable, p.set.questions, strict=True)
+        )
+        ceiling = sum(
+            holds(o.passages, q) for o, q in zip(answerable, p.set.questions, strict=True)
+        )
+        answered = [o for o in answerable + off if not o.answer.abstained]
+        with_citations = sum(1 for o in answered if o.answer.citations)
+        role = "tuning" if p.set.corpus.tuning else "held-out"
+        print_fn(
+            f"   {name:17} {role:8} {_pct(abst_a, n_a):>17} {_pct(abst_o, n_o):>16}"
+            f" {100 * cited / n_a:11.1f}% {100 * ceiling / n_a:14.1f}%"
+            f" {100 * with_citations / max(1, len(answered)):5.0f}%"
+        )
+        sweep = []
+        for threshold in GROUNDING_SWEEP:
+            weak_a = sum(
+                answering.is_weak(o.passages, grounding_threshold=threshold) for o in answerable
+            )
+            weak_o = sum(answering.is_weak(o.passages, grounding_threshold=threshold) for o in off)
+            sweep.append(f"{threshold:.2f}: {100 * weak_a / n_a:.0f}%/{100 * weak_o / n_o:.0f}%")
+        print_fn(f"   {'':26} weak rule at grounding {', '.join(sweep)} (answerable/off-topic)")
+        out[f"abstained_answerable_{name}"] = 100 * abst_a / n_a
+        out[f"abstained_off_topic_{name}"] = 100 * abst_o / n_o
+    return out
+
+
 def run(print_fn: PrintFn = print) -> dict[str, float]:
     """Run the conversations bench and print its figures; returns the headline numbers."""
+    per_corpus = corpora_table(print_fn)
     from conversations.logic import answering
     from knowledge.logic import search_index
 
@@ -177,6 +244,7 @@ def run(print_fn: PrintFn = print) -> dict[str, float]:
         f"   retrieval_query -> search k={K} -> answer, ExtractiveProvider;"
         f" {len(questions)} answerable + {len(unanswerable_texts)} unanswerable questions;"
         f" weak if best coverage < {answering.WEAK_COVERAGE}"
+        f" or best grounding < {answering.WEAK_GROUNDING}"
     )
 
     answerable = [ask(index, q.question) for q in questions]
@@ -276,6 +344,7 @@ def run(print_fn: PrintFn = print) -> dict[str, float]:
     print_fn(f"   e.g. {questions[0].question!r} -> {sample.text[:160]!r}...")
     print_fn(f"   bench wall time {time.perf_counter() - started:.0f}s")
     return {
+        **per_corpus,
         "citation_share": 100.0 * m["with_citations"] / max(1, m["answered"]),
         "abstained_unanswerable": 100.0 * m["abstained_unanswerable"] / n_u,
         "abstained_answerable": 100.0 * m["abstained_answerable"] / n_a,

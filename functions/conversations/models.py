@@ -192,6 +192,8 @@ class CitationView(BaseModel):
     file_name: str | None = None
     heading_path: list[str] = Field(default_factory=list)
     page: int | None = None
+    # The sentence of the document the answer quotes (extractive) or draws on (a model's).
+    snippet: str = ""
 
 
 class Feedback(BaseModel):

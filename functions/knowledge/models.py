@@ -15,6 +15,15 @@ Status = Literal["awaiting_upload", "queued", "processing", "indexed", "failed"]
 UPLOAD_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".csv")
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_TEXT_CHARS = 200_000
+# The documents API takes bodies up to 1 MiB, so a text source of MAX_TEXT_CHARS fits even
+# in three-byte characters with JSON escapes; anything larger goes through an upload.
+MAX_SOURCE_BODY_BYTES = 1024 * 1024
+TOO_LARGE_HINT = (
+    f"text sources take up to {MAX_TEXT_CHARS:,} characters in a body of at most "
+    f"{MAX_SOURCE_BODY_BYTES // 1024 // 1024} MiB; send larger text as a file: a source of "
+    f'type "upload" (.txt or .md, up to {MAX_UPLOAD_BYTES // 1024 // 1024} MiB) and PUT it to '
+    "the returned URL"
+)
 MAX_QA_PAIRS = 500
 MAX_TAGS = 10
 
@@ -50,7 +59,11 @@ class UploadSource(SourceBase):
 class TextSource(SourceBase):
     type: Literal["text"]
     format: Literal["text", "markdown"] = "markdown"
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description=f"At most {MAX_TEXT_CHARS:,} characters; larger text: upload it as a file.",
+    )
 
 
 class QAPair(StrictInput):
@@ -110,6 +123,9 @@ class Document(BaseModel):
     agent_id: str
     type: SourceType
     title: str
+    # True when the user named the document: the title is kept as given, even when it equals
+    # the file name; otherwise the document's own title (first heading, <title>) replaces it.
+    title_given: bool = False
     status: Status
     file_name: str | None = None
     source_url: str | None = None
@@ -123,6 +139,10 @@ class Document(BaseModel):
     progress: Progress = Field(default_factory=Progress)
     usage: Usage = Field(default_factory=Usage)
     attempts: int = 0
+    # Set on documents a bulk import created; ``import_pending`` until the document first
+    # settles (indexed or failed), when the import's counter moves in the same write.
+    import_id: str | None = None
+    import_pending: bool = False
     version: int = 1
     created_at: str
     updated_at: str
@@ -139,6 +159,67 @@ class IndexPointer(BaseModel):
     chunks: int = 0
     embedding_model: str | None = None
     built_at: str | None = None
+    changes: int = 0  # noted by ingestion and deletes, ever
+    built_changes: int = 0  # how many of them this version holds
+    build_due_at: float | None = None  # the one scheduled build (epoch seconds)
+    build_seconds: float | None = None  # how long the last build took
+
+    @property
+    def pending_changes(self) -> int:
+        return max(0, self.changes - self.built_changes)
+
+
+MAX_IMPORT_PAGES = 1000
+MAX_IMPORT_DEPTH = 5
+
+
+class ImportCreate(StrictInput):
+    """A bulk import: the pages a sitemap lists, or a crawl from a start page (same host,
+    under the start page's path). robots.txt is respected either way."""
+
+    type: Literal["sitemap", "crawl"]
+    url: HttpUrl
+    max_pages: int = Field(default=100, ge=1, le=MAX_IMPORT_PAGES)
+    max_depth: int = Field(
+        default=2, ge=0, le=MAX_IMPORT_DEPTH, description="crawl: links followed from the start"
+    )
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    chunking: ChunkingOptions = Field(default_factory=ChunkingOptions)
+
+    @field_validator("url")
+    @classmethod
+    def _plain(cls, value: HttpUrl) -> HttpUrl:
+        if value.username or value.password:
+            raise ValueError("URLs with credentials are not accepted")
+        return value
+
+
+ImportStatus = Literal["queued", "discovering", "ingesting", "done", "failed"]
+
+
+class ImportCounts(BaseModel):
+    pages_found: int = 0  # pages the sitemap listed or the crawl reached
+    documents: int = 0  # documents created
+    skipped: int = 0  # over the limits, off-site, refused by robots.txt or unreadable
+    indexed: int = 0  # documents indexed (first try)
+    failed: int = 0  # documents failed (first try)
+
+
+class ImportJob(BaseModel):
+    id: str
+    tenant_id: str
+    agent_id: str
+    type: Literal["sitemap", "crawl"]
+    url: str
+    max_pages: int
+    max_depth: int
+    tags: list[str] = Field(default_factory=list)
+    chunking: dict[str, int] = Field(default_factory=dict)
+    status: ImportStatus
+    counts: ImportCounts = Field(default_factory=ImportCounts)
+    failure: Failure | None = None
+    created_at: str
+    updated_at: str
 
 
 class SearchFilters(StrictInput):
@@ -205,15 +286,16 @@ class DocumentDeleted(KnowledgeEvent):
 
 
 class IngestionWorkItem(BaseModel):
-    """One unit of work on the ingestion queue: process a document, or only rebuild the
-    agent's index (``reindex``, after a delete). ``trigger`` is "upload" when the item comes
-    from the bucket's notification of a new file."""
+    """One unit of work on the ingestion queue: process a document, run the agent's scheduled
+    index build (``reindex``), or discover the pages of a bulk import (``import``)."""
 
-    action: Literal["ingest", "reindex"]
+    action: Literal["ingest", "reindex", "import"]
     tenant_id: str = Field(min_length=1)
     agent_id: str = Field(min_length=1)
     document_id: str | None = None
-    trigger: Literal["upload"] | None = None
+    import_id: str | None = None
+    # "upload": the bucket notified a new file; "import": a crawl stored the page already.
+    trigger: Literal["upload", "import"] | None = None
 
 
 class NewFile(StrictInput):

@@ -67,13 +67,46 @@ CORRUPT_PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\nthis
 FORGETTABLE = "# Warehouse cats\n\nThe Rotterdam warehouse keeps two cats, Pip and Marzipan."
 
 
+GUIDE = {
+    "/guide/": ("Guide", "Start here.", ["intro.html", "setup.html", "private/notes.html"]),
+    "/guide/intro.html": ("Introduction", "The lighthouse keeper polishes the lens daily.", []),
+    "/guide/setup.html": ("Setup", "Install the fog horn before winter.", ["deep/more.html"]),
+    "/guide/deep/more.html": ("More", "Too deep: three links from the start.", []),
+    "/guide/private/notes.html": ("Notes", "Robots may not read this.", []),
+}
+ROBOTS = b"User-agent: *\nDisallow: /guide/private/\n"
+SITEMAP = """<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<url><loc>{site}/guide/intro.html</loc></url>
+<url><loc>{site}/guide/setup.html</loc></url>
+<url><loc>{site}/guide/private/notes.html</loc></url>
+<url><loc>https://elsewhere.example.com/page.html</loc></url>
+</urlset>"""
+
+
+def _guide_page(path: str) -> bytes:
+    title, text, links = GUIDE[path]
+    anchors = "".join(f'<li><a href="{link}">{link}</a></li>' for link in links)
+    return (
+        f"<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1>"
+        f"<p>{text}</p><ul>{anchors}</ul></body></html>"
+    ).encode()
+
+
 class _Site(http.server.BaseHTTPRequestHandler):
     """The pages the URL imports fetch. ``/flaky`` fails until the test heals it."""
 
     healed = threading.Event()
 
     def do_GET(self) -> None:
-        if self.path == "/store-hours.html":
+        if self.path in GUIDE:
+            self._send(200, "text/html; charset=utf-8", _guide_page(self.path))
+        elif self.path == "/robots.txt":
+            self._send(200, "text/plain", ROBOTS)
+        elif self.path == "/sitemap.xml":
+            host = f"http://{self.headers['Host']}"
+            self._send(200, "application/xml", SITEMAP.format(site=host).encode())
+        elif self.path == "/store-hours.html":
             self._send(200, "text/html; charset=utf-8", STORE_HTML)
         elif self.path == "/flaky.txt" and self.healed.is_set():
             self._send(200, "text/plain; charset=utf-8", LATER_TEXT)
@@ -241,6 +274,7 @@ def test_a_url_import_from_a_local_server_is_indexed_with_its_source_url(
     best = result["results"][0]
     assert best["document_id"] == doc["id"]
     assert best["source_url"] == f"{site}/store-hours.html"
+    assert best["link"] == best["source_url"]
     assert "ten in the morning" in best["text"]
 
 
@@ -356,3 +390,69 @@ def test_an_upload_source_states_its_limits(library: Library) -> None:
     )
     assert_error(bad_type, 422)
     assert_error(too_big, 422)
+
+
+def _imported(library: Library, body: dict[str, Any]) -> dict[str, Any]:
+    """Start an import and follow its progress until it is done."""
+    response = library.api.call("POST", f"{library.base}/imports", library.key, json=body)
+    assert response.status_code == 202, response.text
+    job = response.json()["import"]
+    assert job["status"] == "queued"
+    path = f"{library.base}/imports/{job['id']}"
+    seen: list[str] = []
+
+    def done() -> dict[str, Any] | None:
+        got = dict(library.api.ok("GET", path, library.key))
+        if not seen or seen[-1] != got["status"]:
+            seen.append(got["status"])
+        return got if got["status"] in ("done", "failed") else None
+
+    finished = eventually(done, within=WITHIN, every=0.5)
+    assert seen[-1] == "done", (seen, finished)
+    return finished
+
+
+def test_a_site_crawl_imports_the_pages_in_scope_that_robots_allow(
+    library: Library, site: str
+) -> None:
+    # When the guide is crawled one link deep
+    job = _imported(library, {"type": "crawl", "url": f"{site}/guide/", "max_depth": 1})
+    # Then the start page and the pages it links are indexed; robots.txt kept the private
+    # notes out, and the page two links away was not reached
+    counts = job["counts"]
+    assert counts == {
+        "pages_found": 3,
+        "documents": 3,
+        "skipped": 1,
+        "indexed": 3,
+        "failed": 0,
+    }, job
+    best = library.search("who polishes the lens?")["results"][0]
+    assert best["source_url"] == f"{site}/guide/intro.html"
+    private = library.search("robots may not read this")["results"]
+    assert all("/private/" not in (hit["source_url"] or "") for hit in private)
+
+
+def test_a_sitemap_import_takes_the_listed_pages_of_its_own_site(
+    library: Library, site: str
+) -> None:
+    # When the sitemap is imported
+    job = _imported(library, {"type": "sitemap", "url": f"{site}/sitemap.xml", "tags": ["guide"]})
+    # Then its two allowed pages are indexed; the disallowed and the off-site ones skipped
+    assert job["counts"]["documents"] == 2 and job["counts"]["skipped"] == 2, job
+    assert job["counts"]["indexed"] == 2, job
+    hits = library.search("fog horn", filters={"tags": ["guide"]})["results"]
+    assert hits and hits[0]["source_url"] == f"{site}/guide/setup.html"
+
+
+def test_an_uploaded_file_is_cited_with_a_signed_link_that_opens_it(library: Library) -> None:
+    doc = library.document("returns")
+    assert doc["status"] == "indexed", doc
+    # When its content is searched
+    best = library.search("how long do I have to return unworn shoes?")["results"][0]
+    assert best["document_id"] == doc["id"]
+    # Then the hit's link opens the uploaded file itself, without an API key
+    opened = requests.get(best["link"], timeout=30)
+    assert opened.status_code == 200, opened.text
+    assert opened.content == RETURNS_MD
+    assert "returns.md" in opened.headers["Content-Disposition"]

@@ -143,11 +143,14 @@ def test_a_cancelled_transaction_leaves_no_records_and_the_stream_keeps_flowing(
     run = uuid.uuid4().hex
     existing = _item(run, "existing")
     ddb.put_item(TableName=STREAM_TABLE, Item=existing)
-    # Given a transaction (an outbox write, say) cancelled by its second condition
+    changed = _item(run, "changed")
+    ddb.put_item(TableName=STREAM_TABLE, Item=changed)
+    # Given a transaction (an outbox write, say) cancelled by its last condition
     with pytest.raises(ddb.exceptions.TransactionCanceledException):
         ddb.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": STREAM_TABLE, "Item": _item(run, "phantom")}},
+                {"Put": {"TableName": STREAM_TABLE, "Item": _item(run, "changed", "bad")}},
                 {
                     "Put": {
                         "TableName": STREAM_TABLE,
@@ -157,6 +160,14 @@ def test_a_cancelled_transaction_leaves_no_records_and_the_stream_keeps_flowing(
                 },
             ]
         )
+
+    # Then none of its writes stays: not the new item, not the change
+    def stored(name: str) -> dict[str, Any] | None:
+        key = {"pk": {"S": f"{run}#{name}"}}
+        return ddb.get_item(TableName=STREAM_TABLE, Key=key).get("Item")
+
+    assert stored("phantom") is None
+    assert stored("changed") == changed
     # When a committed transaction follows
     ddb.transact_write_items(
         TransactItems=[{"Put": {"TableName": STREAM_TABLE, "Item": _item(run, "committed")}}]
@@ -170,7 +181,7 @@ def test_a_cancelled_transaction_leaves_no_records_and_the_stream_keeps_flowing(
             and found
         )
     )
-    assert [n for i in invocations for n in _names(i)] == ["existing", "committed"]
+    assert [n for i in invocations for n in _names(i)] == ["existing", "changed", "committed"]
 
 
 def test_batches_hold_at_most_batch_size_records_in_order(fixture_runtime: LocalRuntime) -> None:

@@ -295,12 +295,39 @@ def take_messages(queue_url: str) -> list[dict[str, Any]]:
     return got
 
 
-def ingest_queued(world: World) -> Any:
-    """Run the ingestion worker over what the ingestion queue holds (as its event source)."""
-    got = take_messages(world.ingestion_queue_url)
-    if not got:
-        return {"batchItemFailures": []}
-    return invoke(INGESTION, sqs_event_from_messages(got))
+def ingest_queued(world: World, batches: int = 20) -> Any:
+    """Run the ingestion worker over what the ingestion queue holds (as its event source),
+    batch after batch (the index builds documents schedule come after them) until it is
+    empty; the failures of every batch."""
+    failures: list[Any] = []
+    for _ in range(batches):
+        got = take_messages(world.ingestion_queue_url)
+        if not got and _wait_for_delayed(world.ingestion_queue_url):
+            got = take_messages(world.ingestion_queue_url)
+        if not got:
+            break
+        failures += invoke(INGESTION, sqs_event_from_messages(got))["batchItemFailures"]
+    return {"batchItemFailures": failures}
+
+
+def _wait_for_delayed(queue_url: str, timeout: float = 90.0) -> bool:
+    """Wait until the queue's delayed messages are visible (a build scheduled after a slow
+    one waits as long as that took: about a second on a loaded machine); False if none."""
+    import time
+
+    sqs = aws_client("sqs")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+        )["Attributes"]
+        if int(attributes["ApproximateNumberOfMessages"]):
+            return True
+        if not int(attributes["ApproximateNumberOfMessagesDelayed"]):
+            return False
+        time.sleep(0.2)
+    return False
 
 
 class PublishedEvents:

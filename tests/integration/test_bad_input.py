@@ -244,7 +244,7 @@ def _each_authenticated_route(org, context: dict[str, Any] | None) -> Iterator[h
 )
 def test_without_an_authorizer_context_every_route_is_unauthorized(org, context):
     responses = list(_each_authenticated_route(org, context))
-    assert len(responses) == 69  # 36, scheduling's 22, billing's 6 and analytics' 5
+    assert len(responses) == 71  # 38, scheduling's 22, billing's 6 and analytics' 5
     for response in responses:
         assert_error(response, 401, "unauthorized")
 

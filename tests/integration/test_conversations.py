@@ -177,6 +177,7 @@ def test_a_grounded_answer_cites_the_ingested_document(clinic: Clinic, published
     assert first["document_id"] == clinic.document_id
     assert first["title"] == "Opening hours"
     assert first["heading_path"][0] == "Opening hours"
+    assert first["link"] is None  # an inline text source: no page or file to open
     assert set(answer) == {
         "id",
         "role",

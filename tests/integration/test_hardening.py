@@ -136,8 +136,16 @@ def test_a_deleted_agent_refuses_documents_at_once_from_warm_environments(clinic
         {"source": {"type": "url", "url": "https://example.com/faq"}},
         caller=clinic.tenant.owner,
     )
+    imported = api(
+        h.KNOWLEDGE,
+        "POST",
+        f"/v1/agents/{clinic.agent['id']}/imports",
+        {"type": "sitemap", "url": "https://example.com/sitemap.xml"},
+        caller=clinic.tenant.owner,
+    )
 
     assert (created.status, created.error_code) == (404, "not_found"), created
+    assert (imported.status, imported.error_code) == (404, "not_found"), imported
 
 
 def _cached_stale_agent(clinic: Clinic) -> bool:

@@ -35,17 +35,22 @@ def _documents(agent: dict[str, Any]) -> str:
 
 
 def _queued(aws: h.World) -> list[dict[str, Any]]:
-    return h.take_messages(aws.ingestion_queue_url)
+    """Work on the ingestion queue (not the bucket's one-off test notification)."""
+    got = h.take_messages(aws.ingestion_queue_url)
+    return [m for m in got if "s3:TestEvent" not in m["Body"]]
 
 
 def _work(aws: h.World, bodies: list[str] | None = None, receive_count: int = 1) -> Any:
-    """Run the ingestion worker once over what is queued (or over ``bodies``)."""
+    """Run the ingestion worker over what is queued (or over ``bodies``), then over the index
+    builds that scheduled, until the queue is empty; the first batch's response."""
     if bodies is None:
         bodies = [m["Body"] for m in _queued(aws)]
     event = h.sqs_event(bodies)
     for record in event["Records"]:
         record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
-    return h.invoke(WORKER, event)
+    response = h.invoke(WORKER, event)
+    h.ingest_queued(aws)
+    return response
 
 
 def _add(acme: h.Tenant, agent: dict[str, Any], source: dict[str, Any]) -> h.HttpResponse:
@@ -94,6 +99,7 @@ def test_a_text_source_is_queued_then_indexed_and_found_with_a_citation(aws, acm
     assert top["location"]["heading_path"][0] == "Opening hours"
     assert top["location"]["char_end"] > top["location"]["char_start"]
     assert found["index_version"] == 1
+    assert top["link"] is None  # inline text has no page or file to open
 
 
 def test_filters_narrow_the_search(aws, acme):
@@ -138,6 +144,37 @@ def test_an_upload_is_ingested_from_its_s3_notification(aws, acme):
     assert got["status"] == "indexed", got
     top = _search(acme, agent, "how much is whitening")["results"][0]
     assert "250" in top["text"] and top["file_name"] == "prices.csv"
+    # and the hit links to the file itself, signed for five minutes
+    assert top["link"].split("?")[0].endswith(f"/{doc['id']}/prices.csv")
+    assert "Signature=" in top["link"] and "Expires=" in top["link"]
+
+
+def test_an_explicit_title_is_kept_even_when_it_equals_the_file_name(aws, acme):
+    # Given two HTML uploads with a <title>: one named by the user (as its file name), one not
+    agent = acme.agent()
+    page = b"<html><head><title>Page title</title></head><body><p>Parking is free.</p></body>"
+    named = _add(
+        acme,
+        agent,
+        {"type": "upload", "file_name": "parking.html", "size": len(page), "title": "parking.html"},
+    ).json["document"]
+    unnamed = _add(
+        acme, agent, {"type": "upload", "file_name": "other.html", "size": len(page)}
+    ).json["document"]
+    for doc in (named, unnamed):
+        key = f"uploads/{acme.id}/{agent['id']}/{doc['id']}/{doc['file_name']}"
+        h.aws_client("s3").put_object(Bucket=aws.documents_bucket, Key=key, Body=page)
+
+    # When both are ingested from the bucket's notifications
+    _work(aws)
+
+    # Then the user's title stays; the default gives way to the page's own title
+    def title(doc: dict[str, Any]) -> str:
+        path = f"{_documents(agent)}/{doc['id']}"
+        return api(KNOWLEDGE, "GET", path, caller=acme.owner).json["title"]
+
+    assert title(named) == "parking.html"
+    assert title(unnamed) == "Page title"
 
 
 def test_a_bad_file_fails_with_a_reason_and_the_others_are_indexed(aws, acme):
@@ -286,3 +323,88 @@ def test_another_tenants_agent_and_documents_are_not_found(aws, tenant: NewTenan
     ]:
         response = api(KNOWLEDGE, method, path, body, caller=other.owner)
         assert response.status == 404, (method, path, response)
+
+
+def test_text_up_to_the_stated_limit_is_accepted_and_a_larger_body_says_to_upload(aws, acme):
+    agent = acme.agent()
+    # 200,000 characters of text: more than the other routes' 64 KiB, within the stated limit
+    text = ("Parking is free for visitors on weekdays. " * 5000)[:200_000]
+    assert _add(acme, agent, {"type": "text", "text": text}).status == 202
+    # A body past the knowledge routes' 1 MiB cap is refused before parsing, with the way out
+    refused = _add(acme, agent, {"type": "text", "text": "x" * (1024 * 1024 + 1)})
+    assert refused.status == 413, refused
+    assert "upload" in refused.json["error"]["message"]
+
+
+def _index(acme: h.Tenant, agent: dict[str, Any]) -> dict[str, Any]:
+    response = api(KNOWLEDGE, "GET", f"/v1/agents/{agent['id']}/index", caller=acme.owner)
+    assert response.status == 200, response
+    return response.json
+
+
+def _statuses(acme: h.Tenant, agent: dict[str, Any]) -> list[str]:
+    listed = api(KNOWLEDGE, "GET", _documents(agent), caller=acme.owner).json
+    return sorted(d["status"] for d in listed["items"])
+
+
+def test_documents_of_many_batches_share_one_index_build(aws, acme):
+    # Given twelve text sources, processed in three batches before any build runs
+    agent = acme.agent()
+    for n in range(12):
+        _add(acme, agent, {"type": "text", "text": f"# Room {n}\n\nRoom {n} has {n} chairs."})
+    bodies = [m["Body"] for m in _queued(aws) + _queued(aws)]
+    assert len(bodies) == 12
+    for start in (0, 5, 10):
+        assert h.invoke(WORKER, h.sqs_event(bodies[start : start + 5])) == {"batchItemFailures": []}
+
+    # Then they wait, processed, for the one build all three batches scheduled
+    assert _statuses(acme, agent) == ["processing"] * 12
+    waiting = _index(acme, agent)
+    assert waiting["version"] == 0 and waiting["pending_changes"] == 12
+    assert waiting["build_scheduled"] is True
+    scheduled = [m["Body"] for m in _queued(aws)]
+    assert len(scheduled) == 1 and '"reindex"' in scheduled[0]
+
+    # When that build runs, one version holds all twelve and nothing more is scheduled
+    assert h.invoke(WORKER, h.sqs_event(scheduled)) == {"batchItemFailures": []}
+    built = _index(acme, agent)
+    assert built["version"] == 1 and built["documents"] == 12
+    assert built["pending_changes"] == 0 and built["build_scheduled"] is False
+    assert _statuses(acme, agent) == ["indexed"] * 12
+    assert _queued(aws) == []
+    assert _search(acme, agent, "how many chairs in room 7")["results"][0]["text"].startswith(
+        "Room 7"
+    )
+
+
+def test_a_change_noted_while_a_build_runs_schedules_the_next_build(aws, acme, monkeypatch):
+    from knowledge.dal import repository
+    from knowledge.logic import builds
+
+    agent = acme.agent()
+    _add(acme, agent, {"type": "text", "text": HOURS})
+    h.invoke(WORKER, h.sqs_event([m["Body"] for m in _queued(aws)]))
+    scheduled = [m["Body"] for m in _queued(aws)]
+    assert len(scheduled) == 1 and '"reindex"' in scheduled[0]
+
+    # Given a change that lands after the build read what to hold
+    original = builds.rebuild
+
+    def rebuild_then_a_change(tenant_id: str, agent_id: str, bucket: str) -> builds.Built:
+        built = original(tenant_id, agent_id, bucket)
+        repository.note_changes(tenant_id, agent_id, 1)
+        return built
+
+    monkeypatch.setattr(builds, "rebuild", rebuild_then_a_change)
+
+    # When the build finishes, it keeps the schedule and sends the next build
+    h.invoke(WORKER, h.sqs_event(scheduled))
+    assert _index(acme, agent)["pending_changes"] == 1
+    assert _index(acme, agent)["build_scheduled"] is True
+    monkeypatch.setattr(builds, "rebuild", original)
+    assert h.ingest_queued(aws) == {"batchItemFailures": []}
+
+    # Then that build folds the change in and clears the schedule
+    index = _index(acme, agent)
+    assert index["version"] == 2 and index["pending_changes"] == 0
+    assert index["build_scheduled"] is False

@@ -48,7 +48,10 @@ def _agent_with_history(aws: h.World, tenant_id: str, agent_id: str) -> dict[str
         for name in ("index.bin", "manifest.json"):
             _put(bucket, prefix + name)
     assert repository.swap_pointer(
-        IndexPointer(tenant_id=tenant_id, agent_id=agent_id, version=4, prefix="p"), 0
+        IndexPointer(
+            tenant_id=tenant_id, agent_id=agent_id, version=4, prefix="p", built_at="2026-01-01"
+        ),
+        0,
     )
     current = storage.chunks_key(tenant_id, agent_id, "doc_a", "new")
     replaced = storage.chunks_key(tenant_id, agent_id, "doc_a", "old")

@@ -50,6 +50,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
                                                      (202,  202,  202,   403,   403),
     ("POST", "/v1/agents/{agentId}/documents/{documentId}/upload-url"):
                                                      (200,  200,  200,   403,   403),
+    ("POST", "/v1/agents/{agentId}/imports"):        (202,  202,  202,   403,   403),
+    ("GET", "/v1/agents/{agentId}/imports/{importId}"):
+                                                     (200,  200,  200,   200,   403),
     ("GET", "/v1/agents/{agentId}/index"):           (200,  200,  200,   200,   403),
     ("POST", "/v1/agents/{agentId}/search"):         (200,  200,  200,   200,   403),
     # conversations: the widget's routes (its publishable key and the visitor's token) ...
@@ -149,6 +152,7 @@ class Org:
     spare_secret_key: h.Principal  # a member key, revoked by DELETE /v1/keys/{keyId}
     spare_widget_key: h.Principal
     document_id: str  # an indexed text source
+    import_id: str  # a queued site import
     upload_id: str  # an upload source awaiting its file
     conversation_id: str  # started by the widget, with one answered question
     visitor_token: str  # that conversation's visitor
@@ -171,6 +175,10 @@ def org(aws: h.World) -> Iterator[Org]:
     h.ingest_queued(aws)
     upload = {"source": {"type": "upload", "file_name": "a.pdf", "size": 100}}
     uploaded = h.api(h.KNOWLEDGE, "POST", documents, upload, caller=tenant.owner).json
+    site = {"type": "sitemap", "url": "https://docs.example.com/sitemap.xml"}
+    imports = f"/v1/agents/{agent['id']}/imports"
+    imported = h.api(h.KNOWLEDGE, "POST", imports, site, caller=tenant.owner).json
+    h.take_messages(aws.ingestion_queue_url)  # the import is only read here, never run
     conversations = f"/v1/public/agents/{agent['id']}/conversations"
     origin = {"Origin": h.ALLOWED_ORIGIN}
     started = h.api(
@@ -195,6 +203,7 @@ def org(aws: h.World) -> Iterator[Org]:
         spare_widget_key=tenant.widget_key(agent["id"]),
         document_id=document["document"]["id"],
         upload_id=uploaded["document"]["id"],
+        import_id=imported["import"]["id"],
         conversation_id=conversation_id,
         visitor_token=token,
         answer_id=asked["answer"]["id"],
@@ -263,6 +272,7 @@ def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[
     path = (
         route.replace("{agentId}", org.agent["id"])
         .replace("{documentId}", document)
+        .replace("{importId}", org.import_id)
         .replace("/v1/keys/{keyId}", f"/v1/keys/{org.spare_secret_key.key_id}")
         .replace("{keyId}", org.spare_widget_key.key_id)
         .replace("{conversationId}", org.conversation_id)
@@ -289,6 +299,10 @@ def _request(org: Org, method: str, route: str) -> tuple[str, dict | None, dict[
         ("PATCH", "/v1/agents/{agentId}"): {"greeting": "Hello there"},
         ("POST", "/v1/agents/{agentId}/documents"): {"source": {"type": "text", "text": "More."}},
         ("POST", "/v1/agents/{agentId}/documents/{documentId}/upload-url"): {"size": 200},
+        ("POST", "/v1/agents/{agentId}/imports"): {
+            "type": "crawl",
+            "url": "https://docs.example.com/guide/",
+        },
         ("POST", "/v1/agents/{agentId}/search"): {"query": "hours"},
         ("POST", "/v1/agents/{agentId}/conversations"): {},
         ("POST", "/v1/agents/{agentId}/conversations/{conversationId}/messages"): {

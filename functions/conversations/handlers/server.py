@@ -92,7 +92,8 @@ def post_message(who: Caller, body: MessageCreate, agentId: str, conversationId:
     exchange = messages.post_message(
         _access(who, agentId), conversationId, body.text, message_policy()
     )
-    return json_response(router, exchange_view(exchange, public=False), status=201)
+    data = exchange_view(exchange, public=False, tenant_id=who.tenant_id, agent_id=agentId)
+    return json_response(router, data, status=201)
 
 
 @router.post(

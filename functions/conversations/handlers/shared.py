@@ -68,8 +68,23 @@ def message_view(message: Message, *, public: bool) -> dict[str, Any]:
     return message.model_dump(mode="json", exclude={"conversation_id"})
 
 
-def exchange_view(exchange: messages.Exchange, *, public: bool) -> dict[str, Any]:
-    return {
-        "question": message_view(exchange.question, public=public),
-        "answer": message_view(exchange.answer, public=public),
-    }
+def exchange_view(
+    exchange: messages.Exchange, *, public: bool, tenant_id: str, agent_id: str
+) -> dict[str, Any]:
+    """The question and its answer, each citation with its ``link``: the page, or a signed
+    link to the uploaded file valid for 5 minutes. (Stored messages keep no links, which
+    would expire; a conversation read later has the document ids.)"""
+    from knowledge.logic import source_link
+
+    answer = message_view(exchange.answer, public=public)
+    bucket = settings().documents_bucket
+    for citation in answer["citations"]:
+        citation["link"] = source_link(
+            tenant_id,
+            agent_id,
+            citation["document_id"],
+            source_url=citation["source_url"],
+            file_name=citation["file_name"],
+            bucket=bucket,
+        )
+    return {"question": message_view(exchange.question, public=public), "answer": answer}

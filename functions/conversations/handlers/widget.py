@@ -113,7 +113,7 @@ def post_widget_message(agentId: str, conversationId: str):
     body = parse_body(router, WidgetMessageCreate)
     access = _access(who, agentId, body.visitor_token)
     exchange = messages.post_message(access, conversationId, body.text, message_policy())
-    data = exchange_view(exchange, public=True)
+    data = exchange_view(exchange, public=True, tenant_id=who.tenant_id, agent_id=agentId)
     return json_response(router, data, status=201, headers=public_cors(router))
 
 

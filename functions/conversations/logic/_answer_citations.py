@@ -93,3 +93,46 @@ def says_cannot_answer(text: str, *, cited: bool) -> bool:
     if not stripped or _NO_ANSWER.match(stripped):
         return True
     return not cited and len(stripped) <= _REFUSAL_MAX_CHARS and bool(_REFUSAL.search(stripped))
+
+
+SNIPPET_CHARS = 300
+
+
+def by_document(
+    text: str, order: Sequence[int], passages: Sequence[Passage]
+) -> tuple[str, list[list[int]]]:
+    """One citation per document: `text`'s markers [1..m] (naming ``order``'s passages) are
+    renumbered by document in order of first use, a repeated marker ("[1][1]") kept once.
+    Returns (text, for each citation the 0-based passages of its document, in ``order``)."""
+    documents: list[str] = []
+    groups: list[list[int]] = []
+    number_of: dict[int, int] = {}
+    for n, position in enumerate(order, 1):
+        document = passages[position].document_id
+        if document not in documents:
+            documents.append(document)
+            groups.append([])
+        groups[documents.index(document)].append(position)
+        number_of[n] = documents.index(document) + 1
+    renumbered = re.sub(r"\[(\d+)\]", lambda m: f"[{number_of.get(int(m.group(1)), 0)}]", text)
+    renumbered = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", renumbered).replace("[0]", "")
+    return renumbered, groups
+
+
+def snippet(answer_text: str, passages: Sequence[Passage]) -> str:
+    """The sentence of ``passages`` that shares the most words with the answer (the quoted one,
+    for an extractive answer), at most SNIPPET_CHARS characters."""
+    from conversations.logic._answer_extractive import split_units
+
+    words = _words(answer_text)
+    best, best_overlap = "", -1
+    for rank, passage in enumerate(passages):
+        for unit in split_units(passage, rank):
+            overlap = len(words & unit.terms)
+            if overlap > best_overlap:
+                best, best_overlap = unit.text, overlap
+    if not best and passages:
+        best = " ".join(passages[0].text.split())
+    if len(best) > SNIPPET_CHARS:
+        best = best[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "\u2026"
+    return best

@@ -214,7 +214,11 @@ def select(
         next_to_best = unit.passage == best.passage and unit.position == best.position + 1
         if score < FOLLOWER_SHARE * best_score and not next_to_best:
             continue
-        if _fold(unit.text) in seen or used + len(unit.text) > MAX_ANSWER_CHARS:
+        folded = _fold(unit.text)
+        # Overlapping chunks hold the same sentence, or one cut shorter: quote it once.
+        if any(folded in other or other in folded for other in seen):
+            continue
+        if used + len(unit.text) > MAX_ANSWER_CHARS:
             continue
         chosen.append(unit)
         seen.add(_fold(unit.text))

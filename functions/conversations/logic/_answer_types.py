@@ -27,6 +27,7 @@ class Passage:
     page_start: int | None
     score: float
     coverage: float | None
+    proximity: float | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Citation:
     file_name: str | None
     heading_path: tuple[str, ...]
     page: int | None
+    snippet: str = ""  # the sentence of the document the answer quotes or draws on
 
 
 @dataclass(frozen=True)

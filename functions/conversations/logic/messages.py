@@ -92,6 +92,7 @@ def _citations(answer: answering.Answer) -> list[CitationView]:
             file_name=c.file_name,
             heading_path=list(c.heading_path),
             page=c.page,
+            snippet=c.snippet,
         )
         for c in answer.citations
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
 
@@ -20,9 +21,18 @@ from agenthub.http import (
 )
 from agenthub.settings import ApiSettings, load_settings
 from agents.logic import get_agent
-from knowledge.logic import embedder, retrieval, sources
+from knowledge.logic import embedder, imports, retrieval, source_link, sources
 from knowledge.logic.types import SearchHit
-from knowledge.models import Document, NewFile, SearchRequest, SourceCreateBody
+from knowledge.models import (
+    MAX_SOURCE_BODY_BYTES,
+    TOO_LARGE_HINT,
+    Document,
+    ImportCreate,
+    ImportJob,
+    NewFile,
+    SearchRequest,
+    SourceCreateBody,
+)
 
 app = make_resolver()
 
@@ -33,6 +43,7 @@ class KnowledgeSettings(ApiSettings):
     embedding_provider: Literal["none", "bedrock"] = "none"
     embedding_model: str | None = None
     embedding_dimensions: int = 512
+    max_body_bytes: int = Field(default=MAX_SOURCE_BODY_BYTES, ge=1024)
 
 
 def _settings() -> KnowledgeSettings:
@@ -45,7 +56,13 @@ def _places() -> sources.Places:
 
 
 def _view(doc: Document) -> dict[str, Any]:
-    return doc.model_dump(mode="json", exclude={"tenant_id", "content_hash", "indexed_hash"})
+    return doc.model_dump(
+        mode="json", exclude={"tenant_id", "content_hash", "indexed_hash", "import_pending"}
+    )
+
+
+def _import_view(job: ImportJob) -> dict[str, Any]:
+    return job.model_dump(mode="json", exclude={"tenant_id"})
 
 
 def _ticket(ticket: sources.UploadTicket) -> dict[str, Any]:
@@ -120,12 +137,34 @@ def new_upload_url(who: Caller, body: NewFile, agentId: str, documentId: str):
     return json_response(app, {"document": _view(doc), "upload": _ticket(ticket)})
 
 
+@app.post(
+    "/v1/agents/<agentId>/imports",
+    summary="Import a site: the pages of a sitemap, or a crawl",
+    tags=["knowledge"],
+)
+@endpoint(app, roles=WRITERS, body=ImportCreate)
+def create_import(who: Caller, body: ImportCreate, agentId: str):
+    job = imports.create_import(who.tenant_id, agentId, body, _places())
+    return json_response(app, {"import": _import_view(job)}, status=202)
+
+
+@app.get(
+    "/v1/agents/<agentId>/imports/<importId>",
+    summary="An import's progress",
+    tags=["knowledge"],
+)
+@endpoint(app, roles=ALL_ROLES)
+def get_import(who: Caller, agentId: str, importId: str):
+    job = imports.get_import(who.tenant_id, agentId, importId)
+    return json_response(app, _import_view(job))
+
+
 @app.get("/v1/agents/<agentId>/index", summary="The live index version", tags=["knowledge"])
 @endpoint(app, roles=ALL_ROLES)
 def get_index(who: Caller, agentId: str):
     get_agent(who.tenant_id, agentId)
     pointer = retrieval.index_pointer(who.tenant_id, agentId, fresh=True)
-    return json_response(app, pointer.model_dump(exclude={"tenant_id", "prefix"}))
+    return json_response(app, retrieval.index_view(pointer))
 
 
 @app.post("/v1/agents/<agentId>/search", summary="Search the agent's knowledge", tags=["knowledge"])
@@ -133,13 +172,14 @@ def get_index(who: Caller, agentId: str):
 def search(who: Caller, body: SearchRequest, agentId: str):
     get_agent(who.tenant_id, agentId)
     settings = _settings()
+    bucket = settings.documents_bucket
     result = retrieval.search(
         who.tenant_id,
         agentId,
         body.query,
         k=body.k,
         filters=body.filters,
-        bucket=settings.documents_bucket,
+        bucket=bucket,
         embedder=embedder(
             settings.embedding_provider, settings.embedding_model, settings.embedding_dimensions
         ),
@@ -148,12 +188,15 @@ def search(who: Caller, body: SearchRequest, agentId: str):
         app,
         {
             "index_version": result.index_version,
-            "results": [_hit(hit) for hit in result.hits],
+            "results": [
+                _hit(hit, partial(source_link, who.tenant_id, agentId, bucket=bucket))
+                for hit in result.hits
+            ],
         },
     )
 
 
-def _hit(hit: SearchHit) -> dict[str, Any]:
+def _hit(hit: SearchHit, link: Callable[..., str | None]) -> dict[str, Any]:
     chunk = hit.chunk
     return {
         "score": round(float(hit.score), 6),
@@ -164,6 +207,8 @@ def _hit(hit: SearchHit) -> dict[str, Any]:
         "title": chunk.title,
         "source_url": chunk.source_url,
         "file_name": chunk.file_name,
+        # the page, or a signed link to the uploaded file valid for 5 minutes
+        "link": link(chunk.document_id, source_url=chunk.source_url, file_name=chunk.file_name),
         "text": chunk.text,
         "location": {
             "heading_path": list(chunk.heading_path),
@@ -176,4 +221,4 @@ def _hit(hit: SearchHit) -> dict[str, Any]:
     }
 
 
-handler = api_handler(app, KnowledgeSettings)
+handler = api_handler(app, KnowledgeSettings, too_large_hint=TOO_LARGE_HINT)

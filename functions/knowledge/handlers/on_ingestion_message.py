@@ -3,8 +3,9 @@
 Each record is one work item (partial batch failures: only failed records return to the
 queue, and after ``maxReceiveCount`` they go to the DLQ — the document is marked failed on
 that last attempt, so nothing is stuck in "processing" silently). After the records, each
-agent touched gets one index rebuild; if that rebuild fails, the records of that agent are
-reported failed too, so their work is redone.
+agent touched notes its changes for its next coalesced build, and the builds scheduled into
+the batch (``reindex`` messages) run; if either fails, the records of that agent are reported
+failed too, so their work is redone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from knowledge.logic import ingestion
 
 class IngestionSettings(BaseSettings):
     documents_bucket: str = Field(min_length=3)
+    ingestion_queue_url: str = Field(min_length=1)  # where the scheduled builds go
     ingestion_max_receives: int = Field(ge=1)
     embedding_provider: Literal["none", "bedrock"] = "none"
     embedding_model: str | None = None
@@ -31,6 +33,7 @@ class IngestionSettings(BaseSettings):
 def _config(settings: IngestionSettings) -> ingestion.WorkerConfig:
     return ingestion.WorkerConfig(
         bucket=settings.documents_bucket,
+        queue_url=settings.ingestion_queue_url,
         max_receives=settings.ingestion_max_receives,
         embedding_provider=settings.embedding_provider,
         embedding_model=settings.embedding_model,

@@ -3,6 +3,7 @@
 
 from knowledge.logic.fetch import FetchLimits, UrlRejected, fetch_url
 from knowledge.logic.housekeeping import collect_garbage
+from knowledge.logic.links import source_link
 from knowledge.logic.query import content_terms
 from knowledge.logic.retrieval import SearchResult, embedder, index_version, search
 from knowledge.logic.sources import forget_agent
@@ -20,4 +21,5 @@ __all__ = [
     "forget_agent",
     "index_version",
     "search",
+    "source_link",
 ]

@@ -222,7 +222,12 @@ class _MarkdownParser:
 
 
 def parse_markdown(text: str) -> tuple[list[Block], str | None]:
-    """Blocks of a Markdown document and its title (front matter ``title:`` or first ``#``)."""
+    """Blocks of a Markdown document and its title (front matter ``title:`` or first ``#``).
+    reStructuredText (Sphinx sources) is recognized and rewritten as Markdown first."""
+    from knowledge.logic import _parse_rst
+
+    if _parse_rst.looks_like_rst(text):
+        text = _parse_rst.to_markdown(text)
     parser = _MarkdownParser(text.replace("\r\n", "\n").replace("\r", "\n"))
     blocks = parser.parse()
     title = parser.front_title or next(

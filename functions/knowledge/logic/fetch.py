@@ -37,7 +37,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -324,7 +324,10 @@ def _media_type(content_type: str) -> str:
 
 
 def _check_content_type(
-    target: _Target, content_type: str, allowed: Sequence[str] | None = None
+    target: _Target,
+    content_type: str,
+    allowed: Sequence[str] | None = None,
+    also: Collection[str] = (),
 ) -> None:
     media = _media_type(content_type)
     if allowed is not None:  # a caller's own list (scheduling imports text/calendar)
@@ -336,7 +339,7 @@ def _check_content_type(
             f"{', '.join(allowed)}.",
             content_type=media,
         )
-    if media in CONTENT_TYPES:
+    if media in CONTENT_TYPES or media in also:
         return
     extension = PurePosixPath(unquote(urlsplit(target.url).path)).suffix.lower()
     if media in _GENERIC_TYPES and extension in _EXTENSIONS:
@@ -406,7 +409,8 @@ def _inflate(inflater: Any, piece: bytes, room: int) -> bytes:
     return out
 
 
-def _file_name(final_url: str, content_type: str) -> str:
+def file_name_for(final_url: str, content_type: str) -> str:
+    """The name a fetched document goes by: the URL's, with the extension of its type."""
     parts = urlsplit(final_url)
     name = PurePosixPath(unquote(parts.path)).name
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '/\\:*?"<>|')[:200]
@@ -426,9 +430,11 @@ def fetch_url(
     resolver: Resolver = socket.getaddrinfo,
     allow_private: bool = False,
     content_types: Sequence[str] | None = None,
+    also_accept: Collection[str] = (),
 ) -> FetchedDocument:
     """Fetch a document for import, or raise UrlRejected (see the module docstring).
-    ``content_types`` replaces the document types allowed by default."""
+    ``content_types`` replaces the document types allowed by default; ``also_accept`` adds
+    media types on top of them (a sitemap's XML)."""
     limits = limits or FetchLimits()
     deadline = _Deadline(limits.total_timeout)
     current = url
@@ -450,7 +456,7 @@ def fetch_url(
                     status=response.status,
                 )
             content_type = response.getheader("Content-Type") or ""
-            _check_content_type(target, content_type, content_types)
+            _check_content_type(target, content_type, content_types, also_accept)
             data = _read_body(connection, response, limits, deadline)
         finally:
             connection.close()
@@ -459,7 +465,7 @@ def fetch_url(
             final_url=current,
             content_type=content_type,
             data=data,
-            file_name=_file_name(current, content_type),
+            file_name=file_name_for(current, content_type),
         )
     raise UrlRejected(
         "redirect_limit", f"The URL redirected more than {limits.max_redirects} times."

@@ -1,5 +1,6 @@
 """The ingestion worker's behaviour: one document through parse → normalize → chunk → embed →
-store chunks, then one index rebuild per agent touched, published by an atomic pointer swap.
+store chunks; then each agent touched notes its changes for the next coalesced index build
+(knowledge.logic.builds), and a ``reindex`` message runs that build.
 
 Idempotent: a document whose bytes and chunking settings hash to what the index already holds
 is not processed again, chunk artifacts are keyed by that hash, and index versions are only
@@ -17,32 +18,29 @@ from typing import Any
 from pydantic import ValidationError
 
 from agenthub.errors import AppError, Conflict
-from agenthub.events import Actor, utc_now_iso
+from agenthub.events import utc_now_iso
 from agenthub.observability import logger
 from knowledge.dal import repository
-from knowledge.logic import chunk_codec, storage
+from knowledge.logic import builds, chunk_codec, storage
+from knowledge.logic.builds import SYSTEM
 from knowledge.logic.types import Chunk, ChunkingSettings, ParsedDocument
 from knowledge.models import (
     Document,
     DocumentFailed,
     DocumentFailedData,
-    DocumentIndexed,
-    DocumentIndexedData,
     Failure,
-    IndexPointer,
     IngestionWorkItem,
     Progress,
     Usage,
 )
 
-SYSTEM = Actor(kind="system")
 PROGRESS_EVERY = 64  # chunks between progress writes while embedding
-SWAP_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
     bucket: str
+    queue_url: str
     max_receives: int
     embedding_provider: str = "none"
     embedding_model: str | None = None
@@ -52,16 +50,15 @@ class WorkerConfig:
 
 @dataclass
 class Outcome:
-    """What one batch did; the agents whose index must be rebuilt and the documents waiting
-    for that rebuild to be marked indexed."""
+    """What one batch did: per agent, documents now waiting for a build, and the agents whose
+    scheduled build (a ``reindex`` message) is in the batch."""
 
-    rebuild: set[tuple[str, str]] = field(default_factory=set)
-    pending: dict[tuple[str, str], list[Document]] = field(default_factory=dict)
+    changed: dict[tuple[str, str], int] = field(default_factory=dict)
+    build: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, doc: Document) -> None:
         key = (doc.tenant_id, doc.agent_id)
-        self.rebuild.add(key)
-        self.pending.setdefault(key, []).append(doc)
+        self.changed[key] = self.changed.get(key, 0) + 1
 
 
 class DocumentProblem(AppError):
@@ -111,10 +108,17 @@ def ingest(
     outcome: Outcome,
     receive_count: int,
 ) -> None:
-    """Process one document (or only schedule a rebuild for ``reindex``)."""
+    """Process one document (or run the agent's build for ``reindex``, or discover the pages
+    of a bulk ``import``)."""
     tenant_id, agent_id = item.tenant_id, item.agent_id
+    if item.action == "import":
+        from knowledge.logic import imports, sources
+
+        places = sources.Places(bucket=config.bucket, queue_url=config.queue_url)
+        imports.run_import(item, places, imports.fetcher(config.allow_private_urls))
+        return
     if item.action == "reindex" or item.document_id is None:
-        outcome.rebuild.add((tenant_id, agent_id))
+        outcome.build.add((tenant_id, agent_id))
         return
     doc = repository.find_document(tenant_id, agent_id, item.document_id)
     if doc is None:
@@ -127,13 +131,14 @@ def ingest(
             expected_version=doc.version,
             status="processing",
             failure=None,
+            content_hash=None,  # set again once this content's chunks are stored
             attempts=doc.attempts + 1,
             updated_at=utc_now_iso(),
         )
     except Conflict:
         return  # another delivery of the same work took it
     try:
-        _process(doc, config, outcome)
+        _process(doc, config, outcome, stored=item.trigger == "import")
     except DocumentProblem as problem:
         _fail(doc, problem.reason, problem.message)
     except Exception:
@@ -148,7 +153,8 @@ def ingest(
 
 class Batch:
     """One batch of queue messages: each message's documents are processed as it arrives,
-    then each agent touched gets one index rebuild (``finish``)."""
+    then (``finish``) each agent touched notes its changes for the next build, and the builds
+    scheduled into this batch run."""
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
@@ -163,29 +169,37 @@ class Batch:
             ingest(item, self.config, self.outcome, receive_count)
 
     def finish(self) -> list[str]:
-        """Rebuild each touched agent's index; returns the ids of the messages whose agent's
-        rebuild failed, so their work is redone."""
+        """Note each agent's changes, then run the builds; returns the ids of the messages
+        whose agent's step failed, so their work is redone."""
         failed: set[tuple[str, str]] = set()
-        for agent in sorted(self.outcome.rebuild):
-            single = Outcome(rebuild={agent}, pending={agent: self.outcome.pending.get(agent, [])})
+        config = self.config
+        for agent, count in sorted(self.outcome.changed.items()):
             try:
-                finish(single, self.config)
+                builds.request_build(*agent, config.queue_url, count)
             except Exception:
-                logger().exception("index rebuild failed", extra={"agent_id": agent[1]})
+                logger().exception("index build request failed", extra={"agent_id": agent[1]})
+                failed.add(agent)
+        for agent in sorted(self.outcome.build):
+            try:
+                builds.build(*agent, config.bucket, config.queue_url)
+            except Exception:
+                logger().exception("index build failed", extra={"agent_id": agent[1]})
                 failed.add(agent)
         return [message for message, agents in self._agents_of.items() if agents & failed]
 
 
-def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
-    data, content_type, file_name = _read_source(doc, config)
+def _process(doc: Document, config: WorkerConfig, outcome: Outcome, *, stored: bool) -> None:
+    data, content_type, file_name = _read_source(doc, config, stored=stored)
     digest = storage.content_hash(data, doc.chunking)
     if digest == doc.indexed_hash:
-        outcome.add(doc)  # same content, same settings: nothing to redo, mark indexed
+        # Same content, same settings: the live index already holds it.
+        version = repository.get_pointer(doc.tenant_id, doc.agent_id).version
+        builds.mark_indexed(doc.model_copy(update={"content_hash": digest}), version)
         return
     parsed = _parse(doc, data, content_type, file_name)
-    # A title the user gave wins; the defaults (file name, URL) give way to the document's own.
-    defaulted = doc.title in (doc.file_name, doc.source_url)
-    title = (parsed.title or doc.title) if defaulted else doc.title
+    # A title the user gave wins (even one equal to the file name); a default (file name, URL,
+    # first line) gives way to the document's own.
+    title = doc.title if doc.title_given else (parsed.title or doc.title)
     parsed = dataclasses.replace(parsed, title=title)
     settings = ChunkingSettings(**{k: v for k, v in doc.chunking.items() if k != "min_chars"})
     chunks = [
@@ -224,7 +238,10 @@ def _process(doc: Document, config: WorkerConfig, outcome: Outcome) -> None:
     outcome.add(updated)
 
 
-def _read_source(doc: Document, config: WorkerConfig) -> tuple[bytes, str | None, str]:
+def _read_source(
+    doc: Document, config: WorkerConfig, *, stored: bool
+) -> tuple[bytes, str | None, str]:
+    """The document's bytes. A URL is fetched, unless ``stored``: a crawl kept the page."""
     from knowledge.logic import parsing
 
     limit = parsing.Limits().max_bytes
@@ -233,10 +250,14 @@ def _read_source(doc: Document, config: WorkerConfig) -> tuple[bytes, str | None
             key = storage.upload_key(doc.tenant_id, doc.agent_id, doc.id, doc.file_name or "")
             data, content_type = repository.get_object(config.bucket, key, limit)
             return data, doc.content_type or content_type, doc.file_name or "upload"
-        if doc.type == "url":
+        if doc.type == "url" and not stored:
             return _fetch(doc, config)
         key = storage.source_key(doc.tenant_id, doc.agent_id, doc.id)
         data, content_type = repository.get_object(config.bucket, key, limit)
+        if doc.type == "url":
+            from knowledge.logic.fetch import file_name_for
+
+            return data, content_type, file_name_for(doc.source_url or "", content_type or "")
         return data, content_type, doc.file_name or "source"
     except repository.ObjectTooLarge as exc:
         raise DocumentProblem(
@@ -341,81 +362,3 @@ def _fail(doc: Document, reason: str, message: str) -> None:
         )
     except Conflict:
         return  # deleted meanwhile
-
-
-def rebuild_index(tenant_id: str, agent_id: str, config: WorkerConfig) -> IndexPointer:
-    """Build the agent's index from every document's stored chunks and make it live.
-
-    The new version's artifacts are written under a fresh prefix first; the pointer swap is a
-    conditional write on the version it started from, so a reader sees the old index or the
-    new one, never a mix. Losing the race to another build means rebuilding from the newer
-    document set.
-    """
-    from knowledge.logic import search_index
-
-    for _ in range(SWAP_ATTEMPTS):
-        live = repository.get_pointer(tenant_id, agent_id)
-        documents = repository.indexed_documents(tenant_id, agent_id)
-        chunks: list[Chunk] = []
-        vectors = []
-        model = None
-        for _doc, key in documents:
-            data, _ = repository.get_object(config.bucket, key, 512 * 1024 * 1024)
-            doc_chunks, doc_vectors, doc_model = chunk_codec.decode(data)
-            chunks.extend(doc_chunks)
-            if doc_vectors is not None:
-                vectors.append(doc_vectors)
-                model = doc_model
-        dense = None
-        if vectors and sum(len(v) for v in vectors) == len(chunks):
-            import numpy as np
-
-            dense = np.vstack(vectors)
-        artifacts = search_index.build_index(chunks, vectors=dense, embedding_model=model)
-        version = live.version + 1
-        prefix = storage.index_prefix(tenant_id, agent_id, version)
-        for name, blob in artifacts.files().items():
-            repository.put_object(config.bucket, prefix + name, blob, "application/octet-stream")
-        pointer = IndexPointer(
-            tenant_id=tenant_id,
-            agent_id=agent_id,
-            version=version,
-            prefix=prefix,
-            documents=len(documents),
-            chunks=len(chunks),
-            embedding_model=model if dense is not None else None,
-            built_at=utc_now_iso(),
-        )
-        if repository.swap_pointer(pointer, expected_version=live.version):
-            return pointer
-    raise Conflict("the index kept changing while it was rebuilt; the message will retry")
-
-
-def finish(outcome: Outcome, config: WorkerConfig) -> None:
-    """Rebuild each touched agent's index once, then mark its waiting documents indexed (each
-    with its DocumentIndexed event, in the same write)."""
-    for tenant_id, agent_id in sorted(outcome.rebuild):
-        pointer = rebuild_index(tenant_id, agent_id, config)
-        for doc in outcome.pending.get((tenant_id, agent_id), []):
-            event = DocumentIndexed(
-                tenant_id=tenant_id,
-                actor=SYSTEM,
-                subject=f"document/{doc.id}",
-                data=DocumentIndexedData(
-                    agent_id=agent_id,
-                    document_id=doc.id,
-                    index_version=pointer.version,
-                    **doc.usage.model_dump(),
-                ),
-            )
-            try:
-                repository.update_document(
-                    doc,
-                    expected_statuses=("processing",),
-                    events=[event],
-                    status="indexed",
-                    indexed_hash=doc.content_hash,
-                    updated_at=utc_now_iso(),
-                )
-            except Conflict:
-                continue  # deleted or re-queued meanwhile

@@ -43,6 +43,16 @@ def index_pointer(tenant_id: str, agent_id: str, *, fresh: bool = False) -> Inde
     return pointer
 
 
+def index_view(pointer: IndexPointer) -> dict[str, Any]:
+    """What a client sees of the index: the live version, and whether a build is coming."""
+    view = pointer.model_dump(
+        include={"agent_id", "version", "documents", "chunks", "embedding_model", "built_at"}
+    )
+    view["pending_changes"] = pointer.pending_changes
+    view["build_scheduled"] = pointer.build_due_at is not None
+    return view
+
+
 def index_version(tenant_id: str, agent_id: str) -> int:
     """The agent's live index version (0: none yet), from the pointer cached POINTER_TTL s."""
     return index_pointer(tenant_id, agent_id).version

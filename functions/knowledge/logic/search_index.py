@@ -29,6 +29,7 @@ Ranking (measured on bench/retrieval; the reasons are in the report):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -510,10 +511,13 @@ class LoadedIndex:
         else:
             positions, scores = _rrf([lexical_ranked, dense_ranked], k)
         covered = self.coverage(weights, positions)
-        return [
-            SearchHit(chunk=self.chunk(i), score=s, coverage=c)
-            for i, s, c in zip(positions, scores, covered, strict=True)
-        ]
+        pairs = _content_pairs(query_text, self.settings, self.vocabulary)
+        hits = []
+        for i, s, c in zip(positions, scores, covered, strict=True):
+            chunk = self.chunk(i)
+            near = c if not pairs else _proximity(chunk, pairs, self.settings)
+            hits.append(SearchHit(chunk=chunk, score=s, coverage=c, proximity=near))
+        return hits
 
     def _pool(self, k: int) -> int:
         return max(k, self.settings.dense_candidates)
@@ -523,6 +527,56 @@ class LoadedIndex:
         return embedding.get("model_id") == embedder.model_id and embedding.get("dims") == getattr(
             embedder, "dims", None
         )
+
+
+PROXIMITY_WINDOW = 3  # words between two question words that still count as "near"
+
+
+def _content_pairs(
+    text: str, settings: IndexSettings, known: Mapping[str, int]
+) -> list[tuple[str, str]]:
+    """Neighbouring content words of the question ("page", "level", "lock": two pairs),
+    among the words the knowledge base has at all: "how much notice do I need to cancel"
+    pairs "notice" with "cancel" when "much" and "need" occur nowhere (coverage already
+    counts them missing). Whole identifiers are left out: their parts already pair up."""
+    words = [
+        t
+        for t in query.tokenize(text, stemming=settings.stemming, stop_words=True)
+        if t in known and not any(sep in t for sep in "_.-/'")
+    ]
+    unique = list(dict.fromkeys(words))
+    return list(itertools.pairwise(unique))
+
+
+def _proximity(chunk: Chunk, pairs: Sequence[tuple[str, str]], settings: IndexSettings) -> float:
+    """Share of `pairs` near each other in the passage or in its title and headings (the
+    context is read apart, far from the passage, so no pair straddles the two)."""
+    positions: dict[str, list[int]] = {}
+    wanted = {t for pair in pairs for t in pair}
+    context = query.tokenize(field_text(chunk), stemming=settings.stemming, stop_words=True)
+    text = query.tokenize(chunk.text, stemming=settings.stemming, stop_words=True)
+    spaced = [*context, *[""] * (PROXIMITY_WINDOW + 1), *text]
+    for i, term in enumerate(spaced):
+        if term in wanted:
+            positions.setdefault(term, []).append(i)
+    found = 0
+    for a, b in pairs:
+        first, second = positions.get(a), positions.get(b)
+        if first and second and _near(first, second):
+            found += 1
+    return found / len(pairs)
+
+
+def _near(first: list[int], second: list[int]) -> bool:
+    i = j = 0
+    while i < len(first) and j < len(second):
+        if abs(first[i] - second[j]) <= PROXIMITY_WINDOW:
+            return True
+        if first[i] < second[j]:
+            i += 1
+        else:
+            j += 1
+    return False
 
 
 def _top(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:

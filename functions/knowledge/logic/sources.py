@@ -7,23 +7,26 @@ sources are stored (text, Q&A) or described (URL) and queued by a message.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from agenthub import outbox
 from agenthub.errors import Conflict
 from agenthub.events import Actor, utc_now_iso
 from agents.logic import agent_still_exists, get_agent
 from knowledge.dal import repository
-from knowledge.logic import storage
+from knowledge.logic import builds, storage
 from knowledge.models import (
     Document,
     DocumentCreated,
     DocumentCreatedData,
     DocumentDeleted,
     DocumentDeletedData,
+    ImportJob,
     IngestionWorkItem,
     Progress,
     QASource,
@@ -88,6 +91,7 @@ def create_source(
         agent_id=agent_id,
         type=source.type,
         title=source.title or _default_title(source),
+        title_given=bool(source.title),
         status="awaiting_upload" if isinstance(source, UploadSource) else "queued",
         tags=sorted(set(source.tags)),
         chunking=source.chunking.model_dump(),
@@ -120,6 +124,72 @@ def create_source(
         repository.create_document(doc, [_created(doc, actor)], alive)
         _queue(places, doc)
     return doc, ticket
+
+
+def imported_document_id(import_id: str, url: str) -> str:
+    """The same page of the same import is the same document (a re-run creates nothing)."""
+    return "doc_" + hashlib.sha256(f"{import_id} {url}".encode()).hexdigest()[:16]
+
+
+Page = tuple[str, tuple[bytes, str] | None]  # URL, and (bytes, content type) if fetched
+
+
+def create_imported(job: ImportJob, pages: list[Page], places: Places) -> None:
+    """URL sources an import found, queued for ingestion; a page the crawl fetched already
+    (bytes and content type) is stored and not fetched again. Created together in one
+    transaction; idempotent (a page's id derives from the import and its URL)."""
+    docs = [_imported(job, url) for url, _ in pages]
+    for doc, (_, page) in zip(docs, pages, strict=True):
+        if page is not None:
+            key = storage.source_key(job.tenant_id, job.agent_id, doc.id)
+            repository.put_object(places.bucket, key, *page)
+    system = Actor(kind="system")
+    alive = [agent_still_exists(job.tenant_id, job.agent_id)]
+    try:
+        repository.create_documents(docs, [_created(doc, system) for doc in docs], alive)
+        queued = docs
+    except Conflict:  # a re-run: create what is missing, queue what is still queued
+        queued = [doc for doc in docs if _created_or_queued(doc, system, alive)]
+    stored = {doc.id for doc, (_, page) in zip(docs, pages, strict=True) if page is not None}
+    items = [
+        IngestionWorkItem(
+            action="ingest",
+            tenant_id=doc.tenant_id,
+            agent_id=doc.agent_id,
+            document_id=doc.id,
+            trigger="import" if doc.id in stored else None,
+        )
+        for doc in queued
+    ]
+    repository.enqueue_many(places.queue_url, items)
+
+
+def _imported(job: ImportJob, url: str) -> Document:
+    now = utc_now_iso()
+    return Document(
+        id=imported_document_id(job.id, url),
+        tenant_id=job.tenant_id,
+        agent_id=job.agent_id,
+        type="url",
+        title=url,
+        status="queued",
+        source_url=url,
+        tags=job.tags,
+        chunking=job.chunking,
+        import_id=job.id,
+        import_pending=True,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _created_or_queued(doc: Document, actor: Actor, alive: list[outbox.Required]) -> bool:
+    try:
+        repository.create_document(doc, [_created(doc, actor)], alive)
+        return True
+    except Conflict:
+        existing = repository.find_document(doc.tenant_id, doc.agent_id, doc.id)
+        return existing is not None and existing.status == "queued"
 
 
 def _created(doc: Document, actor: Actor) -> DocumentCreated:
@@ -222,7 +292,7 @@ def retry(tenant_id: str, agent_id: str, document_id: str, places: Places) -> Do
 def delete_document(
     tenant_id: str, agent_id: str, document_id: str, actor: Actor, places: Places
 ) -> None:
-    """Remove the document now and queue a rebuild of the index without it."""
+    """Remove the document now; the next build leaves it out."""
     doc = get_document(tenant_id, agent_id, document_id)
     deleted = DocumentDeleted(
         tenant_id=tenant_id,
@@ -233,14 +303,11 @@ def delete_document(
         ),
     )
     repository.delete_document(tenant_id, agent_id, document_id, [deleted])
-    repository.enqueue(
-        places.queue_url,
-        IngestionWorkItem(action="reindex", tenant_id=tenant_id, agent_id=agent_id),
-    )
+    builds.request_build(tenant_id, agent_id, places.queue_url)
 
 
 def forget_agent(tenant_id: str, agent_id: str, bucket: str) -> int:
-    """Remove a deleted agent's knowledge: its documents and index pointer, then every
+    """Remove a deleted agent's knowledge: its documents, imports and index pointer, then every
     object of it in ``bucket`` (uploads, sources, chunks, index artifacts). The number of
     objects removed. Idempotent."""
     repository.delete_agent_partition(tenant_id, agent_id)

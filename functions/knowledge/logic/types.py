@@ -82,3 +82,8 @@ class SearchHit:
     # Share (0-1) of the query's IDF weight whose terms this chunk contains: comparable
     # across queries and corpora, unlike `score`; low for every hit means weak retrieval.
     coverage: float | None = None
+    # Share (0-1) of the question's neighbouring content-word pairs that stand within a few
+    # words of each other in this chunk: "page-level locks" near each other, not "page" in
+    # one paragraph and "lock" in another. Separates a passage *about* the question from one
+    # that merely shares its words (see conversations' abstention).
+    proximity: float | None = None

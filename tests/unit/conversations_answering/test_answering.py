@@ -165,6 +165,7 @@ def test_markers_become_citations_renumbered_in_order_of_use():
         file_name="returns.md",
         heading_path=("Returns policy", "Time limits"),
         page=None,
+        snippet="We accept returns within 30 days of delivery.",
     )
     assert result.citations[1].page == 2
     assert not result.abstained
@@ -278,3 +279,22 @@ def test_follow_up_answer_uses_the_folded_topic():
     assert "Sundays" in query
     assert "closed on Sundays" in result.text
     assert result.citations[0].chunk_id == "hours:0"
+
+
+def test_passages_that_share_the_words_but_not_the_phrase_are_weak():
+    scattered = replace(passage("d:0", "text", coverage=0.8), proximity=0.0)
+    about = replace(passage("d:1", "text", coverage=1.0), proximity=1.0)
+    assert is_weak([scattered]) is True
+    assert is_weak([scattered, about]) is False
+
+
+def test_two_passages_of_one_document_make_one_citation_with_its_quoted_sentence():
+    # Given two cited passages of the same document and one of another
+    first, other = shop_passages()[0], shop_passages()[1]
+    second = replace(first, chunk_id=f"{first.document_id}:9", text="Refunds take a week.")
+    reply = "Returns take 30 days [1]. Refunds take a week [2]. Plans differ [3]."
+    result = answer("Returns?", [first, second, other], [], PERSONA, ScriptedProvider(reply))
+    # Then the document is cited once, under one number, and each citation quotes a sentence
+    assert result.text == "Returns take 30 days [1]. Refunds take a week [1]. Plans differ [2]."
+    assert [c.document_id for c in result.citations] == [first.document_id, other.document_id]
+    assert all(c.snippet for c in result.citations)

@@ -297,3 +297,49 @@ def test_inline_text_and_qa_pairs():
         ("qa", "Q: Can I return sale items?\nA: Within 14 days."),
     ]
     assert_offsets(qa)
+
+
+def test_restructuredtext_sources_lose_their_markup_and_keep_their_text():
+    source = """:mod:`shelve` --- Python object persistence
+===========================================
+
+.. module:: shelve
+   :synopsis: Python object persistence.
+
+.. index:: module: pickle
+
+A "shelf" works with the :mod:`pickle` module and :func:`~shelve.open`; see
+:ref:`the example <shelve-example>` and ``writeback``.
+
+.. function:: open(filename, flag='c')
+
+   Open a persistent dictionary.
+
+   .. versionchanged:: 3.10
+      The default protocol changed.
+
+Example
+-------
+
+..
+   A comment block.
+
+...and an ellipsis line stays text.
+
+Use it as a context manager::
+
+   with shelve.open('spam') as db:
+       db['eggs'] = 'eggs'
+"""
+    doc = parsing.parse_text(source, kind="markdown")
+    text = "\n".join(b.text for b in doc.blocks)
+    assert doc.title == "shelve --- Python object persistence"
+    assert "index::" not in text and ":mod:" not in text and "synopsis" not in text
+    assert 'A "shelf" works with the pickle module and open; see\nthe example and writeback.' in (
+        text
+    )
+    assert "open(filename, flag='c')" in text
+    assert "A comment block" not in text and "...and an ellipsis line stays text." in text
+    assert "Changed in version 3.10:" in text
+    assert [b.text for b in doc.blocks if b.kind == "heading"][-1] == "Example"
+    assert any(b.kind == "code" and "shelve.open('spam')" in b.text for b in doc.blocks)

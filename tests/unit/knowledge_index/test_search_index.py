@@ -235,3 +235,39 @@ def test_stop_words_do_not_decide_a_match_when_content_words_exist():
     # "how do ... take" are everywhere in a small corpus; "refunds" decides
     hits = loaded().search("how long do refunds take", k=1)
     assert ids(hits) == ["returns:1"]
+
+
+def test_proximity_tells_a_passage_about_the_phrase_from_one_sharing_its_words():
+    chunks = [
+        chunk("locks", 0, "Page-level locks control read and write access to table pages."),
+        chunk(
+            "layout",
+            0,
+            "Each page of the quarterly sales report carries a title and a date. "
+            "Choose the level of detail each reader needs from your summary tables. "
+            "Lock the spreadsheet file before you edit it.",
+        ),
+    ]
+    index = load_index(build_index(chunks).files())
+    hits = {h.chunk.document_id: h for h in index.search("page level locks", k=2)}
+    about, scattered = hits["locks"], hits["layout"]
+    assert about.coverage == pytest.approx(1.0)
+    assert scattered.coverage == pytest.approx(1.0)
+    assert about.proximity == pytest.approx(1.0)
+    assert scattered.proximity == pytest.approx(0.0)
+
+
+def test_proximity_reads_the_headings_above_the_passage():
+    chunks = [
+        chunk("faq", 0, "Ask the front desk at least a day ahead.", headings=("Late checkout",)),
+    ]
+    hit = load_index(build_index(chunks).files()).search("late checkout", k=1)[0]
+    assert hit.proximity == pytest.approx(1.0)
+
+
+def test_words_the_knowledge_base_lacks_do_not_break_a_phrase_apart():
+    chunks = [chunk("visits", 0, "We ask for 24 hours notice to cancel an appointment.")]
+    hit = load_index(build_index(chunks).files()).search(
+        "How much notice do I need to cancel?", k=1
+    )
+    assert hit[0].proximity == pytest.approx(1.0)

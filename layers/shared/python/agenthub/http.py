@@ -140,16 +140,20 @@ def _error_response(app: APIGatewayRestResolver, exc: AppError) -> Response:
 
 
 def api_handler(
-    app: APIGatewayRestResolver, settings: type[ApiSettings] = ApiSettings
+    app: APIGatewayRestResolver,
+    settings: type[ApiSettings] = ApiSettings,
+    *,
+    too_large_hint: str = "",
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler of a REST function (``handler = api_handler(app, Settings)``): the
-    function's entry (settings, log context, metrics), then oversized (413) and non-JSON (415)
-    bodies are refused before anything parses them, then the route runs. A misconfigured
-    deployment answers the 500 envelope (counted as a server error), not a Lambda error."""
+    function's entry (settings, log context, metrics), then oversized (413, with
+    ``too_large_hint`` saying what to do instead) and non-JSON (415) bodies are refused before
+    anything parses them, then the route runs. A misconfigured deployment answers the 500
+    envelope (counted as a server error), not a Lambda error."""
 
     @entry(settings, misconfigured=_misconfigured)
     def handler(event: dict[str, Any], context: Any, loaded: ApiSettings) -> dict[str, Any]:
-        refused = _check_body(event, loaded.max_body_bytes)
+        refused = _check_body(event, loaded.max_body_bytes, too_large_hint)
         if refused is not None:
             return _raw_error(refused)
         return app.resolve(event, context)
@@ -171,14 +175,15 @@ def _raw_error(exc: AppError) -> dict[str, Any]:
     }
 
 
-def _check_body(event: Mapping[str, Any], max_body_bytes: int) -> AppError | None:
+def _check_body(event: Mapping[str, Any], max_body_bytes: int, hint: str = "") -> AppError | None:
     if event.get("httpMethod") not in BODY_METHODS:
         return None
     raw = event.get("body") or ""
     size = len(raw) * 3 // 4 if event.get("isBase64Encoded") else len(raw.encode())
     if size > max_body_bytes:
         return PayloadTooLarge(
-            f"request body exceeds {max_body_bytes} bytes", details={"limit_bytes": max_body_bytes}
+            f"request body exceeds {max_body_bytes} bytes" + (f"; {hint}" if hint else ""),
+            details={"limit_bytes": max_body_bytes},
         )
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()

@@ -75,6 +75,10 @@ DOCUMENT_SK_PREFIX = "DOC#"
 INDEX_POINTER_SK = "INDEX"
 
 
+def import_sk(import_id: str) -> str:
+    return f"IMPORT#{import_id}"
+
+
 # transactional outbox: events waiting for the stream relay, per tenant (TTL removes them)
 def outbox_pk(tenant_id: str) -> str:
     return f"{TENANT_PREFIX}{tenant_id}#OUTBOX"
