@@ -70,7 +70,7 @@ def _agent_with_history(aws: h.World, tenant_id: str, agent_id: str) -> dict[str
         updated_at=now,
     )
     repository.create_document(doc, [])
-    repository.set_chunks_key(doc, current)
+    repository.update_document(doc, chunks_key=current)
     return {"current": current, "replaced": replaced, "orphan": orphan}
 
 

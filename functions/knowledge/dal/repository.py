@@ -210,8 +210,9 @@ def update_document(
     events: Sequence[DomainEvent] = (),
     **changes: Any,
 ) -> Document:
-    """Set ``changes`` (model field names) conditionally, with ``events`` in the same
-    transaction when there are any; bumps the item version. Raises Conflict when the document
+    """Set ``changes`` (model field names, and ``chunks_key``: the stored chunks the index
+    reads) conditionally, with ``events`` in the same transaction when there are any; bumps
+    the item version. Raises Conflict when the document
     moved on (another worker, a delete) in the meantime."""
     write = _document_write(doc, changes, expected_statuses, expected_version)
     try:
@@ -223,7 +224,8 @@ def update_document(
         if is_condition_failure(exc):
             raise Conflict("document changed concurrently") from exc
         raise
-    return doc.model_copy(update={**write.changes, "version": doc.version + 1})
+    fields = {name: value for name, value in write.changes.items() if name in Document.model_fields}
+    return doc.model_copy(update={**fields, "version": doc.version + 1})
 
 
 def update_documents(
@@ -276,16 +278,6 @@ def indexed_documents(tenant_id: str, agent_id: str) -> list[tuple[Document, str
         consistent_read=True,  # a build must see every document counted before it started
     )
     return [(_document(item), str(item.chunks_key)) for item in items]
-
-
-def set_chunks_key(doc: Document, chunks_key: str | None) -> None:
-    pk, sk = _key(doc.tenant_id, doc.agent_id, doc.id)
-    action = (
-        DocumentItem.chunks_key.set(chunks_key)
-        if chunks_key is not None
-        else DocumentItem.chunks_key.remove()
-    )
-    DocumentItem(pk=pk, sk=sk).update(actions=[action], condition=DocumentItem.pk.exists())
 
 
 # ---------------------------------------------------------------- bulk imports

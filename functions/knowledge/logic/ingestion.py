@@ -225,10 +225,10 @@ def _process(doc: Document, config: WorkerConfig, outcome: Outcome, *, stored: b
         embedding_tokens=tokens,
         stored_bytes=len(data) + len(encoded),
     )
-    repository.set_chunks_key(doc, key)
     updated = repository.update_document(
         doc,
         expected_statuses=("processing",),
+        chunks_key=key,
         content_hash=digest,
         title=title,
         usage=usage,
