@@ -21,8 +21,11 @@ COUNTERS = (
     "payments",
     "tokens_in",
     "tokens_out",
+    "cost_micros",
+    "unpriced_messages",
 )
 MAX_RANGE_DAYS = 366
+MAX_EXPORT_DAYS = 1830  # the CSV export (streamed from paged reads): five years
 UNATTRIBUTED = "unattributed"  # payments no agent asked for
 
 
@@ -39,6 +42,42 @@ class DayCounts(BaseModel):
     payments: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    cost_micros: int = 0  # model cost in millionths of COST_CURRENCY, at the configured prices
+    unpriced_messages: int = 0  # answers by a model the price table does not list
+
+
+COST_CURRENCY = "usd"
+PRICES_ARE = (
+    "configuration: the model price table (pk=MODELPRICES, seeded with list prices, editable); "
+    "not fetched from the providers"
+)
+
+
+class ModelPrice(BaseModel):
+    """A model's price as configured (editable data): millionths of a dollar per 1,000
+    tokens in and out. Applied when an answer is counted."""
+
+    model: str = Field(min_length=1)
+    input_micros_per_1k: int = Field(ge=0)
+    output_micros_per_1k: int = Field(ge=0)
+
+
+class CostSummary(BaseModel):
+    currency: str = COST_CURRENCY
+    total_micros: int
+    per_conversation_micros: float | None
+    unpriced_messages: int
+    prices: str = PRICES_ARE
+
+
+class AskedQuestion(BaseModel):
+    """A visitor question an answer was given to (or abstained on), filed under the day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    text: str
+    abstained: bool
 
 
 class StatsDelta(BaseModel):
@@ -52,6 +91,7 @@ class StatsDelta(BaseModel):
     day: str  # local date in the tenant's time zone
     counts: dict[str, int]
     revenue: tuple[str, int] | None = None  # (currency, minor units)
+    question: AskedQuestion | None = None
 
 
 class QuestionCount(BaseModel):
@@ -77,6 +117,7 @@ class Rollup(BaseModel):
     funnel: dict[str, int]
     conversion: dict[str, float | None]
     tokens_per_conversation: float | None
+    cost_per_conversation_micros: float | None = None
     top_questions: list[QuestionCount]
     unanswered_questions: list[QuestionGroup]
     computed_at: str
@@ -110,6 +151,8 @@ class Report(BaseModel):
     funnel: dict[str, int]
     conversion: dict[str, float | None]
     tokens_per_conversation: float | None
+    cost_per_conversation_micros: float | None
+    cost: CostSummary
     top_questions: list[QuestionCount]
     unanswered_questions: list[QuestionGroup]
     rolled_up_days: int
@@ -144,6 +187,9 @@ class AgentEventView(BaseModel):
 
 
 class MessageView(AgentEventView):
+    conversation_id: str | None = None
+    question_id: str | None = None
+    model: str | None = None
     abstained: bool
     tokens_in: int = Field(ge=0)
     tokens_out: int = Field(ge=0)

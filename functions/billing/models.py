@@ -27,6 +27,7 @@ USAGE_METRICS = (
     "embedding_tokens",
     "bookings",
     "payments",
+    "storage_bytes",
 )
 QUOTA_METRIC = "messages"
 WARNING_PERCENTS = (80, 100)
@@ -111,6 +112,16 @@ class UsageCounts(BaseModel):
     embedding_tokens: int = 0
     bookings: int = 0
     payments: int = 0
+    storage_bytes: int = 0  # net change of bytes of documents stored (negative: freed)
+
+
+class StoredDocument(BaseModel):
+    """A document's bytes in the bucket as an event tells them (None: it was deleted)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    document_id: str
+    stored_bytes: int | None
 
 
 class UsageDelta(BaseModel):
@@ -124,6 +135,7 @@ class UsageDelta(BaseModel):
     day: str  # UTC date of the event
     counts: dict[str, int]
     volume: tuple[str, int] | None = None  # (currency, minor units): payments less refunds
+    document: StoredDocument | None = None  # storage: the ledger counts the change
 
 
 class DayUsage(BaseModel):
@@ -149,6 +161,7 @@ class UsageSummary(BaseModel):
     quota: dict[str, int | float]
     days: list[DayUsage]
     agents: list[AgentUsage]
+    stored_bytes: int = 0  # bytes of documents stored now (the tenant's, or the agent's)
 
 
 class InvoiceLine(BaseModel):
@@ -253,9 +266,18 @@ class DocumentIndexedView(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     agent_id: str
+    document_id: str = ""
     pages: int = Field(ge=0)
     characters: int = Field(ge=0)
     embedding_tokens: int = Field(ge=0)
+    stored_bytes: int = Field(default=0, ge=0)
+
+
+class DocumentDeletedView(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    agent_id: str
+    document_id: str
 
 
 class BookingConfirmedView(BaseModel):

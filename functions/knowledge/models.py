@@ -114,6 +114,7 @@ class Usage(BaseModel):
     characters: int = 0
     chunks: int = 0
     embedding_tokens: int = 0
+    stored_bytes: int = 0  # what the bucket keeps of it: the source and its chunks
 
 
 class Document(BaseModel):
@@ -252,6 +253,11 @@ class DocumentIndexedData(DocumentEventData):
     characters: int
     chunks: int
     embedding_tokens: int
+    stored_bytes: int = 0  # bytes of the document kept in the bucket (source + chunks)
+
+
+class DocumentDeletedData(DocumentEventData):
+    stored_bytes: int = 0  # bytes the deletion frees (the document's last stored_bytes)
 
 
 class DocumentFailedData(DocumentEventData):
@@ -276,7 +282,7 @@ class DocumentFailed(KnowledgeEvent):
 
 class DocumentDeleted(KnowledgeEvent):
     detail_type = "DocumentDeleted"
-    data: DocumentEventData
+    data: DocumentDeletedData
 
 
 class IngestionWorkItem(BaseModel):

@@ -234,3 +234,146 @@ def test_a_bad_range_is_a_400(clinic: Clinic, start: str, end: str):
     query = {"from": start, **({"to": end} if end else {})}
     response = read(clinic.tenant, clinic.agent["id"], "series", **query)
     assert response.status == 400 and response.error_code == "bad_request"
+
+
+def test_a_five_year_export_streams_every_day_from_paged_reads(
+    aws: h.World, clinic: Clinic, aws_calls: h.CallLog
+):
+    # Given five years (the export's limit) with a conversation every 10th day, and revenue
+    # in two currencies on two days
+    from datetime import date, timedelta
+
+    from analytics.dal.repository import DAYS_PAGE
+    from analytics.models import MAX_EXPORT_DAYS
+
+    agent = clinic.agent["id"]
+    first = date(2021, 1, 1)
+    last = first + timedelta(days=MAX_EXPORT_DAYS - 1)
+    busy = [first + timedelta(days=n) for n in range(0, MAX_EXPORT_DAYS, 10)]
+
+    def envelope(kind: str, day: date, **data: Any) -> str:
+        at = f"{day.isoformat()}T12:00:00.000000Z"
+        body = h.eventbridge_envelope(
+            kind, tenant_id=clinic.tenant.id, occurred_at=at, data={"agent_id": agent, **data}
+        )
+        return json.dumps(body)
+
+    bodies = [envelope("ConversationStarted", day) for day in busy]
+    bodies += [
+        envelope("PaymentSucceeded", busy[3], amount_minor=1200, currency="EUR"),
+        envelope("PaymentSucceeded", busy[-1], amount_minor=900, currency="usd"),
+    ]
+    for start in range(0, len(bodies), 10):
+        assert h.invoke(CONSUMER, h.sqs_event(bodies[start : start + 10])) == {
+            "batchItemFailures": []
+        }
+
+    # When the tenant exports the whole range
+    aws_calls.clear()
+    query = {"from": first.isoformat(), "to": last.isoformat()}
+    response = read(clinic.tenant, agent, "export", **query)
+
+    # Then every day is a line, zeros where nothing happened, a column per currency
+    assert response.status == 200, response
+    rows = list(csv.DictReader(io.StringIO(response.body)))
+    assert len(rows) == MAX_EXPORT_DAYS
+    assert [r["day"] for r in rows[:2]] == ["2021-01-01", "2021-01-02"]
+    assert rows[-1]["day"] == last.isoformat()
+    assert sum(int(r["conversations"]) for r in rows) == len(busy)
+    assert {r["day"] for r in rows if r["conversations"] == "1"} == {d.isoformat() for d in busy}
+    by_day = {r["day"]: r for r in rows}
+    assert by_day[busy[3].isoformat()]["revenue_minor_eur"] == "1200"
+    assert by_day[busy[-1].isoformat()]["revenue_minor_usd"] == "900"
+    assert by_day["2021-01-02"]["revenue_minor_usd"] == "0"
+    # And the reads came in pages of DAYS_PAGE items (two passes: currencies, then lines)
+    items = len(busy) + 2
+    pages = -(-items // DAYS_PAGE)
+    assert aws_calls.of("dynamodb").count("Query") >= 2 * pages > 2
+    # The JSON routes keep their one-year limit
+    assert read(clinic.tenant, agent, "series", **query).status == 400
+
+
+def test_cost_per_conversation_is_tokens_times_the_configured_prices(aws: h.World, clinic: Clinic):
+    agent = clinic.agent["id"]
+    day = "2026-02-10"
+
+    def deliver(kind: str, **data: Any) -> None:
+        envelope = h.eventbridge_envelope(
+            kind,
+            tenant_id=clinic.tenant.id,
+            occurred_at=f"{day}T09:00:00.000000Z",
+            source="agenthub.conversations",
+            data={"agent_id": agent, **data},
+        )
+        assert h.invoke(CONSUMER, h.sqs_event([json.dumps(envelope)])) == {"batchItemFailures": []}
+
+    def answer(model: str, tokens_in: int, tokens_out: int) -> None:
+        deliver(
+            "MessageAnswered",
+            model=model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            abstained=False,
+        )
+
+    # Given two conversations: answers by Nova Lite (the seeded price: $0.06 / $0.24 per
+    # million tokens), through a cross-region profile, and by a model the table does not list
+    deliver("ConversationStarted")
+    deliver("ConversationStarted")
+    answer("amazon.nova-lite-v1:0", 1000, 500)  # 60 + 120 millionths of a dollar
+    answer("us.amazon.nova-lite-v1:0", 2000, 0)  # 120
+    answer("someone.unknown-model-v9", 5000, 5000)
+
+    # Then the report counts the cost in money, per conversation, and says what it is based on
+    query = {"from": day, "to": day}
+    report = read(clinic.tenant, agent, "report", **query).json
+    assert report["cost"]["total_micros"] == 300
+    assert report["cost"]["per_conversation_micros"] == 150
+    assert report["cost_per_conversation_micros"] == 150
+    assert report["cost"]["unpriced_messages"] == 1
+    assert report["cost"]["currency"] == "usd"
+    assert "configuration" in report["cost"]["prices"] and "not fetched" in report["cost"]["prices"]
+    series = read(clinic.tenant, agent, "series", **query).json
+    assert series["days"][0]["counts"]["cost_micros"] == 300
+
+    # When an operator edits the model's price in the table (prices are data, not code)
+    ddb = h.aws_client("dynamodb")
+    ddb.update_item(
+        TableName=h.world().table_name,
+        Key={"pk": {"S": "MODELPRICES"}, "sk": {"S": "MODEL#amazon.nova-lite-v1:0"}},
+        UpdateExpression="SET input_micros_per_1k = :p",
+        ExpressionAttributeValues={":p": {"N": "1000"}},
+    )
+    from agenthub import environment
+
+    environment.reset()  # every environment's price cache ages out within a minute
+    answer("amazon.nova-lite-v1:0", 1000, 0)
+
+    # Then answers counted from then on use it; what was counted keeps its cost
+    fresh = read(clinic.tenant, agent, "series", **query)
+    assert fresh.json["days"][0]["counts"]["cost_micros"] == 300 + 1000
+
+
+def test_the_rollup_reads_one_questions_partition_whatever_the_number_of_conversations(
+    aws: h.World, visited: Clinic, aws_calls: h.CallLog
+):
+    # Given the consumer filed each answered question under the agent's day as it counted it
+    h.invoke(ROLLUP, {"days": [today()]})
+    aws_calls.clear()
+    h.invoke(ROLLUP, {"days": [today()]})
+    one_conversation = list(aws_calls.calls)
+
+    # When three more visitors ask, and the day is rolled up again
+    for text in ("Do you sell bicycles?", "Is there parking?", "Do you sell bicycles?"):
+        conversation, token = visited.begin()
+        visited.answer(conversation, token, text)
+    count_events(aws)
+    aws_calls.clear()
+    h.invoke(ROLLUP, {"days": [today()]})
+
+    # Then the job made the same calls as for one conversation (no read per conversation)
+    assert aws_calls.calls == one_conversation
+    assert "GetItem" not in aws_calls.of("dynamodb")
+    report = read(visited.tenant, visited.agent["id"], "report", **{"from": today(), "to": today()})
+    top = {q["question"]: q["count"] for q in report.json["top_questions"]}
+    assert top["Do you sell bicycles?"] == 4 and top["Is there parking?"] == 1

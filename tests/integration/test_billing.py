@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration import harness as h
 from tests.integration.harness import api
-from tests.integration.test_conversations import Clinic, make_clinic
+from tests.integration.test_conversations import CLINIC, Clinic, make_clinic
 
 BILLING = "billing.handlers.api"
 CONSUMER = "billing.handlers.on_domain_event"
@@ -367,3 +367,51 @@ def test_counting_a_message_event_costs_two_dynamodb_calls_and_no_eventbridge(
     print("AWS calls per counted message event:", aws_calls.calls)
     assert aws_calls.of("dynamodb") == ["TransactWriteItems", "GetItem"]
     assert aws_calls.of("events") == []
+
+
+def test_bytes_of_documents_stored_follow_indexing_reindexing_and_deletion(
+    aws, clinic: Clinic, published
+):
+    # Given the clinic's document, indexed: its event says what the bucket keeps of it
+    count_usage(aws)
+    [indexed] = [e["detail"]["data"] for e in published.of(clinic.tenant.id, "DocumentIndexed")]
+    stored = indexed["stored_bytes"]
+    assert stored > len(CLINIC.encode())  # the source, and its chunks
+    first = usage(clinic.tenant)
+    assert first["stored_bytes"] == stored == first["totals"]["storage_bytes"]
+    assert first["agents"][0]["counts"]["storage_bytes"] == stored
+    agent_usage = api(
+        BILLING,
+        "GET",
+        f"/v1/billing/usage/agents/{clinic.agent['id']}",
+        caller=clinic.tenant.owner,
+    )
+    assert agent_usage.json["stored_bytes"] == stored
+
+    def deliver(kind: str, **data: Any) -> None:
+        envelope = h.eventbridge_envelope(
+            kind,
+            tenant_id=clinic.tenant.id,
+            occurred_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            source="agenthub.knowledge",
+            data={"agent_id": clinic.agent["id"], "document_id": clinic.document_id, **data},
+        )
+        assert h.invoke(CONSUMER, h.sqs_event([json.dumps(envelope)])) == {"batchItemFailures": []}
+
+    # When the same document is indexed again, now 100 bytes larger
+    sizes = {"index_version": 2, "pages": 0, "characters": 1, "chunks": 1, "embedding_tokens": 0}
+    deliver("DocumentIndexed", **sizes, stored_bytes=stored + 100)
+    # Then the ledger counts the change, not the document twice
+    assert usage(clinic.tenant)["stored_bytes"] == stored + 100
+
+    # When the tenant deletes it (the real knowledge route and its DocumentDeleted event)
+    path = f"/v1/agents/{clinic.agent['id']}/documents/{clinic.document_id}"
+    assert api(h.KNOWLEDGE, "DELETE", path, caller=clinic.tenant.owner).status == 202
+    assert all(r == {"batchItemFailures": []} for r in count_usage(aws))
+    # Then nothing is stored any more, and the period's net change is zero
+    after = usage(clinic.tenant)
+    assert after["stored_bytes"] == 0 and after["totals"]["storage_bytes"] == 0
+
+    # And an index event of the deleted document arriving late stores nothing
+    deliver("DocumentIndexed", **sizes, stored_bytes=500)
+    assert usage(clinic.tenant)["stored_bytes"] == 0

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
 
 from agenthub.table import TableItem
 
@@ -25,6 +30,8 @@ class StatsCounterItem(TableItem, discriminator="stats_counter"):
     payments = NumberAttribute(null=True)
     tokens_in = NumberAttribute(null=True)
     tokens_out = NumberAttribute(null=True)
+    cost_micros = NumberAttribute(null=True)
+    unpriced_messages = NumberAttribute(null=True)
 
 
 class StatsRevenueItem(TableItem, discriminator="stats_revenue"):
@@ -33,6 +40,13 @@ class StatsRevenueItem(TableItem, discriminator="stats_revenue"):
     day = UnicodeAttribute()
     currency = UnicodeAttribute()
     amount_minor = NumberAttribute(null=True)
+
+
+class StatsQuestionItem(TableItem, discriminator="stats_question"):
+    """A visitor question answered (or abstained on) on the agent's local day; expires."""
+
+    text = UnicodeAttribute()
+    abstained = BooleanAttribute(default=False)
 
 
 class RollupItem(TableItem, discriminator="stats_rollup"):
@@ -46,3 +60,11 @@ class AnalyticsSettingsItem(TableItem, discriminator="analytics_settings"):
 
 class AnalyticsConsumedEventItem(TableItem, discriminator="analytics_consumed_event"):
     """An event id the counters have counted."""
+
+
+class ModelPriceItem(TableItem, discriminator="model_price"):
+    """A model's configured price: platform data, seeded once and editable in the table."""
+
+    model = UnicodeAttribute()
+    input_micros_per_1k = NumberAttribute()
+    output_micros_per_1k = NumberAttribute()

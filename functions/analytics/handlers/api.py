@@ -45,7 +45,10 @@ def get_series(who: Caller, agentId: str):
 @answers(media="text/csv")
 @endpoint(app, roles=ALL_ROLES)
 def export_series(who: Caller, agentId: str):
-    text = reports.agent_csv(who.tenant_id, agentId, *_range(), use_cache=_use_cache())
+    # The lines come from a generator over paged reads; API Gateway's Lambda proxy
+    # integration takes a whole body (at most 6 MB: five years are ~200 KB), so it is joined
+    # here; a streaming integration would send the lines as they come.
+    text = "".join(reports.agent_csv(who.tenant_id, agentId, *_range()))
     disposition = f'attachment; filename="agenthub-{agentId}.csv"'
     headers = {"Content-Disposition": disposition, "Cache-Control": CACHE_CONTROL}
     return Response(200, content_type="text/csv; charset=utf-8", body=text, headers=headers)

@@ -4,6 +4,7 @@ local date (its analytics time zone, cached per environment for 5 minutes)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,17 +13,21 @@ from agenthub.environment import ttl_cache
 from agenthub.events import DeliveredEvent
 from agenthub.observability import logger
 from analytics.dal import repository
+from analytics.logic.prices import cost_micros
 from analytics.models import (
     UNATTRIBUTED,
     AgentEventView,
     AnalyticsSettings,
+    AskedQuestion,
     FeedbackView,
     MessageView,
     PaymentView,
     StatsDelta,
 )
+from conversations.logic import question_text
 
 KEEP_EVENT_IDS = timedelta(days=40)
+QUESTION_CHARS = 500  # what the rollup keeps of a question
 _settings: TTLCache[AnalyticsSettings] = ttl_cache(300, max_entries=4096)
 
 
@@ -55,6 +60,7 @@ ONE_EACH = {
     "BookingConfirmed": "bookings",
 }
 Added = tuple[str, dict[str, int], tuple[str, int] | None]
+QuestionLookup = Callable[[str, str, str], str | None]  # (tenant, conversation, message) → text
 
 
 def _counts(event: DeliveredEvent) -> Added | None:
@@ -71,6 +77,11 @@ def _counts(event: DeliveredEvent) -> Added | None:
             "tokens_in": message.tokens_in,
             "tokens_out": message.tokens_out,
         }
+        cost = cost_micros(message.model, message.tokens_in, message.tokens_out)
+        if cost is None:
+            counts["unpriced_messages"] = 1
+        else:
+            counts["cost_micros"] = cost
         return message.agent_id, counts, None
     if kind == "FeedbackReceived":
         feedback = event.view(FeedbackView)
@@ -89,21 +100,44 @@ def _payment(event: DeliveredEvent) -> Added:
     return agent, {}, (payment.currency.lower(), -payment.refunded_minor)
 
 
-def record(event: DeliveredEvent) -> bool:
-    """Count ``event`` once; True when newly counted."""
+def _question(event: DeliveredEvent, lookup: QuestionLookup) -> AskedQuestion | None:
+    """The visitor question a MessageAnswered answered, with its text (from the
+    conversations domain: the event carries no visitor words, since events are archived)."""
+    if event.type != "MessageAnswered":
+        return None
+    message = event.view(MessageView)
+    if not (message.conversation_id and message.question_id):
+        return None
+    text = lookup(event.tenant_id, message.conversation_id, message.question_id)
+    if text is None:
+        return None  # the conversation was deleted meanwhile
+    return AskedQuestion(
+        message_id=message.question_id, text=text[:QUESTION_CHARS], abstained=message.abstained
+    )
+
+
+def delta_of(event: DeliveredEvent, lookup: QuestionLookup | None = None) -> StatsDelta | None:
+    """What ``event`` adds to its agent's local day (None: analytics ignores this type)."""
     found = _counts(event)
     if found is None:
-        return False
+        return None
     agent_id, counts, revenue = found
-    day = local_day(event.occurred_at, tenant_settings(event.tenant_id).time_zone)
-    delta = StatsDelta(
+    return StatsDelta(
         event_id=event.event_id,
         tenant_id=event.tenant_id,
         agent_id=agent_id,
-        day=day,
+        day=local_day(event.occurred_at, tenant_settings(event.tenant_id).time_zone),
         counts=counts,
         revenue=revenue,
+        question=_question(event, lookup or question_text),
     )
+
+
+def record(event: DeliveredEvent) -> bool:
+    """Count ``event`` once; True when newly counted."""
+    delta = delta_of(event)
+    if delta is None:
+        return False
     if not repository.apply(delta, datetime.now(UTC) + KEEP_EVENT_IDS):
         logger().info("duplicate delivery ignored", extra={"event_id": event.event_id})
         return False

@@ -14,14 +14,18 @@ from agenthub.cache import TTLCache
 from agenthub.environment import ttl_cache
 from agenthub.errors import BadRequest
 from analytics.dal import repository
+from analytics.dal.repository import DAYS_PAGE
 from analytics.logic.counters import tenant_settings
 from analytics.logic.rollups import derived, group_similar, normalize
 from analytics.models import (
     COUNTERS,
+    MAX_EXPORT_DAYS,
     MAX_RANGE_DAYS,
+    CostSummary,
     DayCounts,
     DayPoint,
     QuestionCount,
+    QuestionGroup,
     Report,
     Series,
 )
@@ -31,8 +35,10 @@ _series: TTLCache[Series] = ttl_cache(CACHE_SECONDS, max_entries=512)
 _reports: TTLCache[Report] = ttl_cache(CACHE_SECONDS, max_entries=512)
 
 
-def date_range(start: str | None, end: str | None, today: date) -> tuple[str, str]:
-    """Checked [start, end] (``YYYY-MM-DD``, default the last 30 days), at most 366 days."""
+def date_range(
+    start: str | None, end: str | None, today: date, max_days: int = MAX_RANGE_DAYS
+) -> tuple[str, str]:
+    """Checked [start, end] (``YYYY-MM-DD``, default the last 30 days), at most ``max_days``."""
     try:
         last = date.fromisoformat(end) if end else today
         first = date.fromisoformat(start) if start else last - timedelta(days=29)
@@ -40,8 +46,8 @@ def date_range(start: str | None, end: str | None, today: date) -> tuple[str, st
         raise BadRequest("'from' and 'to' must be dates (YYYY-MM-DD)") from None
     if first > last:
         raise BadRequest("'from' must not be after 'to'")
-    if (last - first).days + 1 > MAX_RANGE_DAYS:
-        raise BadRequest(f"a range holds at most {MAX_RANGE_DAYS} days")
+    if (last - first).days + 1 > max_days:
+        raise BadRequest(f"a range holds at most {max_days} days")
     return first.isoformat(), last.isoformat()
 
 
@@ -84,23 +90,45 @@ def series(
     return found
 
 
-def csv_text(found: Series) -> str:
-    """The series as CSV: a header, then one line per day."""
-    currencies = sorted({c for point in found.days for c in point.revenue_minor})
+def csv_lines(tenant_id: str, agent_id: str, start: str, end: str) -> Iterator[str]:
+    """The range as CSV, a line at a time: a header, then one line per day (zeros where
+    nothing happened). Reads are paged (``repository.DAYS_PAGE`` days at a time), so memory is
+    bounded whatever the range: a first pass finds the revenue currencies (the header's
+    columns), the second writes the days. Not cached: an export reads through."""
+    currencies = sorted(
+        {
+            c
+            for r in repository.iter_days(tenant_id, agent_id, start, end, page_size=DAYS_PAGE)
+            for c in r.revenue
+        }
+    )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["day", *COUNTERS, "answer_rate", *(f"revenue_minor_{c}" for c in currencies)])
-    for point in found.days:
-        counts = point.counts.model_dump()
-        writer.writerow(
+
+    def line(row: list[object]) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(row)
+        return out.getvalue()
+
+    yield line(["day", *COUNTERS, "answer_rate", *(f"revenue_minor_{c}" for c in currencies)])
+    records = repository.iter_days(tenant_id, agent_id, start, end, page_size=DAYS_PAGE)
+    pending = next(records, None)
+    for day in _each_day(start, end):
+        record = None
+        if pending is not None and pending.day == day:
+            record, pending = pending, next(records, None)
+        counts = record.counts if record else DayCounts()
+        revenue = record.revenue if record else {}
+        rate = derived(counts)["answer_rate"]
+        yield line(
             [
-                point.day,
-                *(counts[name] for name in COUNTERS),
-                "" if point.answer_rate is None else point.answer_rate,
-                *(point.revenue_minor.get(c, 0) for c in currencies),
+                day,
+                *(getattr(counts, name) for name in COUNTERS),
+                "" if rate is None else rate,
+                *(revenue.get(c, 0) for c in currencies),
             ]
         )
-    return out.getvalue()
 
 
 def report(
@@ -117,6 +145,7 @@ def report(
     revenue: Counter[str] = Counter()
     asked: dict[str, Counter[str]] = {}
     unanswered: Counter[str] = Counter()
+    wordings: dict[str, list[str]] = {}  # a day's group → its examples
     rolled_up = 0
     for record in records:
         for name in COUNTERS:
@@ -129,7 +158,9 @@ def report(
             asked.setdefault(normalize(item.question), Counter())[item.question] += item.count
         for group in record.rollup.unanswered_questions:
             unanswered[group.question] += group.count
+            wordings.setdefault(group.question, []).extend(group.examples)
     ranked = sorted(asked.values(), key=lambda c: -sum(c.values()))[:10]
+    rates = derived(totals)
     found = Report(
         agent_id=agent_id,
         time_zone=tenant_settings(tenant_id).time_zone,
@@ -137,18 +168,40 @@ def report(
         end=end,
         totals=totals,
         revenue_minor=dict(revenue),
-        **derived(totals),
+        **rates,
+        cost=CostSummary(
+            total_micros=totals.cost_micros,
+            per_conversation_micros=rates["cost_per_conversation_micros"],
+            unpriced_messages=totals.unpriced_messages,
+        ),
         top_questions=[
             QuestionCount(question=c.most_common(1)[0][0], count=sum(c.values())) for c in ranked
         ],
-        unanswered_questions=group_similar(list(unanswered.items())),
+        unanswered_questions=_with_examples(group_similar(list(unanswered.items())), wordings),
         rolled_up_days=rolled_up,
     )
     _reports.set(key, found)
     return found
 
 
-def _checked(tenant_id: str, agent_id: str, start: str | None, end: str | None) -> tuple[str, str]:
+def _with_examples(
+    groups: list[QuestionGroup], wordings: dict[str, list[str]]
+) -> list[QuestionGroup]:
+    """The range's groups show the wordings of the days' groups they merged (three at most)."""
+    for group in groups:
+        seen = dict.fromkeys(w for q in group.examples for w in [q, *wordings.get(q, [])])
+        group.examples = list(seen)[:3]
+    return groups
+
+
+def _checked(
+    tenant_id: str,
+    agent_id: str,
+    start: str | None,
+    end: str | None,
+    *,
+    max_days: int = MAX_RANGE_DAYS,
+) -> tuple[str, str]:
     """The range in the tenant's zone; another tenant's (or no) agent is a 404."""
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
@@ -157,7 +210,7 @@ def _checked(tenant_id: str, agent_id: str, start: str | None, end: str | None) 
 
     get_agent(tenant_id, agent_id)
     zone = ZoneInfo(tenant_settings(tenant_id).time_zone)
-    return date_range(start, end, datetime.now(UTC).astimezone(zone).date())
+    return date_range(start, end, datetime.now(UTC).astimezone(zone).date(), max_days)
 
 
 def agent_series(
@@ -167,10 +220,11 @@ def agent_series(
     return series(tenant_id, agent_id, *checked, use_cache=use_cache)
 
 
-def agent_csv(
-    tenant_id: str, agent_id: str, start: str | None, end: str | None, *, use_cache: bool = True
-) -> str:
-    return csv_text(agent_series(tenant_id, agent_id, start, end, use_cache=use_cache))
+def agent_csv(tenant_id: str, agent_id: str, start: str | None, end: str | None) -> Iterator[str]:
+    """The export: ranges up to ``MAX_EXPORT_DAYS`` (longer than the JSON routes': it is
+    streamed from paged reads)."""
+    checked = _checked(tenant_id, agent_id, start, end, max_days=MAX_EXPORT_DAYS)
+    return csv_lines(tenant_id, agent_id, *checked)
 
 
 def agent_report(

@@ -1,8 +1,8 @@
 """The nightly rollup (EventBridge Scheduler, retries and a DLQ): for every agent with
 activity on a local day, the day's rates, funnel and questions, stored beside its counters.
 
-Questions come from the conversations domain (``visitor_questions``: the questions of the
-conversations that started that day, with whether their answers abstained). Top questions
+Questions are the ones the consumer filed under the agent's day as their answers were counted
+(one partition per agent and local day: one paged Query, however many conversations). Top questions
 group identical wordings after normalization; unanswered questions are grouped by
 similarity (word-set Jaccard ≥ 0.5 to the group's first question), which puts "do you take
 insurance?" and "which insurance do you take" in one gap of the knowledge base.
@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from agenthub.errors import AppError
 from agenthub.events import utc_now_iso
 from agenthub.observability import logger
 from analytics.dal import repository
-from analytics.logic.counters import tenant_settings
 from analytics.models import DayCounts, QuestionCount, QuestionGroup, Rollup
-from conversations.logic import visitor_questions
 
 TOP = 10
 SIMILAR = 0.5
@@ -144,26 +140,14 @@ def derived(counts: DayCounts) -> dict[str, Any]:
         "tokens_per_conversation": _ratio(
             counts.tokens_in + counts.tokens_out, counts.conversations
         ),
+        "cost_per_conversation_micros": _ratio(counts.cost_micros, counts.conversations),
     }
 
 
-def day_bounds_utc(day: str, time_zone: str) -> tuple[str, str]:
-    """[start, end] of a local day as ISO-8601 UTC instants (inclusive end)."""
-    zone = ZoneInfo(time_zone)
-    start = datetime.combine(datetime.fromisoformat(day).date(), time.min, zone)
-    end = start + timedelta(days=1) - timedelta(microseconds=1)
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
-    return start.astimezone(ZoneInfo("UTC")).strftime(fmt), end.astimezone(
-        ZoneInfo("UTC")
-    ).strftime(fmt)
-
-
 def rollup_day(tenant_id: str, agent_id: str, day: str) -> Rollup:
-    zone = tenant_settings(tenant_id).time_zone
     found = repository.days(tenant_id, agent_id, day, day)
     counts = found[0].counts if found else DayCounts()
-    start, end = day_bounds_utc(day, zone)
-    questions = visitor_questions(tenant_id, agent_id, start, end)
+    questions = list(repository.day_questions(tenant_id, agent_id, day))
     unanswered = Counter(q.strip() for q, abstained in questions if abstained)
     rollup = Rollup(
         day=day,

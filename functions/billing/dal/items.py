@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 
 from agenthub.table import TableItem
 
@@ -48,6 +48,7 @@ class UsageCounterItem(TableItem, discriminator="usage_counter"):
     embedding_tokens = NumberAttribute(null=True)
     bookings = NumberAttribute(null=True)
     payments = NumberAttribute(null=True)
+    storage_bytes = NumberAttribute(null=True)  # net change of bytes stored (signed)
     reported = NumberAttribute(null=True)
     pending_identifier = UnicodeAttribute(null=True)
     pending_to = NumberAttribute(null=True)
@@ -83,3 +84,18 @@ class ReconciliationItem(TableItem, discriminator="usage_reconciliation"):
     corrected = NumberAttribute()
     status = UnicodeAttribute()
     checked_at = UnicodeAttribute()
+
+
+class StorageGaugeItem(TableItem, discriminator="storage_gauge"):
+    """Bytes of documents stored now: the tenant's, or one agent's."""
+
+    agent_id = UnicodeAttribute(null=True)
+    stored_bytes = NumberAttribute(null=True)
+
+
+class DocumentBytesItem(TableItem, discriminator="storage_document"):
+    """A document's bytes as last counted; ``deleted`` (a tombstone) once it is gone."""
+
+    agent_id = UnicodeAttribute()
+    stored_bytes = NumberAttribute()
+    deleted = BooleanAttribute(default=False)

@@ -9,6 +9,7 @@ the currency's volume). A redelivered event fails the marker's condition and cha
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +23,10 @@ from agenthub.table import TableItem
 from billing.dal.items import (
     BillingAccountItem,
     ConsumedEventItem,
+    DocumentBytesItem,
     PlanItem,
     ReconciliationItem,
+    StorageGaugeItem,
     UsageAlertItem,
     UsageCounterItem,
     UsageVolumeItem,
@@ -176,7 +179,11 @@ def apply_usage(delta: UsageDelta, period: str, keep_marker_until: datetime) -> 
             (keys.usage_agent_sk(delta.agent_id), delta.agent_id, None, {}),
             (keys.usage_agent_day_sk(delta.agent_id, delta.day), delta.agent_id, delta.day, {}),
         ]
-    counted = _counter_actions(delta.counts)
+    counts = dict(delta.counts)
+    stored = _storage_change(delta, keep_marker_until) if delta.document else None
+    if stored is not None:
+        counts["storage_bytes"] = stored.change
+    counted = _counter_actions(counts)
 
     def build(t: TransactWrite) -> None:
         t.save(
@@ -188,34 +195,14 @@ def apply_usage(delta: UsageDelta, period: str, keep_marker_until: datetime) -> 
             ),
             condition=ConsumedEventItem.pk.does_not_exist(),
         )
-        if counted:
-            for sk, agent_id, day, index in cells:
-                actions = [
-                    UsageCounterItem.entity.set(UsageCounterItem),
-                    UsageCounterItem.tenant_id.set(delta.tenant_id),
-                    *counted,
-                ]
-                if agent_id:
-                    actions.append(UsageCounterItem.agent_id.set(agent_id))
-                if day:
-                    actions.append(UsageCounterItem.day.set(day))
-                if index:
-                    actions += [
-                        UsageCounterItem.gsi1pk.set(index["gsi1pk"]),
-                        UsageCounterItem.gsi1sk.set(index["gsi1sk"]),
-                    ]
-                t.update(UsageCounterItem(pk=pk, sk=sk), actions=actions)
-        if delta.volume is not None:
-            currency, amount = delta.volume
-            t.update(
-                UsageVolumeItem(pk=pk, sk=keys.usage_currency_sk(currency)),
-                actions=[
-                    UsageVolumeItem.entity.set(UsageVolumeItem),
-                    UsageVolumeItem.tenant_id.set(delta.tenant_id),
-                    UsageVolumeItem.currency.set(currency),
-                    UsageVolumeItem.amount_minor.add(amount),
-                ],
+        for sk, agent_id, day, index in cells if counted else []:
+            _add_counts(
+                t, UsageCounterItem(pk=pk, sk=sk), delta.tenant_id, counted, agent_id, day, index
             )
+        if stored is not None:
+            stored.write(t, delta)
+        if delta.volume is not None:
+            _add_volume(t, pk, delta.tenant_id, *delta.volume)
 
     try:
         outbox.write(build, [])
@@ -225,6 +212,105 @@ def apply_usage(delta: UsageDelta, period: str, keep_marker_until: datetime) -> 
             return False
         raise
     return True
+
+
+def _add_counts(
+    t: TransactWrite,
+    cell: UsageCounterItem,
+    tenant_id: str,
+    counted: list[Any],
+    agent_id: str | None,
+    day: str | None,
+    index: dict[str, str],
+) -> None:
+    actions = [
+        UsageCounterItem.entity.set(UsageCounterItem),
+        UsageCounterItem.tenant_id.set(tenant_id),
+        *counted,
+    ]
+    if agent_id:
+        actions.append(UsageCounterItem.agent_id.set(agent_id))
+    if day:
+        actions.append(UsageCounterItem.day.set(day))
+    if index:
+        actions += [
+            UsageCounterItem.gsi1pk.set(index["gsi1pk"]),
+            UsageCounterItem.gsi1sk.set(index["gsi1sk"]),
+        ]
+    t.update(cell, actions=actions)
+
+
+def _add_volume(t: TransactWrite, pk: str, tenant_id: str, currency: str, amount: int) -> None:
+    t.update(
+        UsageVolumeItem(pk=pk, sk=keys.usage_currency_sk(currency)),
+        actions=[
+            UsageVolumeItem.entity.set(UsageVolumeItem),
+            UsageVolumeItem.tenant_id.set(tenant_id),
+            UsageVolumeItem.currency.set(currency),
+            UsageVolumeItem.amount_minor.add(amount),
+        ],
+    )
+
+
+@dataclass
+class _StorageChange:
+    """A document's new record (conditional on the one read) and the gauges' change."""
+
+    record: DocumentBytesItem
+    condition: Any
+    change: int
+
+    def write(self, t: TransactWrite, delta: UsageDelta) -> None:
+        t.save(self.record, condition=self.condition)
+        if not self.change:
+            return
+        gauges = [(keys.STORAGE_SK, None), (keys.storage_agent_sk(self.record.agent_id), True)]
+        for sk, per_agent in gauges:
+            actions: list[Any] = [
+                StorageGaugeItem.entity.set(StorageGaugeItem),
+                StorageGaugeItem.stored_bytes.add(self.change),
+            ]
+            if per_agent:
+                actions.append(StorageGaugeItem.agent_id.set(self.record.agent_id))
+            t.update(StorageGaugeItem(pk=keys.billing_pk(delta.tenant_id), sk=sk), actions=actions)
+
+
+def _storage_change(delta: UsageDelta, keep_tombstone_until: datetime) -> _StorageChange:
+    """What a document event changes in bytes stored: the new size less the last counted
+    one (a re-index of the same content changes nothing), or minus it for a deletion. The
+    record is written on the condition that it is still what was read (a concurrent event of
+    the same document fails the transaction; the message is retried)."""
+    assert delta.document is not None and delta.agent_id is not None
+    pk, sk = keys.billing_pk(delta.tenant_id), keys.storage_document_sk(delta.document.document_id)
+    try:
+        found: DocumentBytesItem | None = DocumentBytesItem.get(pk, sk, consistent_read=True)
+    except DoesNotExist:
+        found = None
+    previous = int(found.stored_bytes) if found is not None and not found.deleted else 0
+    condition = (
+        DocumentBytesItem.pk.does_not_exist()
+        if found is None
+        else DocumentBytesItem.stored_bytes == found.stored_bytes
+    )
+    new = delta.document.stored_bytes
+    if found is not None and found.deleted:
+        new = None  # gone already: a late index of it stores nothing
+    record = DocumentBytesItem(
+        pk=pk, sk=sk, agent_id=delta.agent_id, stored_bytes=new or 0, deleted=new is None
+    )
+    if new is None:
+        record.expires_at = keep_tombstone_until
+    return _StorageChange(record, condition, (new or 0) - previous)
+
+
+def stored_bytes(tenant_id: str, agent_id: str | None = None) -> int:
+    """Bytes of documents stored now: the tenant's, or one agent's."""
+    sk = keys.storage_agent_sk(agent_id) if agent_id else keys.STORAGE_SK
+    try:
+        item = StorageGaugeItem.get(keys.billing_pk(tenant_id), sk)
+    except DoesNotExist:
+        return 0
+    return int(item.stored_bytes or 0)
 
 
 def _counts(item: UsageCounterItem) -> UsageCounts:

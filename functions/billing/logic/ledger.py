@@ -23,9 +23,11 @@ from billing.models import (
     QUOTA_METRIC,
     WARNING_PERCENTS,
     BookingConfirmedView,
+    DocumentDeletedView,
     DocumentIndexedView,
     MessageAnsweredView,
     PaymentView,
+    StoredDocument,
     UsageDelta,
     UsageThresholdReached,
     UsageThresholdReachedData,
@@ -54,15 +56,8 @@ def delta_of(event: DeliveredEvent) -> UsageDelta | None:
             "tokens_out": message.tokens_out,
         }
         return UsageDelta(**base, agent_id=message.agent_id, counts=counts)
-    if event.type == "DocumentIndexed":
-        document = event.view(DocumentIndexedView)
-        counts = {
-            "documents_indexed": 1,
-            "pages_indexed": document.pages,
-            "characters_indexed": document.characters,
-            "embedding_tokens": document.embedding_tokens,
-        }
-        return UsageDelta(**base, agent_id=document.agent_id, counts=counts)
+    if event.type in ("DocumentIndexed", "DocumentDeleted"):
+        return _document_delta(event, base)
     if event.type == "BookingConfirmed":
         booking = event.view(BookingConfirmedView)
         return UsageDelta(**base, agent_id=booking.agent_id, counts={"bookings": 1})
@@ -83,6 +78,28 @@ def delta_of(event: DeliveredEvent) -> UsageDelta | None:
             volume=(refund.currency.lower(), -refund.refunded_minor),
         )
     return None
+
+
+def _document_delta(event: DeliveredEvent, base: dict[str, Any]) -> UsageDelta:
+    """An indexed document adds its counts and sets its bytes stored; a deleted one frees
+    them (the ledger counts the change from the bytes it last counted for the document)."""
+    if event.type == "DocumentDeleted":
+        deleted = event.view(DocumentDeletedView)
+        gone = StoredDocument(document_id=deleted.document_id, stored_bytes=None)
+        return UsageDelta(**base, agent_id=deleted.agent_id, counts={}, document=gone)
+    document = event.view(DocumentIndexedView)
+    counts = {
+        "documents_indexed": 1,
+        "pages_indexed": document.pages,
+        "characters_indexed": document.characters,
+        "embedding_tokens": document.embedding_tokens,
+    }
+    stored = (
+        StoredDocument(document_id=document.document_id, stored_bytes=document.stored_bytes)
+        if document.document_id
+        else None
+    )
+    return UsageDelta(**base, agent_id=document.agent_id, counts=counts, document=stored)
 
 
 def record(event: DeliveredEvent) -> bool:

@@ -61,6 +61,7 @@ def usage_summary(tenant_id: str, period: str | None, agent_id: str | None = Non
         },
         days=sorted(ledger.days, key=lambda d: d.day),
         agents=agents,
+        stored_bytes=repository.stored_bytes(tenant_id, agent_id),
     )
 
 

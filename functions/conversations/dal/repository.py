@@ -252,6 +252,16 @@ def get_conversation(tenant_id: str, conversation_id: str) -> Conversation | Non
     return read_turn(tenant_id, conversation_id).conversation
 
 
+def get_message(tenant_id: str, conversation_id: str, message_id: str) -> Message | None:
+    try:
+        item = MessageItem.get(
+            keys.conversation_pk(tenant_id, conversation_id), keys.message_sk(message_id)
+        )
+    except DoesNotExist:
+        return None
+    return _message(item)
+
+
 def get_with_messages(
     tenant_id: str, conversation_id: str
 ) -> tuple[Conversation | None, list[Message]]:

@@ -8,7 +8,6 @@ another visitor is a plain 404, like one that never existed.
 
 from __future__ import annotations
 
-import itertools
 import re
 import secrets
 from collections.abc import Mapping
@@ -210,26 +209,11 @@ def list_conversations(
     return repository.list_page(tenant_id, filters, limit, start_key)
 
 
-def visitor_questions(
-    tenant_id: str, agent_id: str, started_from: str, started_to: str
-) -> list[tuple[str, bool]]:
-    """Every visitor question of the agent's conversations that started in [started_from,
-    started_to] (ISO-8601 UTC), with whether its answer abstained: (text, abstained). For the
-    nightly analytics rollup (a conversation counts on the day it started)."""
-    filters = ConversationFilters(
-        agent_id=agent_id, started_from=started_from, started_to=started_to
-    )
-    found: list[tuple[str, bool]] = []
-    start_key: dict[str, Any] | None = None
-    while True:
-        page, start_key = repository.list_page(tenant_id, filters, 100, start_key)
-        for conversation in page:
-            _, messages = repository.get_with_messages(tenant_id, conversation.id)
-            for question, reply in itertools.pairwise(messages):
-                if question.role == "user" and reply.role == "assistant":
-                    found.append((question.text, reply.abstained))
-        if start_key is None:
-            return found
+def question_text(tenant_id: str, conversation_id: str, question_id: str) -> str | None:
+    """The text of a visitor's question (one GetItem), or None when it is gone. For the
+    analytics consumer, which files each answered question under its agent's day."""
+    message = repository.get_message(tenant_id, conversation_id, question_id)
+    return message.text if message is not None and message.role == "user" else None
 
 
 def give_feedback(

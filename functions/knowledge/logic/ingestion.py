@@ -210,23 +210,20 @@ def _process(doc: Document, config: WorkerConfig, outcome: Outcome, *, stored: b
         raise DocumentProblem("no_text", "the document has no text to index")
     vectors, tokens = _embed(doc, chunks, config)
     key = storage.chunks_key(doc.tenant_id, doc.agent_id, doc.id, digest)
-    repository.put_object(
-        config.bucket,
-        key,
-        chunk_codec.encode(
-            chunks,
-            content_hash=digest,
-            settings=doc.chunking,
-            vectors=vectors,
-            embedding_model=config.embedding_model if vectors is not None else None,
-        ),
-        "application/json",
+    encoded = chunk_codec.encode(
+        chunks,
+        content_hash=digest,
+        settings=doc.chunking,
+        vectors=vectors,
+        embedding_model=config.embedding_model if vectors is not None else None,
     )
+    repository.put_object(config.bucket, key, encoded, "application/json")
     usage = Usage(
         pages=parsed.pages or 0,
         characters=parsed.characters,
         chunks=len(chunks),
         embedding_tokens=tokens,
+        stored_bytes=len(data) + len(encoded),
     )
     updated = repository.update_document(
         doc,

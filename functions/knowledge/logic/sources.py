@@ -25,7 +25,7 @@ from knowledge.models import (
     DocumentCreated,
     DocumentCreatedData,
     DocumentDeleted,
-    DocumentEventData,
+    DocumentDeletedData,
     ImportJob,
     IngestionWorkItem,
     Progress,
@@ -298,7 +298,9 @@ def delete_document(
         tenant_id=tenant_id,
         actor=actor,
         subject=f"document/{doc.id}",
-        data=DocumentEventData(agent_id=agent_id, document_id=doc.id),
+        data=DocumentDeletedData(
+            agent_id=agent_id, document_id=doc.id, stored_bytes=doc.usage.stored_bytes
+        ),
     )
     repository.delete_document(tenant_id, agent_id, document_id, [deleted])
     builds.request_build(tenant_id, agent_id, places.queue_url)

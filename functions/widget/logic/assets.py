@@ -9,6 +9,9 @@
   sources are the parts in ``assets/ui/``, joined in name order (``ui/*.js`` inside one
   function scope, ``ui/*.css`` one after another): a feature such as a booking or payment
   step is a part of its own (see ``ui/40-steps.js``).
+- ``analytics.html`` with ``analytics.<hash>.js`` / ``.css``: the tenants' analytics report
+  (docs/billing-analytics.md). The page keeps its name and is revalidated on every visit
+  (``no-cache``), its files are content-hashed like the UI's.
 
 Standard library only: the build, the local runtime (``infra/local/widget.py``) and the bench
 import this module as ``functions.widget.logic.assets`` without the Lambda layer.
@@ -35,10 +38,18 @@ LOADER = "widget.js"
 _UI_JS = "__AGENTHUB_UI_JS__"
 _UI_CSS = "__AGENTHUB_UI_CSS__"
 _VERSION = "__AGENTHUB_VERSION__"
-CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+_ANALYTICS_JS = "__AGENTHUB_ANALYTICS_JS__"
+_ANALYTICS_CSS = "__AGENTHUB_ANALYTICS_CSS__"
+ANALYTICS_PAGE = "analytics.html"
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+}
 # What S3 objects carry; CloudFront's response headers policies send the same to browsers.
 LOADER_CACHE_CONTROL = "public, max-age=86400"
 VERSIONED_CACHE_CONTROL = "public, max-age=2592000, immutable"
+PAGE_CACHE_CONTROL = "no-cache"
 
 
 class BuildError(RuntimeError):
@@ -54,7 +65,9 @@ class Asset:
 
     @property
     def cache_control(self) -> str:
-        return VERSIONED_CACHE_CONTROL if self.versioned else LOADER_CACHE_CONTROL
+        if self.versioned:
+            return VERSIONED_CACHE_CONTROL
+        return PAGE_CACHE_CONTROL if self.name == ANALYTICS_PAGE else LOADER_CACHE_CONTROL
 
     @property
     def gzipped_size(self) -> int:
@@ -72,7 +85,7 @@ class Bundle:
 
     def first_open(self) -> list[Asset]:
         """What a visitor's browser fetches from us to open the chat: the UI files."""
-        return [a for a in self.assets.values() if a.versioned]
+        return [a for a in self.assets.values() if a.versioned and a.name.startswith("ui.")]
 
 
 def build(source_dir: Path = SOURCE_DIR) -> Bundle:
@@ -97,6 +110,7 @@ def build(source_dir: Path = SOURCE_DIR) -> Bundle:
         Asset(js_name, js, CONTENT_TYPES[".js"], versioned=True),
         Asset(css_name, css, CONTENT_TYPES[".css"], versioned=True),
     ]
+    assets += analytics_page(source_dir)
     return Bundle(version=version, assets={a.name: a for a in assets})
 
 
@@ -116,6 +130,23 @@ def _ui_script(parts: str) -> str:
     # One function scope for all parts: they share their declarations, and nothing of the
     # chat leaks into the iframe's globals.
     return '(function () {\n"use strict";\n' + parts + "\n})();\n"
+
+
+def analytics_page(source_dir: Path = SOURCE_DIR) -> list[Asset]:
+    """The analytics report: its page names its content-hashed script and style sheet."""
+    css = squeeze_css((source_dir / "analytics.css").read_text(encoding="utf-8")).encode()
+    js = squeeze_js((source_dir / "analytics.js").read_text(encoding="utf-8")).encode()
+    css_name, js_name = f"analytics.{_digest(css)}.css", f"analytics.{_digest(js)}.js"
+    page = (source_dir / ANALYTICS_PAGE).read_text(encoding="utf-8")
+    for placeholder in (_ANALYTICS_JS, _ANALYTICS_CSS):
+        if placeholder not in page:
+            raise BuildError(f"{ANALYTICS_PAGE} must reference its files through {placeholder}")
+    page = page.replace(_ANALYTICS_JS, js_name).replace(_ANALYTICS_CSS, css_name)
+    return [
+        Asset(ANALYTICS_PAGE, page.encode(), CONTENT_TYPES[".html"], versioned=False),
+        Asset(js_name, js, CONTENT_TYPES[".js"], versioned=True),
+        Asset(css_name, css, CONTENT_TYPES[".css"], versioned=True),
+    ]
 
 
 def write(bundle: Bundle, out_dir: Path) -> Path:

@@ -280,6 +280,29 @@ def plan_sk(plan_id: str) -> str:
     return f"PLAN#{plan_id}"
 
 
+# model prices (platform data, seeded, editable like plans): what analytics' costs are
+# computed with
+MODEL_PRICES_PK = "MODELPRICES"
+
+
+def model_price_sk(model: str) -> str:
+    return f"MODEL#{model}"
+
+
+# bytes of documents stored now: the tenant's and each agent's gauge, and each document's
+# last counted bytes (a deleted document keeps a tombstone, so a late DocumentIndexed of it
+# counts nothing), in the tenant's billing partition
+STORAGE_SK = "STORAGE"
+
+
+def storage_agent_sk(agent_id: str) -> str:
+    return f"STORAGE#AGENT#{agent_id}"
+
+
+def storage_document_sk(document_id: str) -> str:
+    return f"STORAGE#DOC#{document_id}"
+
+
 def usage_alert_sk(period: str, metric: str, percent: int) -> str:
     return f"ALERT#{period}#{metric}#{percent}"
 
@@ -341,6 +364,15 @@ def stats_day_sk(day: str) -> str:
 
 def rollup_sk(day: str) -> str:
     return f"ROLLUP#{day}"
+
+
+def stats_questions_pk(tenant_id: str, agent_id: str, day: str) -> str:
+    """An agent's answered questions of one local day (the rollup reads one partition)."""
+    return f"{TENANT_PREFIX}{tenant_id}#STATSQ#{agent_id}#{day}"
+
+
+def stats_question_sk(message_id: str) -> str:
+    return f"Q#{message_id}"
 
 
 def stats_days_gsi1pk(day: str) -> str:
