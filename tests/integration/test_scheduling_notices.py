@@ -13,6 +13,7 @@ from email import message_from_string
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from infra.local import ACCOUNT_ID
 from scheduling.logic import clock
@@ -199,3 +200,72 @@ def test_the_local_poller_fires_due_one_time_schedules_once(aws: h.World) -> Non
     names = [s["Name"] for s in scheduler.list_schedules()["Schedules"]]
     assert "due-now" not in names and "later" in names
     scheduler.delete_schedule(Name="later")
+
+
+def test_a_redelivered_booking_event_sends_its_email_once(
+    clinic: dict[str, Any], published: h.PublishedEvents
+) -> None:
+    # Given a confirmed booking whose event was delivered and its email sent
+    booking = _book(clinic, "2031-03-05T10:00:00Z")
+    assert _deliver(published, clinic["tenant"].id, "BookingConfirmed") == {"batchItemFailures": []}
+    count = len(_sent())
+    # When the queue delivers the same event again (at least once)
+    assert _deliver(published, clinic["tenant"].id, "BookingConfirmed") == {"batchItemFailures": []}
+    # Then no second invitation goes out, and the reminder is still the one schedule
+    assert len(_sent()) == count
+    assert len([s for s in _schedules() if booking["id"] in s["Name"]]) == 1
+
+
+def test_a_failed_send_is_retried_and_then_sent_once(
+    clinic: dict[str, Any], published: h.PublishedEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduling.logic import notices
+
+    _book(clinic, "2031-03-06T10:00:00Z")
+    real_send = notices._send
+
+    def ses_down(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("SES unavailable")
+
+    # Given SES failing on the first delivery: the batch fails, the message goes back
+    monkeypatch.setattr(notices, "_send", ses_down)
+    with pytest.raises(BatchProcessingError):
+        _deliver(published, clinic["tenant"].id, "BookingConfirmed")
+    count = len(_sent())
+    # When the retry finds SES back, the email goes out (the claim was given back)
+    monkeypatch.setattr(notices, "_send", real_send)
+    assert _deliver(published, clinic["tenant"].id, "BookingConfirmed") == {"batchItemFailures": []}
+    assert len(_sent()) == count + 1
+    # And a third delivery sends nothing
+    assert _deliver(published, clinic["tenant"].id, "BookingConfirmed") == {"batchItemFailures": []}
+    assert len(_sent()) == count + 1
+
+
+def test_a_claim_whose_sender_died_is_taken_over_so_the_email_is_not_lost(
+    clinic: dict[str, Any], published: h.PublishedEvents
+) -> None:
+    import time
+
+    from scheduling.dal import repository
+    from scheduling.logic import notices
+
+    booking = _book(clinic, "2031-03-07T10:00:00Z")
+    envelope = published.of(clinic["tenant"].id, "BookingConfirmed")[-1]
+    event_id = envelope["detail"]["event_id"]
+    tenant_id = clinic["tenant"].id
+    # Given a delivery that claimed the notice and died before sending (a fresh claim holds)
+    assert repository.claim_notice(
+        tenant_id, booking["id"], event_id, now=time.time(), stale_after=60
+    )
+    count = len(_sent())
+    assert _deliver(published, tenant_id, "BookingConfirmed") == {"batchItemFailures": []}
+    assert len(_sent()) == count
+    # When the claim is older than the stale bound, the next delivery takes it over and sends
+    stale = time.time() - notices.CLAIM_STALE_SECONDS - 5
+    assert not repository.claim_notice(
+        tenant_id, booking["id"], event_id, now=time.time(), stale_after=60
+    )
+    repository.release_notice(tenant_id, booking["id"], event_id)
+    assert repository.claim_notice(tenant_id, booking["id"], event_id, now=stale, stale_after=60)
+    assert _deliver(published, tenant_id, "BookingConfirmed") == {"batchItemFailures": []}
+    assert len(_sent()) == count + 1

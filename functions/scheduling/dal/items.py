@@ -60,3 +60,11 @@ class BookingLimitItem(TableItem, discriminator="booking_limit"):
 class IdempotencyItem(TableItem, discriminator="idempotency"):
     fingerprint = UnicodeAttribute()
     booking_id = UnicodeAttribute()
+
+
+class NoticeItem(TableItem, discriminator="booking_notice"):
+    """One email of a booking, claimed before it is sent: ``sending`` until SES took it, then
+    ``sent`` (kept 30 days), so a redelivered message does not send it again."""
+
+    state = UnicodeAttribute()
+    claimed_at = NumberAttribute()  # epoch seconds

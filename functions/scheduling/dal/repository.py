@@ -16,11 +16,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from agenthub import keys, outbox, public_limits
-from agenthub.errors import Conflict, NotFound, VersionConflict, aws_error_code
+from agenthub.errors import (
+    Conflict,
+    NotFound,
+    VersionConflict,
+    aws_error_code,
+    is_condition_failure,
+)
 from agenthub.events import DomainEvent
 from agenthub.table import TableItem
 from scheduling.dal.items import (
@@ -30,6 +36,7 @@ from scheduling.dal.items import (
     EventTypeItem,
     HoldMarkerItem,
     IdempotencyItem,
+    NoticeItem,
     ResourceItem,
     SlotLockItem,
 )
@@ -546,3 +553,55 @@ def idempotency_claim(
 def backoff(attempt: int) -> None:
     """Jittered pause before retrying a contended transaction."""
     time.sleep(random.uniform(0, 0.02 * 2**attempt))
+
+
+# ---------------------------------------------------------------- notices (emails)
+NOTICE_KEPT = timedelta(days=30)
+
+
+def _notice(tenant_id: str, booking_id: str, notice_id: str) -> NoticeItem:
+    return NoticeItem(keys.booking_pk(tenant_id, booking_id), keys.booking_notice_sk(notice_id))
+
+
+def claim_notice(
+    tenant_id: str, booking_id: str, notice_id: str, *, now: float, stale_after: float
+) -> bool:
+    """Claim the right to send a notice: False when it was sent, or another delivery is
+    sending it right now. A claim older than ``stale_after`` seconds (its sender died between
+    claiming and recording) may be taken over, so a crash never loses the email."""
+    item = _notice(tenant_id, booking_id, notice_id)
+    item.state = "sending"
+    item.claimed_at = int(now)
+    condition = NoticeItem.pk.does_not_exist() | (
+        (NoticeItem.state == "sending") & (NoticeItem.claimed_at < int(now - stale_after))
+    )
+    try:
+        item.save(condition=condition)
+    except PutError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def notice_sent(tenant_id: str, booking_id: str, notice_id: str, *, now: float) -> None:
+    """Record the claimed notice as sent (kept NOTICE_KEPT, then TTL removes it)."""
+    item = _notice(tenant_id, booking_id, notice_id)
+    expires = datetime.fromtimestamp(now, UTC) + NOTICE_KEPT
+    try:
+        item.update(
+            actions=[NoticeItem.state.set("sent"), NoticeItem.expires_at.set(expires)],
+            condition=NoticeItem.pk.exists(),
+        )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
+
+
+def release_notice(tenant_id: str, booking_id: str, notice_id: str) -> None:
+    """Give a claim back after a failed send, so the retry may send it."""
+    try:
+        _notice(tenant_id, booking_id, notice_id).delete(condition=NoticeItem.state == "sending")
+    except DeleteError as exc:
+        if not is_condition_failure(exc):
+            raise

@@ -15,14 +15,20 @@ on the same queue. For each message:
   On the queue's last receive a failing send is recorded as ``failed`` (visible on the
   booking) instead of going around again.
 
-Delivery is at least once: a redelivered message can send an email twice; schedules are
-named per booking, so they are never duplicated.
+Delivery is at least once, each email at most once per event: before sending, a notice is
+claimed beside the booking (its domain event's id, or the reminder's start) with a conditional
+write, and recorded as sent after SES took it. A redelivered message finds it sent and sends
+nothing; a failed send gives the claim back for the retry; a claim whose sender died (older
+than CLAIM_STALE_SECONDS, twice the function's timeout) is taken over, so a crash never loses
+the email (it may then go twice, the one window left). Schedules are named per booking, so
+they are never duplicated.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from email.mime.application import MIMEApplication
@@ -40,6 +46,7 @@ from scheduling.models import Booking, Reminder, ReminderSent, ReminderSentPaylo
 
 SYSTEM = Actor(kind="system", key_id="notifier")
 EARLIEST = timedelta(minutes=1)  # a reminder due sooner than this is not worth scheduling
+CLAIM_STALE_SECONDS = 60  # twice the notifier's timeout: a claim this old lost its sender
 
 
 @dataclass(frozen=True)
@@ -66,25 +73,53 @@ def handle(body: str, receive_count: int, settings: NoticeSettings) -> str:
         booking = repository.get_booking(tenant_id, booking_id)
     except NotFound:
         return "gone"
-    return _on_booking_event(message.get("detail-type"), data, booking, settings)
+    notice_id = str(detail.get("event_id") or message.get("id") or "")
+    return _on_booking_event(message.get("detail-type"), data, booking, notice_id, settings)
 
 
 def _on_booking_event(
-    kind: str | None, data: dict[str, Any], booking: Booking, settings: NoticeSettings
+    kind: str | None,
+    data: dict[str, Any],
+    booking: Booking,
+    notice_id: str,
+    settings: NoticeSettings,
 ) -> str:
     if kind in ("BookingConfirmed", "BookingRescheduled"):
         if booking.status != "confirmed":
             return "not confirmed"
         subject = "Your booking is moved" if kind == "BookingRescheduled" else "Booking confirmed"
-        _send(settings, booking, subject, method="REQUEST")
-        return "notified, reminder " + _schedule_reminder(booking, settings)
+        sent = _send_once(settings, booking, notice_id, subject, method="REQUEST")
+        return (
+            ("notified" if sent else "already notified")
+            + ", reminder "
+            + _schedule_reminder(booking, settings)
+        )
     if kind == "BookingCancelled":
         _delete_schedule(booking, settings)
         if data.get("by") in ("hold_expired", "hold_released"):
             return "hold ended"
-        _send(settings, booking, "Booking cancelled", method="CANCEL")
-        return "cancelled"
+        sent = _send_once(settings, booking, notice_id, "Booking cancelled", method="CANCEL")
+        return "cancelled" if sent else "already notified"
     return "ignored"
+
+
+def _send_once(
+    settings: NoticeSettings, booking: Booking, notice_id: str, subject: str, *, method: str
+) -> bool:
+    """``_send`` unless this notice was sent (or is being sent) already; whether it sent."""
+    tenant_id, booking_id = booking.tenant_id, booking.id
+    now = time.time()
+    if not repository.claim_notice(
+        tenant_id, booking_id, notice_id, now=now, stale_after=CLAIM_STALE_SECONDS
+    ):
+        return False
+    try:
+        _send(settings, booking, subject, method=method)
+    except Exception:
+        repository.release_notice(tenant_id, booking_id, notice_id)
+        raise
+    repository.notice_sent(tenant_id, booking_id, notice_id, now=time.time())
+    return True
 
 
 def _send(settings: NoticeSettings, booking: Booking, subject: str, *, method: str) -> None:
@@ -180,7 +215,9 @@ def _remind(message: dict[str, Any], receive_count: int, settings: NoticeSetting
     if booking.reminder.status == "sent" and booking.reminder.for_start == booking.start:
         return "already sent"
     try:
-        _send(settings, booking, "Reminder", method="REQUEST")
+        notice_id = f"reminder-{booking.start}"
+        if not _send_once(settings, booking, notice_id, "Reminder", method="REQUEST"):
+            return "already sent"
     except Exception as exc:
         if receive_count < settings.max_receives:
             raise  # the queue retries it

@@ -249,6 +249,12 @@ def booking_limit_pk(tenant_id: str, event_type_id: str) -> str:
     return f"{TENANT_PREFIX}{tenant_id}#BOOKLIMIT#{event_type_id}"
 
 
+def booking_notice_sk(notice_id: str) -> str:
+    """A notice (email) sent for a booking, beside the booking item: its event id, or the
+    reminder's start."""
+    return f"NOTICE#{notice_id}"
+
+
 def idempotency_pk(tenant_id: str, scope: str, key_digest: str) -> str:
     return f"{TENANT_PREFIX}{tenant_id}#IDEMP#{scope}#{key_digest}"
 
