@@ -36,7 +36,16 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
         log_dir=tmp_path_factory.mktemp("runtime-logs"),
         # URL import tests fetch from a server on 127.0.0.1, which the template (rightly)
         # forbids; link-local and metadata addresses stay blocked even so.
-        env_overrides={"IngestionFunction": {"ALLOW_PRIVATE_URLS": "true"}},
+        env_overrides={
+            "IngestionFunction": {"ALLOW_PRIVATE_URLS": "true"},
+            # Every browser and client of the suite calls from 127.0.0.1: as one address they
+            # would pass the per-address limits (10 conversation starts a minute) by test
+            # order and timing. Those limits have their own tests (integration, hardening).
+            "ConversationsApiFunction": {
+                "CLIENT_STARTS_PER_WINDOW": "1000",
+                "CLIENT_MESSAGES_PER_WINDOW": "1000",
+            },
+        },
     )
     local.start()
     try:
