@@ -18,7 +18,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser.conftest import MakeSite, WidgetSite
-from tests.e2e.browser.test_widget import LAUNCHER, PANEL, open_page
+from tests.e2e.browser.test_widget import LAUNCHER, PANEL, PHONE, open_page, small_targets
 
 pytestmark = pytest.mark.slow
 
@@ -265,14 +265,7 @@ def test_the_booking_step_in_arabic_dark_mode_on_a_phone(
     )
     _event_type(widget_site, site.agent_id, _resource(widget_site), name="استشارة")
     # When a visitor on a phone opens the chat and the booking action under the field
-    visitor, page, _, _ = open_page(
-        browser,
-        site.url,
-        viewport={"width": 390, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    visitor, page, _, _ = open_page(browser, site.url, **PHONE)
     page.locator(LAUNCHER).tap()
     panel = page.frame_locator(PANEL)
     panel.get_by_role("button", name="حجز موعد").tap()
@@ -287,12 +280,7 @@ def test_the_booking_step_in_arabic_dark_mode_on_a_phone(
     assert earlier and later and later["x"] < earlier["x"]  # later days are to the left
     # And every control of the step is at least 44 x 44 CSS pixels
     controls = panel.locator(".step button:visible, .step input:visible")
-    small = []
-    for n in range(controls.count()):
-        box = controls.nth(n).bounding_box()
-        assert box is not None
-        if box["height"] < 44 or box["width"] < 44:
-            small.append((controls.nth(n).evaluate("e => e.outerHTML.slice(0, 80)"), box))
+    small = small_targets(controls)
     assert controls.count() >= 10 and not small, small
     page.screenshot(path=artifacts / "booking-7-arabic-dark-phone.png")
     # The details step too (its fields and buttons)

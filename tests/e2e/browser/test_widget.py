@@ -27,6 +27,26 @@ LAUNCHER = "agenthub-widget button.b"
 PANEL = "agenthub-widget iframe"
 
 
+# A phone: the browser context of a visitor on a small touch screen (open_page(..., **PHONE)).
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 740},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+def small_targets(controls: Any) -> list[tuple[str, Any]]:
+    """The controls (a locator) smaller than 44 x 44 CSS pixels, as (HTML start, box)."""
+    small = []
+    for n in range(controls.count()):
+        box = controls.nth(n).bounding_box()
+        assert box is not None
+        if box["height"] < 44 or box["width"] < 44:
+            small.append((controls.nth(n).evaluate("e => e.outerHTML.slice(0, 80)"), box))
+    return small
+
+
 def open_page(
     browser: Any, url: str, *, ready: bool = True, **context: Any
 ) -> tuple[Any, Page, list[Request], list[str]]:
@@ -222,14 +242,7 @@ def test_on_a_phone_the_chat_fills_the_screen(
     browser: Any, widget_site: WidgetSite, artifacts: Path
 ) -> None:
     # Given a phone-sized screen
-    visitor, page, _, _ = open_page(
-        browser,
-        widget_site.allowed_url,
-        viewport={"width": 390, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    visitor, page, _, _ = open_page(browser, widget_site.allowed_url, **PHONE)
     # When the chat opens
     page.locator(LAUNCHER).tap()
     # Then it covers the whole viewport, and the launcher steps aside

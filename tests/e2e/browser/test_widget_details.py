@@ -16,7 +16,7 @@ from playwright.sync_api import Page, Route, expect
 
 from infra.local.widget import FAQ_HTML, FAQ_TITLE, html_text
 from tests.e2e.browser.conftest import MakeSite, WidgetSite
-from tests.e2e.browser.test_widget import LAUNCHER, PANEL, open_page
+from tests.e2e.browser.test_widget import LAUNCHER, PANEL, PHONE, open_page, small_targets
 
 HELP = html_text(FAQ_HTML.format(title=FAQ_TITLE))
 MESSAGES = re.compile(r".*/conversations/[^/?]+/messages$")
@@ -361,26 +361,14 @@ def test_every_control_is_at_least_44_pixels_on_a_phone(
         suggested_questions=["Delivery?"],
         enabled_tools=["knowledge", "lead_capture", "handoff"],
     )
-    visitor, page, _, _ = open_page(
-        browser,
-        site.url,
-        viewport={"width": 390, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    visitor, page, _, _ = open_page(browser, site.url, **PHONE)
     page.locator(LAUNCHER).tap()
     panel = page.frame_locator(PANEL)
     panel.locator("#q").fill("How long does delivery take?")
     panel.get_by_role("button", name="Send").tap()
     expect(panel.locator(".msg.bot").nth(1).locator(".src")).to_be_visible(timeout=20_000)
     controls = panel.locator("button:visible, input:visible, textarea:visible, .src a:visible")
-    small = []
-    for n in range(controls.count()):
-        box = controls.nth(n).bounding_box()
-        assert box is not None
-        if box["height"] < 44 or box["width"] < 44:
-            small.append((controls.nth(n).evaluate("e => e.outerHTML.slice(0, 80)"), box))
+    small = small_targets(controls)
     assert controls.count() >= 8 and not small, small
     page.screenshot(path=artifacts / "details-8-phone-tap-targets.png")
     visitor.close()
