@@ -3,12 +3,13 @@
 
 Each rule below suppresses one check only where its reason holds for that resource: a
 function without a VPC config, a function whose failures already go somewhere (API Gateway's
-caller, its queue's redrive policy, the stream's on-failure destination, its schedule's
-dead-letter queue), a log group, secret, table or topic without a customer-managed key, a
-queue with SQS-managed encryption. A resource none of them fits (a function with a new kind
-of trigger, a queue without encryption) gets no suppression, so checkov fails on it until
-someone decides; a new function of a known kind gets its suppressions from
-``make ops-template``, and tests/infra/test_operations.py fails until it has run.
+caller or the WebSocket client, its queue's redrive policy, the stream's on-failure
+destination, its schedule's dead-letter queue), a log group, secret, table or topic without
+a customer-managed key, a queue with SQS-managed encryption. A resource none of them fits (a
+function with a new kind of trigger, a queue without encryption) gets no suppression, so
+checkov fails on it until someone decides; a new function of a known kind gets its
+suppressions from ``make ops-template``, and tests/infra/test_operations.py fails until it
+has run.
 """
 
 from __future__ import annotations
@@ -30,13 +31,18 @@ FAILURES = {
     "SQS": "its queue's redrive policy dead-letters what fails",
     "DynamoDB": "a stream consumer: failed batches go to its on-failure destination",
     "ScheduleV2": "run by EventBridge Scheduler, whose schedule has a dead-letter queue",
+    "WebSocket": "invoked synchronously by the WebSocket API: the client gets the error",
 }
 
 
-def _failure_reason(name: str, props: dict[str, Any], authorizers: str) -> str | None:
+def _failure_reason(
+    name: str, props: dict[str, Any], authorizers: str, integrations: str
+) -> str | None:
     kinds = {event.get("Type") for event in (props.get("Events") or {}).values()}
     if not kinds and f"${{{name}}}" in authorizers:
         kinds = {"Authorizer"}
+    if not kinds and re.search(rf'"{name}(\.Alias|\.Arn)?"', integrations):
+        kinds = {"WebSocket"}  # the target of a WebSocket API's Lambda proxy integration
     reasons = {FAILURES.get(str(kind)) for kind in kinds}
     return reasons.pop() if len(reasons) == 1 and None not in reasons else None
 
@@ -50,11 +56,13 @@ CMK_CHECKS = {
 }
 
 
-def _function_skips(name: str, props: dict[str, Any], authorizers: str) -> list[tuple[str, str]]:
+def _function_skips(
+    name: str, props: dict[str, Any], authorizers: str, integrations: str
+) -> list[tuple[str, str]]:
     skips: list[tuple[str, str]] = []
     if "VpcConfig" not in props:
         skips.append(("CKV_AWS_117", NO_VPC))
-    failures = _failure_reason(name, props, authorizers)
+    failures = _failure_reason(name, props, authorizers, integrations)
     if failures and "DeadLetterQueue" not in props:
         skips.append(("CKV_AWS_116", failures))
     if "KmsKeyArn" not in props:
@@ -69,12 +77,15 @@ def wanted(resources: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     authorizers = json.dumps(
         [r for r in resources.values() if r.get("Type") == "AWS::Serverless::Api"]
     )
+    integrations = json.dumps(
+        [r for r in resources.values() if r.get("Type") == "AWS::ApiGatewayV2::Integration"]
+    )
     found: dict[str, list[tuple[str, str]]] = {}
     for name, resource in resources.items():
         kind, props = resource.get("Type"), resource.get("Properties") or {}
         skips: list[tuple[str, str]] = []
         if kind == "AWS::Serverless::Function":
-            skips = _function_skips(name, props, authorizers)
+            skips = _function_skips(name, props, authorizers, integrations)
         elif kind in CMK_CHECKS and CMK_CHECKS[kind][1] not in json.dumps(props):
             skips = [(CMK_CHECKS[kind][0], CMK)]
         elif kind == "AWS::SQS::Queue" and props.get("SqsManagedSseEnabled") is True:

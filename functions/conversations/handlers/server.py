@@ -151,6 +151,7 @@ def post_handoff(who: Caller, body: HandoffCreate, agentId: str, conversationId:
     summary="Reply to the visitor as a person (takes the conversation over)",
     tags=["handoff"],
 )
+@answers(status=201)
 @endpoint(router, roles=WRITERS, body=OperatorReplyCreate)
 def post_reply(who: Caller, body: OperatorReplyCreate, agentId: str, conversationId: str):
     conversation, added = handoff.reply(_access(who, agentId), conversationId, body, channel())
