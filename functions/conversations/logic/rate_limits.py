@@ -19,7 +19,6 @@ before any work (429 ``quota_exceeded`` with a hard stop, Retry-After until the 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -28,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agenthub.errors import AppError, PaymentRequired, TooManyRequests
+from agenthub.public_limits import client_digest
 from conversations.dal.repository import CounterUse
 
 TTL_MARGIN_SECONDS = 60
@@ -83,11 +83,6 @@ class Caller:
 
 def window_start(now: float, limits: Limits) -> int:
     return int(now // limits.window_seconds) * limits.window_seconds
-
-
-def client_digest(address: str) -> str:
-    """What a counter keeps of a client address: not the address (it is personal data)."""
-    return hashlib.sha256(address.encode()).hexdigest()[:24]
 
 
 def _uses(
