@@ -171,6 +171,19 @@ class Agent(BaseModel):
         }
 
 
+class PublicConfig(BaseModel):
+    """An agent as a website visitor's browser sees it (``Agent.public_config``)."""
+
+    agent_id: str
+    name: str
+    greeting: str
+    suggested_questions: list[str]
+    theme: dict[str, object]
+    tools: list[str] = Field(description="of lead_capture, handoff and booking: those enabled")
+    locale: str
+    version: int
+
+
 # What a client may select with ?fields= (the tenant id is never shown).
 AGENT_FIELDS = tuple(name for name in Agent.model_fields if name != "tenant_id")
 

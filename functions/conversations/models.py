@@ -272,9 +272,11 @@ class Feedback(BaseModel):
     given_at: str
 
 
-class Message(BaseModel):
+class MessageView(BaseModel):
+    """A message as the API shows it to a tenant's keys (the stored one less its
+    conversation id)."""
+
     id: str
-    conversation_id: str
     role: Role
     text: str
     created_at: str
@@ -292,6 +294,21 @@ class Message(BaseModel):
     tokens_out: int = 0
     latency_ms: int | None = None
     feedback: Feedback | None = None
+
+
+class Message(MessageView):
+    conversation_id: str
+
+
+class OpenHandoff(BaseModel, frozen=True):
+    """One line of the tenant's open handoffs."""
+
+    conversation_id: str
+    agent_id: str
+    status: HandoffStatus
+    requested_at: str
+    changed_at: str
+    operator: str | None
 
 
 class CachedAnswer(BaseModel):
@@ -462,3 +479,130 @@ def public_message(message: Message) -> dict[str, Any]:
             "kind",
         },
     )
+
+
+# ---- answers: the bodies the routes send, as the OpenAPI document describes them ----
+
+
+class ConversationView(BaseModel):
+    """A conversation as a tenant's keys see it (no rolling state)."""
+
+    id: str
+    agent_id: str
+    visitor_id: str
+    verified: bool
+    channel: Channel
+    started_at: str
+    unanswered: bool
+    lead: Lead | None
+    handoff_requested_at: str | None
+    handoff_reason: str | None
+    handoff_state: HandoffState | None
+    message_count: int
+    last_message_at: str | None
+    has_lead: bool
+    handoff: bool
+
+
+class StartedConversation(BaseModel):
+    conversation: ConversationView
+    visitor_token: str = Field(description="the visitor's token for the widget routes")
+
+
+class ConversationMessages(BaseModel):
+    conversation: ConversationView
+    messages: list[MessageView]
+
+
+class ConversationHandoff(BaseModel):
+    conversation: ConversationView
+
+
+class ReleasedHandoff(BaseModel):
+    conversation: ConversationView
+    message: MessageView = Field(description="the system note saying who released it")
+
+
+class CapturedLead(BaseModel):
+    lead: Lead
+
+
+class IdentitySecretShown(BaseModel):
+    """The agent's new identity secret: shown this once."""
+
+    agent_id: str
+    secret: str
+    algorithm: Literal["HMAC-SHA256"]
+    created_at: str
+    previous_valid_until: str | None = Field(
+        description="until when the previous secret still verifies (null: there was none)"
+    )
+
+
+class PublicMessage(BaseModel):
+    """A message as the widget sees it: no model, tokens or timings."""
+
+    id: str
+    role: Role
+    text: str
+    created_at: str
+    status: MessageStatus
+    citations: list[CitationView]
+    abstained: bool
+    feedback: Feedback | None
+    author: str | None
+    kind: SystemKind | None
+
+
+class VisitorLead(BaseModel):
+    """That the visitor left contact details (not the details themselves)."""
+
+    name: str | None
+    captured_at: str
+
+
+class VisitorHandoff(BaseModel):
+    status: HandoffStatus
+    requested_at: str
+    changed_at: str
+    operator: str | None
+
+
+class WidgetConversation(BaseModel):
+    """A conversation as its visitor's widget sees it."""
+
+    id: str
+    agent_id: str
+    visitor_id: str
+    verified: bool
+    started_at: str
+    message_count: int
+    handoff: bool
+    lead: VisitorLead | None
+    handoff_state: VisitorHandoff | None
+
+
+class Realtime(BaseModel):
+    url: str = Field(description="the WebSocket URL that pushes a person's replies")
+
+
+class WidgetStarted(BaseModel):
+    conversation: WidgetConversation
+    visitor_token: str = Field(description="send it back on every later widget call")
+    realtime: Realtime | None
+
+
+class WidgetConversationMessages(BaseModel):
+    conversation: WidgetConversation
+    messages: list[PublicMessage]
+    realtime: Realtime | None
+
+
+class WidgetLead(BaseModel):
+    lead: Lead
+    message: PublicMessage = Field(description="the system note the lead adds")
+
+
+class WidgetHandoff(BaseModel):
+    conversation: WidgetConversation
+    message: PublicMessage | None = Field(description="the note it adds (null: asked before)")

@@ -76,6 +76,13 @@ class CreatedKey(ApiKey):
     secret: str
 
 
+class NewTenant(BaseModel):
+    """A new tenant and its first (owner) secret key, shown once."""
+
+    tenant: Tenant
+    key: CreatedKey
+
+
 class AuthContext(BaseModel):
     """The authorizer's verdict, passed to handlers as API Gateway authorizer context."""
 

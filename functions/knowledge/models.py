@@ -117,9 +117,10 @@ class Usage(BaseModel):
     stored_bytes: int = 0  # what the bucket keeps of it: the source and its chunks
 
 
-class Document(BaseModel):
+class DocumentView(BaseModel):
+    """A document as the API shows it."""
+
     id: str
-    tenant_id: str
     agent_id: str
     type: SourceType
     title: str
@@ -133,8 +134,6 @@ class Document(BaseModel):
     size: int | None = None
     tags: list[str] = Field(default_factory=list)
     chunking: dict[str, int] = Field(default_factory=dict)
-    content_hash: str | None = None
-    indexed_hash: str | None = None
     failure: Failure | None = None
     progress: Progress = Field(default_factory=Progress)
     usage: Usage = Field(default_factory=Usage)
@@ -142,10 +141,84 @@ class Document(BaseModel):
     # Set on documents a bulk import created; ``import_pending`` until the document first
     # settles (indexed or failed), when the import's counter moves in the same write.
     import_id: str | None = None
-    import_pending: bool = False
     version: int = 1
     created_at: str
     updated_at: str
+
+
+class Document(DocumentView):
+    """A document as stored: also its tenant, the hashes that tell a changed source from an
+    indexed one, and whether its import still waits for it."""
+
+    tenant_id: str
+    content_hash: str | None = None
+    indexed_hash: str | None = None
+    import_pending: bool = False
+
+
+class UploadTicketView(BaseModel):
+    """Where and how to PUT the file (a presigned S3 URL)."""
+
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_in: int = Field(description="seconds the URL stays valid")
+
+
+class AddedSource(BaseModel):
+    document: DocumentView
+    upload: UploadTicketView | None = Field(
+        default=None, description="present for an uploaded file: where to PUT it"
+    )
+
+
+class NewUpload(BaseModel):
+    document: DocumentView
+    upload: UploadTicketView
+
+
+class DeletedDocument(BaseModel):
+    deleted: str = Field(description="the document id; its chunks leave the next index")
+
+
+class IndexView(BaseModel):
+    """The live index version, and whether a build is coming."""
+
+    agent_id: str
+    version: int
+    documents: int
+    chunks: int
+    embedding_model: str | None
+    built_at: str | None
+    pending_changes: int
+    build_scheduled: bool
+
+
+class HitLocation(BaseModel):
+    heading_path: list[str]
+    page_start: int | None
+    page_end: int | None
+    char_start: int
+    char_end: int
+
+
+class SearchResult(BaseModel):
+    score: float
+    coverage: float | None = Field(description="share (0-1) of the query's weighted terms found")
+    chunk_id: str
+    document_id: str
+    title: str
+    source_url: str | None
+    file_name: str | None
+    link: str | None = Field(description="the page, or a signed link to the file (5 minutes)")
+    text: str
+    location: HitLocation
+    tags: list[str]
+
+
+class SearchResults(BaseModel):
+    index_version: int
+    results: list[SearchResult]
 
 
 class IndexPointer(BaseModel):

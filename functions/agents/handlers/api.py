@@ -26,7 +26,7 @@ from agenthub.http import (
     select_fields,
 )
 from agents.logic import service
-from agents.models import AGENT_FIELDS, Agent, AgentCreate, AgentUpdate
+from agents.models import AGENT_FIELDS, Agent, AgentCreate, AgentUpdate, PublicConfig
 
 app = make_resolver()
 
@@ -103,6 +103,7 @@ def delete_agent(who: Caller, agentId: str):
     summary="Public widget config (publishable key, allowed Origin)",
     tags=["widget"],
 )
+@answers(PublicConfig)
 def get_public_config(agentId: str):
     who = publishable_caller(app, agentId)
     agent = service.get_agent(who.tenant_id, agentId)

@@ -11,7 +11,6 @@ events.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,23 +24,11 @@ from agenthub.errors import Conflict, NotFound, is_condition_failure
 from agenthub.events import DomainEvent
 from conversations.dal.items import ConnectionItem, ConversationItem, HandoffItem, MessageItem
 from conversations.dal.repository import message_item
-from conversations.models import Conversation, HandoffStatus, Message
+from conversations.models import Conversation, HandoffStatus, Message, OpenHandoff
 
 
 class HandoffChanged(Conflict):
     code = "handoff_changed"
-
-
-@dataclass(frozen=True)
-class OpenHandoff:
-    """One line of the tenant's open handoffs."""
-
-    conversation_id: str
-    agent_id: str
-    status: HandoffStatus
-    requested_at: str
-    changed_at: str
-    operator: str | None
 
 
 def _header(conversation: Conversation) -> ConversationItem:
@@ -206,7 +193,7 @@ def list_open(
         OpenHandoff(
             conversation_id=item.conversation_id,
             agent_id=item.agent_id,
-            status=item.status,  # type: ignore[arg-type]
+            status=item.status,
             requested_at=item.requested_at,
             changed_at=item.changed_at,
             operator=item.operator,

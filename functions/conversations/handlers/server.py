@@ -3,7 +3,6 @@ filters, and the agent's visitor-identity secret."""
 
 from __future__ import annotations
 
-import dataclasses
 from functools import partial
 from typing import Any
 
@@ -30,14 +29,23 @@ from conversations.handlers.shared import (
 from conversations.logic import handoff, messages, service, visitors
 from conversations.logic.service import Access
 from conversations.models import (
+    CapturedLead,
     Conversation,
+    ConversationHandoff,
+    ConversationMessages,
+    ConversationView,
+    Feedback,
     FeedbackCreate,
     HandoffCreate,
     HandoffRelease,
+    IdentitySecretShown,
     LeadCreate,
     MessageCreate,
+    OpenHandoff,
     OperatorReplyCreate,
+    ReleasedHandoff,
     ServerConversationStart,
+    StartedConversation,
 )
 
 router = Router()
@@ -74,7 +82,7 @@ def _access(who: Caller, agent_id: str) -> Access:
 
 
 @router.post(SERVER, summary="Start a conversation (server)", tags=["conversations"])
-@answers(status=201)
+@answers(StartedConversation, status=201)
 @endpoint(router, roles=WRITERS, body=ServerConversationStart)
 def start_conversation(who: Caller, body: ServerConversationStart, agentId: str):
     visitor = visitors.server_named(body.visitor_id)
@@ -89,6 +97,7 @@ def start_conversation(who: Caller, body: ServerConversationStart, agentId: str)
 @router.get(
     f"{SERVER}/<conversationId>", summary="A conversation and its messages", tags=["conversations"]
 )
+@answers(ConversationMessages)
 @endpoint(router, roles=ALL_ROLES)
 def get_conversation(who: Caller, agentId: str, conversationId: str):
     after = service.after_from_query(router.current_event.query_string_parameters or {})
@@ -119,6 +128,7 @@ def post_message(who: Caller, body: MessageCreate, agentId: str, conversationId:
     summary="Rate an answer",
     tags=["conversations"],
 )
+@answers(Feedback)
 @endpoint(router, roles=WRITERS, body=FeedbackCreate)
 def post_feedback(
     who: Caller, body: FeedbackCreate, agentId: str, conversationId: str, messageId: str
@@ -128,7 +138,7 @@ def post_feedback(
 
 
 @router.post(f"{SERVER}/<conversationId>/lead", summary="Capture a lead", tags=["conversations"])
-@answers(status=201)
+@answers(CapturedLead, status=201)
 @endpoint(router, roles=WRITERS, body=LeadCreate)
 def post_lead(who: Caller, body: LeadCreate, agentId: str, conversationId: str):
     lead, _ = service.capture_lead(_access(who, agentId), conversationId, body)
@@ -138,6 +148,7 @@ def post_lead(who: Caller, body: LeadCreate, agentId: str, conversationId: str):
 @router.post(
     f"{SERVER}/<conversationId>/handoff", summary="Hand off to a human", tags=["conversations"]
 )
+@answers(ConversationHandoff)
 @endpoint(router, roles=WRITERS, body=HandoffCreate)
 def post_handoff(who: Caller, body: HandoffCreate, agentId: str, conversationId: str):
     conversation, _ = handoff.request_handoff(
@@ -151,7 +162,7 @@ def post_handoff(who: Caller, body: HandoffCreate, agentId: str, conversationId:
     summary="Reply to the visitor as a person (takes the conversation over)",
     tags=["handoff"],
 )
-@answers(status=201)
+@answers(ConversationMessages, status=201)
 @endpoint(router, roles=WRITERS, body=OperatorReplyCreate)
 def post_reply(who: Caller, body: OperatorReplyCreate, agentId: str, conversationId: str):
     conversation, added = handoff.reply(_access(who, agentId), conversationId, body, channel())
@@ -167,6 +178,7 @@ def post_reply(who: Caller, body: OperatorReplyCreate, agentId: str, conversatio
     summary="Hand the conversation back to the agent",
     tags=["handoff"],
 )
+@answers(ReleasedHandoff)
 @endpoint(router, roles=WRITERS, body=HandoffRelease)
 def release_handoff(who: Caller, body: HandoffRelease, agentId: str, conversationId: str):
     conversation, written = handoff.release(_access(who, agentId), conversationId, body, channel())
@@ -180,6 +192,7 @@ def release_handoff(who: Caller, body: HandoffRelease, agentId: str, conversatio
 @router.get(
     "/v1/conversations", summary="List conversations (filters, cursor)", tags=["conversations"]
 )
+@answers(ConversationView, page=True, partial=True)
 @endpoint(router, roles=ALL_ROLES)
 def list_conversations(who: Caller):
     filters = service.filters_from_query(router.current_event.query_string_parameters or {})
@@ -190,11 +203,12 @@ def list_conversations(who: Caller):
 
 
 @router.get("/v1/handoffs", summary="Open handoffs, oldest first", tags=["handoff"])
+@answers(OpenHandoff, page=True)
 @endpoint(router, roles=ALL_ROLES)
 def list_handoffs(who: Caller):
     filters = handoff.filters_from_query(router.current_event.query_string_parameters or {})
     load = partial(handoff.list_open, who.tenant_id, filters.agent_id)
-    return paginated(router, who, load, view=dataclasses.asdict, query=filters)
+    return paginated(router, who, load, view=OpenHandoff.model_dump, query=filters)
 
 
 @router.post(
@@ -202,7 +216,7 @@ def list_handoffs(who: Caller):
     summary="Rotate the agent's visitor-identity secret (shown once)",
     tags=["conversations"],
 )
-@answers(status=201)
+@answers(IdentitySecretShown, status=201)
 @endpoint(router, roles=MANAGERS)
 def rotate_identity_secret(who: Caller, agentId: str):
     rotated = visitors.rotate_identity_secret(who.tenant_id, agentId, Actor(**who.actor))

@@ -32,14 +32,19 @@ from conversations.logic import handoff, messages, service, visitors
 from conversations.logic.service import Access
 from conversations.models import (
     Conversation,
+    Feedback,
     HandoffCreate,
     LeadCreate,
     WidgetAccess,
+    WidgetConversationMessages,
     WidgetConversationStart,
     WidgetFeedbackCreate,
+    WidgetHandoff,
     WidgetHandoffCreate,
+    WidgetLead,
     WidgetLeadCreate,
     WidgetMessageCreate,
+    WidgetStarted,
     public_message,
 )
 
@@ -93,7 +98,7 @@ def _fields(body: WidgetAccess, model: type[BaseModel]) -> dict[str, Any]:
 
 
 @router.post(PUBLIC, summary="Start a conversation (widget)", tags=["widget"])
-@answers(status=201)
+@answers(WidgetStarted, status=201)
 @accepts(WidgetConversationStart)
 def start_widget_conversation(agentId: str):
     who = _widget(agentId, {})
@@ -114,6 +119,7 @@ def start_widget_conversation(agentId: str):
 
 
 @router.get(f"{PUBLIC}/<conversationId>", summary="A conversation (widget)", tags=["widget"])
+@answers(WidgetConversationMessages)
 def get_widget_conversation(agentId: str, conversationId: str):
     who = _widget(agentId, {"conversationId": conversationId})
     token = router.current_event.get_query_string_value("visitor_token")
@@ -150,6 +156,7 @@ def post_widget_message(agentId: str, conversationId: str):
     summary="Rate an answer (widget)",
     tags=["widget"],
 )
+@answers(Feedback)
 @accepts(WidgetFeedbackCreate)
 def post_widget_feedback(agentId: str, conversationId: str, messageId: str):
     who = _widget(agentId, {"conversationId": conversationId, "messageId": messageId})
@@ -162,7 +169,7 @@ def post_widget_feedback(agentId: str, conversationId: str, messageId: str):
 @router.post(
     f"{PUBLIC}/<conversationId>/lead", summary="Leave contact details (widget)", tags=["widget"]
 )
-@answers(status=201)
+@answers(WidgetLead, status=201)
 @accepts(WidgetLeadCreate)
 def post_widget_lead(agentId: str, conversationId: str):
     who = _widget(agentId, {"conversationId": conversationId})
@@ -178,6 +185,7 @@ def post_widget_lead(agentId: str, conversationId: str):
 @router.post(
     f"{PUBLIC}/<conversationId>/handoff", summary="Ask for a human (widget)", tags=["widget"]
 )
+@answers(WidgetHandoff)
 @accepts(WidgetHandoffCreate)
 def post_widget_handoff(agentId: str, conversationId: str):
     who = _widget(agentId, {"conversationId": conversationId})

@@ -24,6 +24,7 @@ from identity.logic import service
 from identity.models import (
     ApiKey,
     CreatedKey,
+    NewTenant,
     PublishableKeyCreate,
     SecretKeyCreate,
     Tenant,
@@ -47,7 +48,7 @@ def _actor(who: Caller) -> Actor:
 
 
 @app.post("/v1/tenants", summary="Create a tenant (platform admin)", tags=["identity"])
-@answers(status=201)
+@answers(NewTenant, status=201)
 @accepts(TenantCreate)
 def create_tenant():
     authorization = app.current_event.headers.get("authorization")

@@ -27,11 +27,17 @@ from knowledge.logic.types import SearchHit
 from knowledge.models import (
     MAX_SOURCE_BODY_BYTES,
     TOO_LARGE_HINT,
+    AddedSource,
+    DeletedDocument,
     Document,
+    DocumentView,
     ImportCreate,
     ImportJob,
+    IndexView,
     NewFile,
+    NewUpload,
     SearchRequest,
+    SearchResults,
     SourceCreateBody,
 )
 
@@ -56,8 +62,8 @@ def _places() -> sources.Places:
     return sources.Places(bucket=settings.documents_bucket, queue_url=settings.ingestion_queue_url)
 
 
-# What a document's answers leave out.
-HIDDEN = frozenset({"tenant_id", "content_hash", "indexed_hash", "import_pending"})
+# What a document's answers leave out: what Document adds to DocumentView.
+HIDDEN = frozenset(Document.model_fields) - frozenset(DocumentView.model_fields)
 
 
 def _view(doc: Document) -> dict[str, Any]:
@@ -78,7 +84,7 @@ def _ticket(ticket: sources.UploadTicket) -> dict[str, Any]:
 
 
 @app.post("/v1/agents/<agentId>/documents", summary="Add a source", tags=["knowledge"])
-@answers(Document, status=202, key="document", exclude=HIDDEN)
+@answers(AddedSource, status=202)
 @endpoint(app, roles=WRITERS, body=SourceCreateBody)
 def create_document(who: Caller, body: SourceCreateBody, agentId: str):
     doc, ticket = sources.create_source(
@@ -91,7 +97,7 @@ def create_document(who: Caller, body: SourceCreateBody, agentId: str):
 
 
 @app.get("/v1/agents/<agentId>/documents", summary="List sources", tags=["knowledge"])
-@answers(Document, page=True, exclude=HIDDEN)
+@answers(DocumentView, page=True)
 @endpoint(app, roles=ALL_ROLES)
 def list_documents(who: Caller, agentId: str):
     load = partial(sources.list_documents, who.tenant_id, agentId)
@@ -103,7 +109,7 @@ def list_documents(who: Caller, agentId: str):
     summary="A source, with its status and progress",
     tags=["knowledge"],
 )
-@answers(Document, exclude=HIDDEN)
+@answers(DocumentView)
 @endpoint(app, roles=ALL_ROLES)
 def get_document(who: Caller, agentId: str, documentId: str):
     doc = sources.get_document(who.tenant_id, agentId, documentId)
@@ -115,7 +121,7 @@ def get_document(who: Caller, agentId: str, documentId: str):
     summary="Delete a source (its chunks leave the index)",
     tags=["knowledge"],
 )
-@answers(status=202)
+@answers(DeletedDocument, status=202)
 @endpoint(app, roles=WRITERS)
 def delete_document(who: Caller, agentId: str, documentId: str):
     sources.delete_document(who.tenant_id, agentId, documentId, Actor(**who.actor), _places())
@@ -127,7 +133,7 @@ def delete_document(who: Caller, agentId: str, documentId: str):
     summary="Process a failed (or re-read an indexed) source again",
     tags=["knowledge"],
 )
-@answers(Document, status=202, key="document", exclude=HIDDEN)
+@answers(DocumentView, status=202, key="document")
 @endpoint(app, roles=WRITERS)
 def retry_document(who: Caller, agentId: str, documentId: str):
     doc = sources.retry(who.tenant_id, agentId, documentId, _places())
@@ -139,6 +145,7 @@ def retry_document(who: Caller, agentId: str, documentId: str):
     summary="Upload a new file for an uploaded source (re-ingest)",
     tags=["knowledge"],
 )
+@answers(NewUpload)
 @endpoint(app, roles=WRITERS, body=NewFile)
 def new_upload_url(who: Caller, body: NewFile, agentId: str, documentId: str):
     doc, ticket = sources.new_upload_url(who.tenant_id, agentId, documentId, body.size, _places())
@@ -170,6 +177,7 @@ def get_import(who: Caller, agentId: str, importId: str):
 
 
 @app.get("/v1/agents/<agentId>/index", summary="The live index version", tags=["knowledge"])
+@answers(IndexView)
 @endpoint(app, roles=ALL_ROLES)
 def get_index(who: Caller, agentId: str):
     get_agent(who.tenant_id, agentId)
@@ -178,6 +186,7 @@ def get_index(who: Caller, agentId: str):
 
 
 @app.post("/v1/agents/<agentId>/search", summary="Search the agent's knowledge", tags=["knowledge"])
+@answers(SearchResults)
 @endpoint(app, roles=ALL_ROLES, body=SearchRequest)
 def search(who: Caller, body: SearchRequest, agentId: str):
     get_agent(who.tenant_id, agentId)

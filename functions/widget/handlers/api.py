@@ -9,9 +9,18 @@ import re
 from pydantic import Field
 
 from agenthub.errors import ConfigurationError
-from agenthub.http import ALL_ROLES, Caller, api_handler, endpoint, json_response, make_resolver
+from agenthub.http import (
+    ALL_ROLES,
+    Caller,
+    answers,
+    api_handler,
+    endpoint,
+    json_response,
+    make_resolver,
+)
 from agenthub.settings import ApiSettings, load_settings
 from widget.logic import embed
+from widget.models import EmbedCode
 
 app = make_resolver()
 
@@ -39,6 +48,7 @@ def _assets_url() -> str:
 
 
 @app.get("/v1/agents/<agentId>/embed", summary="An agent's embed code", tags=["widget"])
+@answers(EmbedCode)
 @endpoint(app, roles=ALL_ROLES)
 def get_embed_code(who: Caller, agentId: str):
     code = embed.embed_code(who.tenant_id, agentId, assets_url=_assets_url)
