@@ -140,9 +140,10 @@ VISITOR_MESSAGES = {
 }
 
 
-class Payment(BaseModel):
+class PaymentView(BaseModel):
+    """A payment as the API shows it."""
+
     id: str
-    tenant_id: str
     kind: PaymentKind
     status: PaymentStatus
     amount_minor: int
@@ -163,28 +164,46 @@ class Payment(BaseModel):
     updated_at: str
     version: int = 1
 
+
+class VisitorPayment(BaseModel):
+    """What the widget shows of a payment: status and amount, no Stripe ids."""
+
+    payment_id: str
+    status: PaymentStatus
+    amount_minor: int
+    currency: str
+    description: str
+    checkout_url: str | None = Field(description="while the payment is open: where to pay")
+    booking_outcome: BookingOutcome | None
+    message: str | None = Field(description="what to tell the visitor, as is")
+
+
+class Payment(PaymentView):
+    """A payment as stored: also its tenant."""
+
+    tenant_id: str
+
     def public(self) -> dict[str, object]:
         return self.model_dump(mode="json", exclude={"tenant_id"})
 
     def for_visitor(self) -> dict[str, object]:
-        """What the widget shows: status and amount, no Stripe ids."""
-        return {
-            "payment_id": self.id,
-            "status": self.status,
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-            "description": self.description,
-            "checkout_url": self.checkout_url if self.status == "open" else None,
-            "booking_outcome": self.booking_outcome,
-            "message": VISITOR_MESSAGES.get(self.booking_outcome or self.status),
-        }
+        view = VisitorPayment(
+            payment_id=self.id,
+            status=self.status,
+            amount_minor=self.amount_minor,
+            currency=self.currency,
+            description=self.description,
+            checkout_url=self.checkout_url if self.status == "open" else None,
+            booking_outcome=self.booking_outcome,
+            message=VISITOR_MESSAGES.get(self.booking_outcome or self.status),
+        )
+        return view.model_dump(mode="json")
 
 
-class PaymentLink(BaseModel):
+class PaymentLinkView(BaseModel):
     """A reusable Stripe Payment Link an agent can share."""
 
     id: str
-    tenant_id: str
     agent_id: str
     conversation_id: str | None = None
     stripe_link_id: str
@@ -195,8 +214,29 @@ class PaymentLink(BaseModel):
     active: bool = True
     created_at: str
 
+
+class PaymentLink(PaymentLinkView):
+    """A payment link as stored: also its tenant."""
+
+    tenant_id: str
+
     def public(self) -> dict[str, object]:
         return self.model_dump(mode="json", exclude={"tenant_id"})
+
+
+class PaymentRequestAnswer(BaseModel):
+    """A payment request's answer: ``payment`` (a one-off checkout) or ``payment_link``
+    (reusable), never both."""
+
+    payment: PaymentView | None = None
+    payment_link: PaymentLinkView | None = None
+
+
+class WebhookReceipt(BaseModel):
+    received: bool
+    result: Literal["queued", "ignored"] = Field(
+        description="queued: processed shortly; ignored: not an event AgentHub acts on"
+    )
 
 
 # ---------------------------------------------------------------------------- events

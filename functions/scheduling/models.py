@@ -331,14 +331,26 @@ class EventType(BaseModel):
         return self.price is not None
 
     def public_view(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "duration_minutes": self.duration_minutes,
-            "seats": self.seats,
-            "price": self.price.model_dump() if self.price else None,
-        }
+        view = PublicEventType(
+            id=self.id,
+            name=self.name,
+            description=self.description,
+            duration_minutes=self.duration_minutes,
+            seats=self.seats,
+            price=self.price,
+        )
+        return view.model_dump(mode="json")
+
+
+class PublicEventType(BaseModel):
+    """What a visitor sees of a bookable event type."""
+
+    id: str
+    name: str
+    description: str
+    duration_minutes: int
+    seats: int
+    price: Money | None = Field(description="null: free")
 
 
 class Slot(BaseModel):
@@ -346,6 +358,26 @@ class Slot(BaseModel):
     end: str
     start_utc: str
     seats_left: int
+
+
+class Slots(BaseModel):
+    time_zone: str = Field(description="the zone the slots' start and end are given in")
+    slots: list[Slot]
+
+
+class FeedUrl(BaseModel):
+    """A resource's new ICS feed address; the token is shown this once."""
+
+    feed_url: str
+    token: str
+
+
+class BusySync(BaseModel):
+    """The outcome of importing a resource's busy times from its ICS URL."""
+
+    synced_at: str
+    busy: int | None = Field(description="busy intervals stored; null when the import failed")
+    error: str | None = Field(description="why the import failed; null when it worked")
 
 
 class Visitor(StrictInput):
@@ -462,6 +494,21 @@ class Booking(BaseModel):
 
     def view(self) -> dict[str, object]:
         return self.model_dump(mode="json", exclude={"tenant_id", "manage_nonce"})
+
+
+class PublicBooking(BaseModel):
+    """What a visitor sees of their own booking, with the token of its manage link."""
+
+    id: str
+    status: BookingStatus
+    start: str
+    end: str
+    time_zone: str
+    hold_expires_at: str | None
+    price: Money | None
+    event_type_id: str
+    visitor_name: str
+    manage_token: str = Field(description="for the manage, cancel and reschedule links")
 
 
 # ---------------------------------------------------------------------------- locks

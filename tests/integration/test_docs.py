@@ -147,6 +147,21 @@ def test_success_answers_are_documented_with_the_schema_of_their_model(aws):
     assert set(feed["responses"]["200"]["content"]) == {"text/calendar"}
 
 
+def test_every_json_success_answer_documents_its_fields(aws):
+    # A bare {"type": "object"} tells a client nothing; every route names its answer's model.
+    document = _document()
+    bare = [
+        f"{method.upper()} {path} {status}"
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        for status, response in operation["responses"].items()
+        if status.startswith("2")
+        for media, content in (response.get("content") or {}).items()
+        if media == "application/json" and content["schema"] == {"type": "object"}
+    ]
+    assert bare == []
+
+
 def test_an_answer_unlike_its_declaration_fails_the_contract_check():
     from tests.integration import contract
 

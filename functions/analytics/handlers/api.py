@@ -16,7 +16,7 @@ from agenthub.http import (
     make_resolver,
 )
 from analytics.logic import counters, reports
-from analytics.models import AnalyticsSettingsUpdate
+from analytics.models import AnalyticsSettings, AnalyticsSettingsUpdate, Report, Series
 
 app = make_resolver()
 # Private: another tenant's proxy must not keep it; 30 s like the server-side cache.
@@ -34,6 +34,7 @@ def _use_cache() -> bool:
 
 
 @app.get("/v1/analytics/agents/<agentId>/series", summary="Daily series", tags=["analytics"])
+@answers(Series)
 @endpoint(app, roles=ALL_ROLES)
 def get_series(who: Caller, agentId: str):
     found = reports.agent_series(who.tenant_id, agentId, *_range(), use_cache=_use_cache())
@@ -55,6 +56,7 @@ def export_series(who: Caller, agentId: str):
 
 
 @app.get("/v1/analytics/agents/<agentId>/report", summary="Report of a range", tags=["analytics"])
+@answers(Report)
 @endpoint(app, roles=ALL_ROLES)
 def get_report(who: Caller, agentId: str):
     found = reports.agent_report(who.tenant_id, agentId, *_range(), use_cache=_use_cache())
@@ -63,12 +65,14 @@ def get_report(who: Caller, agentId: str):
 
 
 @app.get("/v1/analytics/settings", summary="The analytics time zone", tags=["analytics"])
+@answers(AnalyticsSettings)
 @endpoint(app, roles=ALL_ROLES)
 def get_settings(who: Caller):
     return json_response(app, counters.tenant_settings(who.tenant_id).model_dump())
 
 
 @app.put("/v1/analytics/settings", summary="Set the analytics time zone", tags=["analytics"])
+@answers(AnalyticsSettings)
 @endpoint(app, roles=MANAGERS, body=AnalyticsSettingsUpdate)
 def put_settings(who: Caller, body: AnalyticsSettingsUpdate):
     found = counters.set_time_zone(who.tenant_id, body.time_zone)

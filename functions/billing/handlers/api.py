@@ -7,13 +7,14 @@ from agenthub.http import (
     ALL_ROLES,
     MANAGERS,
     Caller,
+    answers,
     api_handler,
     endpoint,
     json_response,
     make_resolver,
 )
 from billing.logic import accounts, plans, statements
-from billing.models import BillingAccountUpdate
+from billing.models import BillingAccount, BillingAccountUpdate, InvoicePreview, Plan, UsageSummary
 
 app = make_resolver()
 
@@ -23,6 +24,7 @@ def _period() -> str | None:
 
 
 @app.get("/v1/billing/plans", summary="The plans a tenant can choose", tags=["billing"])
+@answers(Plan, page=True, exclude={"version"})
 @endpoint(app, roles=ALL_ROLES)
 def list_plans(who: Caller):
     found = plans.all_plans().values()
@@ -30,6 +32,7 @@ def list_plans(who: Caller):
 
 
 @app.get("/v1/billing/account", summary="The tenant's plan and limits", tags=["billing"])
+@answers(BillingAccount, exclude={"tenant_id"})
 @endpoint(app, roles=ALL_ROLES)
 def get_account(who: Caller):
     account = accounts.get_account(who.tenant_id)
@@ -37,6 +40,7 @@ def get_account(who: Caller):
 
 
 @app.patch("/v1/billing/account", summary="Choose a plan, hard stop or overage", tags=["billing"])
+@answers(BillingAccount, exclude={"tenant_id"})
 @endpoint(app, roles=MANAGERS, body=BillingAccountUpdate)
 def update_account(who: Caller, body: BillingAccountUpdate):
     account = accounts.update_account(who.tenant_id, body, Actor(**who.actor))
@@ -44,6 +48,7 @@ def update_account(who: Caller, body: BillingAccountUpdate):
 
 
 @app.get("/v1/billing/usage", summary="Usage of a billing period", tags=["billing"])
+@answers(UsageSummary)
 @endpoint(app, roles=ALL_ROLES)
 def get_usage(who: Caller):
     summary = statements.usage_summary(who.tenant_id, _period())
@@ -51,6 +56,7 @@ def get_usage(who: Caller):
 
 
 @app.get("/v1/billing/usage/agents/<agentId>", summary="An agent's usage", tags=["billing"])
+@answers(UsageSummary)
 @endpoint(app, roles=ALL_ROLES)
 def get_agent_usage(who: Caller, agentId: str):
     summary = statements.agent_usage(who.tenant_id, agentId, _period())
@@ -58,6 +64,7 @@ def get_agent_usage(who: Caller, agentId: str):
 
 
 @app.get("/v1/billing/invoice-preview", summary="The period's invoice so far", tags=["billing"])
+@answers(InvoicePreview)
 @endpoint(app, roles=MANAGERS)
 def get_invoice_preview(who: Caller):
     preview = statements.invoice_preview(who.tenant_id, _period())

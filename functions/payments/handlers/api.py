@@ -31,14 +31,15 @@ from payments.logic import bookings, charges, connections, queries, refunds
 from payments.models import (
     Connection,
     ConnectionCreate,
-    Payment,
-    PaymentLink,
+    PaymentLinkView,
+    PaymentRequestAnswer,
     PaymentRequestCreate,
+    PaymentView,
     RefundCreate,
+    VisitorPayment,
 )
 
-# What answers leave out (Payment.public, PaymentLink.public, Connection.public).
-HIDDEN = frozenset({"tenant_id"})
+# What a connection's answers leave out (Connection.public).
 HIDDEN_CONNECTION = frozenset({"tenant_id", "version"})
 
 app = make_resolver()
@@ -105,7 +106,7 @@ def disconnect_stripe(who: Caller):
     summary="A payment an agent sends: one-off checkout or reusable link",
     tags=["payments"],
 )
-@answers(status=201)
+@answers(PaymentRequestAnswer, status=201)
 @endpoint(app, roles=WRITERS, body=PaymentRequestCreate)
 def create_payment_request(who: Caller, body: PaymentRequestCreate):
     key = app.current_event.headers.get("idempotency-key")
@@ -116,7 +117,7 @@ def create_payment_request(who: Caller, body: PaymentRequestCreate):
 
 
 @app.get("/v1/payments", summary="List payments (cursor pagination)", tags=["payments"])
-@answers(Payment, page=True, exclude=HIDDEN)
+@answers(PaymentView, page=True)
 @endpoint(app, roles=ALL_ROLES)
 def list_payments(who: Caller):
     load = partial(queries.list_payments, who.tenant_id)
@@ -124,14 +125,14 @@ def list_payments(who: Caller):
 
 
 @app.get("/v1/payments/<paymentId>", summary="Get a payment", tags=["payments"])
-@answers(Payment, exclude=HIDDEN)
+@answers(PaymentView)
 @endpoint(app, roles=ALL_ROLES)
 def get_payment(who: Caller, paymentId: str):
     return json_response(app, queries.get_payment(who.tenant_id, paymentId).public())
 
 
 @app.post("/v1/payments/<paymentId>/refunds", summary="Refund a payment", tags=["payments"])
-@answers(Payment, status=201, exclude=HIDDEN)
+@answers(PaymentView, status=201)
 @endpoint(app, roles=MANAGERS, body=RefundCreate)
 def refund_payment(who: Caller, body: RefundCreate, paymentId: str):
     payment = refunds.refund_payment(
@@ -146,7 +147,7 @@ def refund_payment(who: Caller, body: RefundCreate, paymentId: str):
 
 
 @app.get("/v1/payment-links", summary="List payment links", tags=["payments"])
-@answers(PaymentLink, page=True, exclude=HIDDEN)
+@answers(PaymentLinkView, page=True)
 @endpoint(app, roles=ALL_ROLES)
 def list_payment_links(who: Caller):
     load = partial(queries.list_links, who.tenant_id)
@@ -158,6 +159,7 @@ def list_payment_links(who: Caller):
     summary="A visitor's payment status (publishable key, allowed Origin)",
     tags=["widget"],
 )
+@answers(VisitorPayment)
 def get_visitor_payment(agentId: str, paymentId: str):
     who = publishable_caller(app, agentId)
     check_path_ids({"paymentId": paymentId})
@@ -171,7 +173,7 @@ def get_visitor_payment(agentId: str, paymentId: str):
     summary="The pay step of a held booking (publishable key, allowed Origin)",
     tags=["widget"],
 )
-@answers(status=201)
+@answers(VisitorPayment, status=201)
 def create_booking_checkout(agentId: str, bookingId: str):
     who = publishable_caller(app, agentId)
     check_path_ids({"bookingId": bookingId})

@@ -12,10 +12,11 @@ from typing import Any
 
 from agenthub.clients import client
 from agenthub.errors import BadRequest, DependencyUnavailable, is_transient
-from agenthub.http import api_handler, check_path_ids, json_response, make_resolver
+from agenthub.http import answers, api_handler, check_path_ids, json_response, make_resolver
 from agenthub.settings import load_settings
 from payments.handlers.settings import WebhookSettings
 from payments.logic import webhooks
+from payments.models import WebhookReceipt
 
 app = make_resolver()
 
@@ -47,11 +48,13 @@ def _receive(tenant_id: str | None) -> Any:
 
 
 @app.post("/v1/webhooks/stripe", summary="Stripe Connect webhooks", tags=["webhooks"])
+@answers(WebhookReceipt)
 def receive_connect_event():
     return _receive(None)
 
 
 @app.post("/v1/webhooks/stripe/<tenantId>", summary="A tenant's Stripe webhooks", tags=["webhooks"])
+@answers(WebhookReceipt)
 def receive_tenant_event(tenantId: str):
     check_path_ids({"tenantId": tenantId})
     return _receive(tenantId)

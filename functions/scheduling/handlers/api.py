@@ -37,17 +37,22 @@ from scheduling.logic import bookings, config, feeds, links, slots
 from scheduling.models import (
     Booking,
     BookingCreate,
+    BusySync,
     Cancel,
     Confirm,
     EventType,
     EventTypeCreate,
     EventTypeUpdate,
+    FeedUrl,
     LinkCancel,
     LinkReschedule,
+    PublicBooking,
+    PublicEventType,
     Reschedule,
     Resource,
     ResourceCreate,
     ResourceUpdate,
+    Slots,
     WidgetBookingCreate,
 )
 
@@ -107,18 +112,19 @@ def _range_query() -> tuple[Any, Any, str]:
 
 def _public_booking(booking: Booking) -> dict[str, Any]:
     """What the visitor may see of their own booking (and the link to manage it)."""
-    return {
-        "id": booking.id,
-        "status": booking.status,
-        "start": booking.start,
-        "end": booking.end,
-        "time_zone": booking.time_zone,
-        "hold_expires_at": booking.hold_expires_at,
-        "price": booking.price.model_dump() if booking.price else None,
-        "event_type_id": booking.event_type_id,
-        "visitor_name": booking.visitor_name,
-        "manage_token": _signer().token(booking.tenant_id, booking.id, booking.manage_nonce),
-    }
+    view = PublicBooking(
+        id=booking.id,
+        status=booking.status,
+        start=booking.start,
+        end=booking.end,
+        time_zone=booking.time_zone,
+        hold_expires_at=booking.hold_expires_at,
+        price=booking.price,
+        event_type_id=booking.event_type_id,
+        visitor_name=booking.visitor_name,
+        manage_token=_signer().token(booking.tenant_id, booking.id, booking.manage_nonce),
+    )
+    return view.model_dump(mode="json")
 
 
 # ---------------------------------------------------------------------------- resources
@@ -170,7 +176,7 @@ def delete_resource(who: Caller, resourceId: str):
     summary="New ICS feed URL for a resource (shown once; the old one stops)",
     tags=["scheduling"],
 )
-@answers(status=201)
+@answers(FeedUrl, status=201)
 @endpoint(app, roles=MANAGERS)
 def rotate_feed(who: Caller, resourceId: str):
     token = feeds.rotate_feed_token(who.tenant_id, resourceId, _actor(who))
@@ -183,6 +189,7 @@ def rotate_feed(who: Caller, resourceId: str):
     summary="Import busy times from the resource's ICS URL now",
     tags=["scheduling"],
 )
+@answers(BusySync)
 @endpoint(app, roles=WRITERS)
 def sync_busy_times(who: Caller, resourceId: str):
     allow = _settings().allow_private_urls
@@ -255,11 +262,12 @@ def delete_event_type(who: Caller, eventTypeId: str):
     summary="Open slots (from, to: dates; time_zone: IANA)",
     tags=["scheduling"],
 )
+@answers(Slots)
 @endpoint(app, roles=ALL_ROLES)
 def get_slots(who: Caller, eventTypeId: str):
     first, last, zone = _range_query()
     found = slots.available_slots(who.tenant_id, eventTypeId, first, last, zone)
-    data = {"time_zone": zone, "slots": [s.model_dump() for s in found]}
+    data = Slots(time_zone=zone, slots=found).model_dump()
     return json_response(app, data)
 
 
@@ -332,6 +340,7 @@ def reschedule_booking(who: Caller, body: Reschedule, bookingId: str):
 
 
 @app.get(f"{WIDGET}/event-types", summary="Bookable event types (widget)", tags=["widget"])
+@answers(PublicEventType, page=True)
 def widget_event_types(agentId: str):
     who = publishable_caller(app, agentId)
     public_limits.take(_counts(who.tenant_id, agentId, who, write=False))
@@ -345,19 +354,20 @@ def widget_event_types(agentId: str):
     summary="Open slots in the visitor's time zone (widget)",
     tags=["widget"],
 )
+@answers(Slots)
 def widget_slots(agentId: str, eventTypeId: str):
     who = publishable_caller(app, agentId)
     check_path_ids({"eventTypeId": eventTypeId})
     first, last, zone = _range_query()
     public_limits.take(_counts(who.tenant_id, agentId, who, write=False))
     found = slots.available_slots(who.tenant_id, eventTypeId, first, last, zone, agent_id=agentId)
-    data = {"time_zone": zone, "slots": [s.model_dump() for s in found]}
+    data = Slots(time_zone=zone, slots=found).model_dump()
     headers = {**public_cors(app), "Cache-Control": SLOTS_CACHE_CONTROL}
     return json_response(app, data, headers=headers, conditional=True)
 
 
 @app.post(f"{WIDGET}/bookings", summary="Book a slot (widget, Idempotency-Key)", tags=["widget"])
-@answers(status=(201, 200))
+@answers(PublicBooking, status=(201, 200))
 @accepts(WidgetBookingCreate)
 def widget_booking(agentId: str):
     who = publishable_caller(app, agentId)
@@ -389,7 +399,7 @@ def _token() -> str:
 
 
 @app.get(f"{LINKS}/manage", summary="A booking by its manage link (format=ics)", tags=["links"])
-@answers(media=(JSON, CALENDAR))
+@answers(PublicBooking, media=(JSON, CALENDAR))
 def manage_booking():
     tenant_id, booking_id, nonce = _signer().read(_token())
     public_limits.take(_counts(tenant_id, LINKS_SCOPE, None, write=False))
@@ -402,6 +412,7 @@ def manage_booking():
 
 
 @app.post(f"{LINKS}/cancel", summary="Cancel through a manage link", tags=["links"])
+@answers(PublicBooking)
 @accepts(LinkCancel)
 def cancel_by_link():
     body = parse_body(app, LinkCancel)
@@ -420,6 +431,7 @@ def cancel_by_link():
 
 
 @app.post(f"{LINKS}/reschedule", summary="Move through a manage link", tags=["links"])
+@answers(PublicBooking)
 @accepts(LinkReschedule)
 def reschedule_by_link():
     body = parse_body(app, LinkReschedule)
