@@ -176,6 +176,29 @@ def test_manage_links_are_limited_per_client_address(widget: Widget, limits, fro
     assert statuses == {"cancelled", "confirmed"}  # the refused cancel changed nothing
 
 
+def test_calendar_feed_reads_are_limited_per_client_address_and_resource(
+    widget: Widget, limits, frozen_window
+):
+    # Given 2 public reads a minute per client address, and a resource's feed
+    limits(PUBLIC_READS_PER_CLIENT="2")
+    resource = f"/v1/scheduling/resources/{widget.resource_id}/feed"
+    token = h.api(h.SCHEDULING, "POST", resource, caller=widget.tenant.owner).json["token"]
+    path = f"/v1/public/calendars/{widget.tenant.id}/{widget.resource_id}"
+
+    def feed(address: str, token: str = token) -> h.HttpResponse:
+        return h.gateway("GET", path, query={"token": token}, client_address=address)
+
+    # When one address guesses a token, then reads the feed twice
+    assert feed(SCRIPT, "guessed-token-0123456789").status == 404
+    assert feed(SCRIPT).status == 200
+    # Then its third read in the window is refused (guesses count as reads), another is not
+    refused = feed(SCRIPT)
+    assert (refused.status, refused.error_code) == (429, "too_many_requests"), refused
+    assert refused.json["error"]["details"]["scope"] == "client"
+    assert refused.headers["Retry-After"] == "30"
+    assert feed("203.0.113.9").status == 200
+
+
 def test_a_visitor_browsing_and_booking_at_a_normal_pace_is_not_limited(widget: Widget):
     # (the deployed limits: a visitor looks at a few days, books, opens the link twice)
     visitor = "203.0.113.50"

@@ -87,7 +87,7 @@ def _signer() -> links.LinkSigner:
 
 def _counts(tenant_id: str, scope_id: str, who: Caller | None, write: bool) -> list[Count]:
     """The public route's counters: the client address's and (widget) the publishable key's;
-    manage links (``who`` None) count per client address only."""
+    manage links and ICS feeds (``who`` None) count per client address only."""
     window = _settings().writes() if write else _settings().reads()
     key_id = who.key_id if who else None
     address = client_address(app)
@@ -452,7 +452,11 @@ def reschedule_by_link():
 @answers(media=CALENDAR)
 def calendar_feed(tenantId: str, resourceId: str):
     check_path_ids({"tenantId": tenantId, "resourceId": resourceId})
-    text = feeds.feed_ics(tenantId, resourceId, _token())
+    token = _token()
+    # Per client address and resource, before the token is checked: guessing tokens is as
+    # slow as the limit, and a calendar app polling (hours apart) never comes near it.
+    public_limits.take(_counts(tenantId, f"feed-{resourceId}", None, write=False))
+    text = feeds.feed_ics(tenantId, resourceId, token)
     # Calendar apps poll feeds (Google: hours apart); 5 minutes spares us their bursts.
     return _calendar(text, f"{resourceId}.ics", "private, max-age=300")
 
