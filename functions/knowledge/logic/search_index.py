@@ -66,6 +66,13 @@ class IndexSettings:
     stop_word_weight: float = 0.0  # ... but queries ignore them unless nothing else is left
     document_weight: float = 0.2  # share of the document's best chunk score added
     dense_candidates: int = 100  # per ranking, before fusion
+    # Reranking: the best `rerank_pool` by score are ordered by score / best score +
+    # `proximity_weight` * proximity (the share of the question's neighbouring content words
+    # that stand near each other in the passage). Measured on six Debian documentation
+    # corpora (`python -m bench --only retrieval`): recall@5 rose on every one (+2 to +9
+    # points), at any weight from 0.4 to 1.2 and pools of 20 to 50; 0 turns it off.
+    proximity_weight: float = 0.6
+    rerank_pool: int = 30
 
 
 @dataclass(frozen=True)
@@ -505,19 +512,41 @@ class LoadedIndex:
             candidates = np.arange(self.chunk_count) if mask is None else np.flatnonzero(mask)
             dense_ranked = _top(similarity, candidates, self._pool(k))
 
+        pairs = _content_pairs(query_text, self.settings, self.vocabulary)
+        reranked = bool(pairs) and self.settings.proximity_weight > 0
+        pool = max(k, self.settings.rerank_pool) if reranked else k
         if dense_ranked is None:
-            positions = [int(i) for i in lexical_ranked[:k]]
+            positions = [int(i) for i in lexical_ranked[:pool]]
             scores = [float(lexical[i]) for i in positions]
         else:
-            positions, scores = _rrf([lexical_ranked, dense_ranked], k)
+            positions, scores = _rrf([lexical_ranked, dense_ranked], pool)
+        if reranked:
+            near = [_proximity(self.chunk(i), pairs, self.settings) for i in positions]
+            positions, scores, near = self._rerank(positions, scores, near, k)
         covered = self.coverage(weights, positions)
-        pairs = _content_pairs(query_text, self.settings, self.vocabulary)
-        hits = []
-        for i, s, c in zip(positions, scores, covered, strict=True):
-            chunk = self.chunk(i)
-            near = c if not pairs else _proximity(chunk, pairs, self.settings)
-            hits.append(SearchHit(chunk=chunk, score=s, coverage=c, proximity=near))
-        return hits
+        if not reranked:
+            near = covered  # no pair of content words to find near each other
+        return [
+            SearchHit(chunk=self.chunk(i), score=s, coverage=c, proximity=p)
+            for i, s, c, p in zip(positions, scores, covered, near, strict=True)
+        ]
+
+    def _rerank(
+        self, positions: list[int], scores: list[float], near: list[float], k: int
+    ) -> tuple[list[int], list[float], list[float]]:
+        """The k best by score / best score + proximity_weight * proximity (ties: position);
+        that sum becomes the hit's score (comparable within one query, like the score)."""
+        best = max(scores) if scores else 0.0
+        weight = self.settings.proximity_weight
+        combined = [
+            (s / best if best > 0 else 0.0) + weight * p for s, p in zip(scores, near, strict=True)
+        ]
+        order = sorted(range(len(positions)), key=lambda j: (-combined[j], positions[j]))[:k]
+        return (
+            [positions[j] for j in order],
+            [combined[j] for j in order],
+            [near[j] for j in order],
+        )
 
     def _pool(self, k: int) -> int:
         return max(k, self.settings.dense_candidates)

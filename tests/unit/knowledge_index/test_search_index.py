@@ -164,6 +164,24 @@ def test_corrupt_or_mismatched_artifacts_are_refused():
         load_index({**files, "manifest.json": json.dumps(manifest).encode()})
 
 
+def test_a_passage_with_the_question_words_together_outranks_one_that_scatters_them():
+    # Given a passage that repeats the question's words far apart (the higher BM25 score)
+    # and one that says them together once
+    filler = " ".join(f"word{i}" for i in range(12))
+    scattered = f"backup {filler} schedule {filler} backup {filler} schedule {filler} backup"
+    together = f"the backup schedule runs nightly {filler}"
+    chunks = [chunk("scattered", 0, scattered), chunk("together", 0, together)]
+    plain = loaded(chunks, settings=search_index.IndexSettings(proximity_weight=0))
+    assert ids(plain.search("backup schedule", k=2)) == ["scattered:0", "together:0"]
+    # When searched with the proximity rerank (the default)
+    hits = loaded(chunks).search("backup schedule", k=2)
+    # Then the passage that says them together comes first, and says why
+    assert ids(hits) == ["together:0", "scattered:0"]
+    assert [h.proximity for h in hits] == [1.0, 0.0]
+    # A single content word has no pair to find together: BM25's order stands
+    assert ids(loaded(chunks).search("backup", k=2)) == ids(plain.search("backup", k=2))
+
+
 def test_duplicate_chunk_ids_are_rejected():
     duplicate = [chunk("a", 0, "one"), chunk("a", 0, "two")]
     with pytest.raises(ValueError, match="unique"):
@@ -185,7 +203,8 @@ def test_dense_vectors_are_stored_and_fused_only_with_the_same_model():
     fused = index.search("express delivery", k=3, embedder=embedder)
     assert embedder.query_calls == 1
     assert fused[0].chunk.chunk_id == "shipping:1"
-    assert all(0 < h.score < 1 for h in fused)  # reciprocal-rank scores
+    scores = [h.score for h in fused]  # reciprocal-rank scores, then the proximity rerank's
+    assert scores == sorted(scores, reverse=True) and scores[-1] > 0
 
     # A different model's query vector would be meaningless: it is not used
     other = FakeEmbedder(model_id="another-model")
