@@ -99,6 +99,28 @@ def is_stop_word(term: str) -> bool:
     return term in STOP_WORDS
 
 
+# Words that only frame a question: "Can you explain X?", "Please describe X", "Tell me about
+# X", "How does X work?". No passage about X says them, so as query terms they only dilute
+# the match (and the coverage and proximity a question is judged answerable by). Only at the
+# start (or "work" at the end of a how-question), and never in capitals: "EXPLAIN ANALYZE"
+# is a command, not a frame.
+_FRAME = re.compile(
+    r"^\s*(?:(?:can|could|would)\s+you\s+)?(?:please\s+)?"
+    r"(?:(?-i:(?!EXPLAIN\b|DESCRIBE\b))(?:explain|describe)|tell\s+me(?:\s+more)?(?:\s+about)?)\b",
+    re.I,
+)
+_HOW_WORKS = re.compile(
+    r"^(\s*how\s+(?:does|do|did|would|will)\b.+?)\s+work\b\s*([?.!]*)\s*$", re.I
+)
+
+
+def question_focus(text: str) -> str:
+    """``text`` without the words that only frame it as a question (``_FRAME``); unchanged
+    if nothing else would remain."""
+    focused = " ".join(_FRAME.sub(" ", _HOW_WORKS.sub(r"\1\2", text), count=1).split())
+    return focused if content_terms(focused) else text
+
+
 def content_terms(text: str) -> list[str]:
     """The terms of ``text`` without stop words: what a question or a passage is about."""
     return [term for term in tokenize(text) if not is_stop_word(term)]

@@ -492,9 +492,11 @@ class LoadedIndex:
 
         Lexical always; dense as well when this index has vectors and `embedder` is the model
         they were computed with (fused by reciprocal rank). A query with no known term and
-        no dense side returns no hits."""
+        no dense side returns no hits. Words that only frame a question ("Can you explain
+        ...", "How does ... work?") are left out (`query.question_focus`)."""
         if k <= 0 or self.chunk_count == 0:
             return []
+        query_text = query.question_focus(query_text)
         mask = self._mask(filters)
         weights = self.query_weights(self.query_terms(query_text))
         known = [t for t in weights if t in self.vocabulary]

@@ -1,6 +1,6 @@
 """The tokenizer both sides of the index share."""
 
-from knowledge.logic.query import is_stop_word, stem, tokenize
+from knowledge.logic.query import is_stop_word, question_focus, stem, tokenize
 
 
 def test_identifiers_give_the_whole_and_the_parts():
@@ -35,3 +35,19 @@ def test_punctuation_only_and_empty_give_no_terms():
 
 def test_very_long_runs_are_not_terms():
     assert tokenize("a" * 65) == []
+
+
+def test_the_words_that_frame_a_question_are_left_out():
+    assert question_focus("Can you explain the return policy?") == "the return policy?"
+    assert question_focus("Please describe your opening hours") == "your opening hours"
+    assert question_focus("could you tell me more about parking") == "parking"
+    assert question_focus("How does checkpoint tuning work?") == "How does checkpoint tuning?"
+
+
+def test_a_frame_word_that_is_the_subject_stays():
+    # a command in capitals, a frame word elsewhere than the start, nothing left but the frame
+    assert question_focus("EXPLAIN ANALYZE output?") == "EXPLAIN ANALYZE output?"
+    assert question_focus("How do I read EXPLAIN output?") == "How do I read EXPLAIN output?"
+    assert question_focus("Does overtime work count?") == "Does overtime work count?"
+    assert question_focus("How does it work?") == "How does it work?"
+    assert question_focus("explain") == "explain"
