@@ -288,6 +288,13 @@ def test_passages_that_share_the_words_but_not_the_phrase_are_weak():
     assert is_weak([scattered, about]) is False
 
 
+def test_a_passage_holding_every_word_of_the_question_grounds_it_even_with_the_words_apart():
+    # "When are you open on Saturdays?" / "open Monday to Friday from 9:00 to 18:00 and on
+    # Saturdays": every word there, the two content words seven words apart
+    apart = replace(passage("d:0", "text", coverage=1.0), proximity=0.0)
+    assert is_weak([apart]) is False
+
+
 def test_two_passages_of_one_document_make_one_citation_with_its_quoted_sentence():
     # Given two cited passages of the same document and one of another
     first, other = shop_passages()[0], shop_passages()[1]
