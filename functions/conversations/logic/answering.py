@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from conversations.logic import _answer_citations, _answer_prompt
+from conversations.logic import _answer_citations, _answer_judge, _answer_prompt
 from conversations.logic._answer_types import (
     AgentPersona,
     Answer,
@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ABSTENTION_TEXT",
+    "WEAK_ANSWERABILITY",
     "WEAK_COVERAGE",
-    "WEAK_GROUNDING",
     "AgentPersona",
     "Answer",
     "BedrockConverseProvider",
@@ -70,22 +70,13 @@ __all__ = [
 # Coverage is lexical: with dense retrieval on it under-rates paraphrases, so the rule errs
 # towards abstaining, never towards inventing.
 WEAK_COVERAGE = 0.4
-# ... and no passage is *about* the question: grounding = (coverage + proximity) / 2, where
-# proximity is the share of the question's neighbouring content words that stand near each
-# other in the passage or its headings (`SearchHit.proximity`). Off-topic questions from other
-# documentation share words with many passages but rarely their phrases. Measured on six
-# Debian documentation corpora (bench/conversations, generated questions, off-topic ones from
-# other domains; `python -m bench --only conversations`), with the search leaving out the
-# words that frame a question ("Can you explain", `query.question_focus`): at 0.45, 1-17% of
-# answerable and 40-82% of off-topic questions abstain per corpus (0.5: 1-18% and 42-82%;
-# 0.55: 2-37% and 58-88%); no threshold reaches both goals (<= 10% and >= 90%) on any
-# corpus. The team's 66 hand-written PostgreSQL questions, phrased as visitors do, pay most
-# for a higher one: 15% of them abstain at 0.45, 23% at 0.5 (their 20 unanswerable ones: all,
-# at either). A passage holding every word of the question still grounds it when the words
-# stand apart ("When are you open on Saturdays?" against "open Monday to Friday from 9:00 to
-# 18:00 and on Saturdays": coverage 1, proximity 0). Coverage and proximity are lexical: a
-# learned judge is what could separate the two sets.
-WEAK_GROUNDING = 0.45
+# ... or the answerability judge (`_answer_judge`: a logistic model over grounding = (coverage
+# + proximity) / 2, how many passages ground the question, whether they agree on a document,
+# whether a passage's headings name its words) says the passages are not *about* it. Measured
+# by `python -m bench.conversations.judge` on six Debian documentation corpora (generated
+# questions, off-topic ones from other domains) and the team's hand-written PostgreSQL
+# questions; see the module for the figures and how the threshold was chosen.
+WEAK_ANSWERABILITY = _answer_judge.THRESHOLD
 MAX_PASSAGES = 8  # the search asks for 5; more only dilutes the prompt
 NO_MODEL = "none"
 ABSTENTION_TEXT = (
@@ -136,33 +127,27 @@ def passages_from_hits(hits: Sequence[SearchHit]) -> list[Passage]:
     return passages
 
 
-def grounding(passage: Passage) -> float | None:
-    """(coverage + proximity) / 2, or None when the search did not measure both."""
-    if passage.coverage is None or passage.proximity is None:
-        return None
-    return (passage.coverage + passage.proximity) / 2
-
-
 def is_weak(
+    query: str,
     passages: Sequence[Passage],
     *,
     threshold: float = WEAK_COVERAGE,
-    grounding_threshold: float = WEAK_GROUNDING,
+    answerability_threshold: float = WEAK_ANSWERABILITY,
 ) -> bool:
-    """True when the passages cannot ground an answer: there are none, the best coverage
-    among them is below `threshold` (WEAK_COVERAGE), or the best grounding is below
-    `grounding_threshold` (WEAK_GROUNDING). Passages without a coverage figure (a search that
-    did not measure it) are not judged weak here; the provider then decides, and says
-    NO_ANSWER when they do not answer."""
+    """True when the passages cannot ground an answer to `query` (what was searched): there
+    are none, the best coverage among them is below `threshold` (WEAK_COVERAGE), or the
+    answerability judge scores them below `answerability_threshold` (WEAK_ANSWERABILITY).
+    Passages without coverage figures (a search that did not measure them) are not judged
+    weak here; the provider then decides, and says NO_ANSWER when they do not answer."""
     if not passages:
         return True
     measured = [p.coverage for p in passages if p.coverage is not None]
     if not measured:
         return False
-    grounded = [g for g in map(grounding, passages) if g is not None]
     if max(measured) < threshold:
         return True
-    return bool(grounded) and max(grounded) < grounding_threshold
+    score = _answer_judge.answerability(query, passages)
+    return score is not None and score < answerability_threshold
 
 
 def _content_terms(text: str) -> tuple[list[str], bool]:
@@ -244,14 +229,11 @@ def answer(
 
     Raises ProviderUnavailable when the provider cannot answer now."""
     passages = list(passages)[:MAX_PASSAGES]
-    if is_weak(passages, threshold=weak_threshold):
+    search_query = retrieval_query(question, history)
+    if is_weak(search_query, passages, threshold=weak_threshold):
         return _abstain()
     request = _answer_prompt.build_request(
-        question,
-        passages,
-        history,
-        persona,
-        search_query=retrieval_query(question, history),
+        question, passages, history, persona, search_query=search_query
     )
     result = provider.generate(request)
     stop = result.stop_reason.lower()

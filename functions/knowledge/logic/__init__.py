@@ -4,7 +4,7 @@
 from knowledge.logic.fetch import FetchLimits, UrlRejected, fetch_url
 from knowledge.logic.housekeeping import collect_garbage
 from knowledge.logic.links import source_link
-from knowledge.logic.query import content_terms
+from knowledge.logic.query import content_terms, question_focus
 from knowledge.logic.retrieval import SearchResult, embedder, index_version, search
 from knowledge.logic.sources import forget_agent
 from knowledge.logic.types import SearchHit
@@ -20,6 +20,7 @@ __all__ = [
     "fetch_url",
     "forget_agent",
     "index_version",
+    "question_focus",
     "search",
     "source_link",
 ]

@@ -66,7 +66,7 @@ def test_hits_become_passages_with_what_a_citation_needs():
 
 
 def test_no_passages_is_weak():
-    assert is_weak([])
+    assert is_weak("When are you open?", [])
 
 
 @pytest.mark.parametrize(
@@ -80,14 +80,14 @@ def test_no_passages_is_weak():
 )
 def test_weak_when_no_passage_covers_enough_of_the_question(coverages, weak):
     passages = [passage(f"d:{i}", "text", coverage=c) for i, c in enumerate(coverages)]
-    assert is_weak(passages) is weak
+    assert is_weak("text", passages) is weak
 
 
 def test_threshold_is_the_documented_one():
     assert answering.WEAK_COVERAGE == 0.4
     passages = [passage("d:0", "text", coverage=0.45)]
-    assert not is_weak(passages)
-    assert is_weak(passages, threshold=0.5)
+    assert not is_weak("text", passages)
+    assert is_weak("text", passages, threshold=0.5)
 
 
 # -- abstention ----------------------------------------------------------------------------
@@ -281,18 +281,40 @@ def test_follow_up_answer_uses_the_folded_topic():
     assert result.citations[0].chunk_id == "hours:0"
 
 
-def test_passages_that_share_the_words_but_not_the_phrase_are_weak():
-    scattered = replace(passage("d:0", "text", coverage=0.8), proximity=0.0)
-    about = replace(passage("d:1", "text", coverage=1.0), proximity=1.0)
-    assert is_weak([scattered]) is True
-    assert is_weak([scattered, about]) is False
+def test_a_passage_that_names_the_words_in_passing_among_unrelated_documents_is_weak():
+    # "How do GUI applications work?": every word in one sentence of a planner page, the
+    # other hits from four other documents, no heading about GUI applications
+    question = "How do GUI applications work?"
+    passing = replace(
+        passage(
+            "planner:3",
+            "There might be a GUI in the application that lets users choose the plan.",
+            title="Statistics used by the planner",
+            coverage=0.8,
+        ),
+        proximity=0.5,
+    )
+    others = [
+        replace(
+            passage(f"d{i}:0", "Applications connect to the server.", title=f"Chapter {i}"),
+            coverage=0.4,
+            proximity=0.0,
+        )
+        for i in range(4)
+    ]
+    assert is_weak(question, [passing, *others]) is True
+    # The same passage, where the knowledge base is about the question: its headings name
+    # GUI applications and the other hits come from the same document
+    about = replace(passing, title="GUI applications")
+    same = [replace(o, document_id="planner") for o in others]
+    assert is_weak(question, [about, *same]) is False
 
 
 def test_a_passage_holding_every_word_of_the_question_grounds_it_even_with_the_words_apart():
     # "When are you open on Saturdays?" / "open Monday to Friday from 9:00 to 18:00 and on
     # Saturdays": every word there, the two content words seven words apart
-    apart = replace(passage("d:0", "text", coverage=1.0), proximity=0.0)
-    assert is_weak([apart]) is False
+    hours = replace(shop_passages()[0], coverage=1.0, proximity=0.0)
+    assert is_weak("When are you open on Saturdays?", [hours]) is False
 
 
 def test_two_passages_of_one_document_make_one_citation_with_its_quoted_sentence():
