@@ -191,6 +191,11 @@ class QueuePoller(threading.Thread):
         event = {"Records": [sqs_record(message, self.queue_arn) for message in batch]}
         result = self.invoke(self.trigger.function, event)
         self.batches += 1
+        if not result.ok and self.stop_event.is_set():
+            # The runtime is stopping and took the environment down mid-batch: the messages
+            # stay in the queue (as when Lambda shuts an environment down); not a failure.
+            LOG.debug("%s: batch of %d cut off by the runtime stopping", self.name, len(batch))
+            return
         ids = [message["MessageId"] for message in batch]
         failed = failed_message_ids(result, ids, self.trigger.report_item_failures)
         if not result.ok:

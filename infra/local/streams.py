@@ -330,6 +330,12 @@ class StreamPoller(threading.Thread):
             records, retries = work.popleft()
             result = self.invoke(trigger.function, {"Records": records})
             self.batches += 1
+            if not result.ok and self.stop_event.is_set():
+                # Cut off by the runtime stopping: not a failure, nothing to give up on.
+                LOG.debug(
+                    "%s: batch of %d cut off by the runtime stopping", self.name, len(records)
+                )
+                return
             failed_at = first_failed_index(result, records, trigger.report_item_failures)
             if failed_at is None:
                 continue
