@@ -133,10 +133,15 @@ def _calls(calls: dict[str, int]) -> str:
 
 
 def run_domain_sections(only: str | None) -> None:
-    """The sections of the domains added later (scheduling, usage), imported when run."""
+    """The sections added later (the answerability judge, scheduling, usage), imported when
+    run."""
     import importlib
 
-    for name, module in (("scheduling", "bench.scheduling"), ("usage", "bench.usage")):
+    for name, module in (
+        ("judge", "bench.conversations.judge"),
+        ("scheduling", "bench.scheduling"),
+        ("usage", "bench.usage"),
+    ):
         if only in (None, name):
             importlib.import_module(module).run(print_fn=print)
 
@@ -155,6 +160,7 @@ def main() -> None:
             "ingestion",
             "retrieval",
             "conversations",
+            "judge",
             "widget",
             "payments",
             "scheduling",

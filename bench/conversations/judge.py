@@ -1,6 +1,6 @@
 """Fit the answerability judge (conversations/logic/_answer_judge.py) and measure it.
 
-    .venv/bin/python -m bench.conversations.judge
+    .venv/bin/python -m bench --only judge   (or python -m bench.conversations.judge)
 
 Fit: L2-regularized logistic regression (Newton's method, so the result does not depend on
 a step size or an iteration count) over the judge's signals, on
@@ -140,7 +140,7 @@ def run(print_fn: PrintFn = print) -> dict[str, Any]:
     )
     print_fn(
         "   per corpus: AUC (answerable above off-topic), then % of answerable / off-topic"
-        " questions judged unanswerable"
+        " questions judged unanswerable (each rule alone, without the 0.4 coverage floor)"
     )
     print_fn(
         f"   {'corpus':18} {'set':8} {'grounding < 0.45':>22} {'judge (shipped)':>22}"
