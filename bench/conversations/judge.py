@@ -11,13 +11,16 @@ each question searched as the service searches it (retrieval_query, k=5). The th
 the probability under which 5% of the fit's answerable questions fall.
 
 Then, per corpus, tuning and held-out (debian-handbook, debian-reference, python; never
-seen by the fit): ROC AUC (answerable ranked above off-topic), and the share of answerable
+seen by the fit), and per corpus again as small knowledge bases (six samples of 8 of its
+documents, never fitted): ROC AUC (answerable ranked above off-topic), and the share of answerable
 and off-topic questions under the threshold, for the fitted judge beside the grounding rule
 it replaces (best grounding < 0.45). Prints the constants to paste into the module.
 """
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +34,12 @@ from bench.retrieval import evaluate as retrieval_bench
 L2 = 1.0  # ridge penalty on the standardized weights (the bias is not penalized)
 ANSWERABLE_MISS = 5.0  # % of the fit's answerable questions allowed under the threshold
 GROUNDING_RULE = 0.45  # the rule the judge replaced: abstain when best grounding < 0.45
+# Small knowledge bases, measured only (the fit sees whole corpora): a tenant with a handful
+# of documents, where few passages match a question at all.
+SMALL_DOCUMENTS = 8
+SMALL_SAMPLES = 6
+SMALL_SEED = 7
+OFF_TOPIC_PER_SAMPLE = 6
 PrintFn = Callable[..., None]
 
 
@@ -40,6 +49,31 @@ class Labeled:
     tuning: bool
     answerable: list[tuple[float, ...] | None]
     other: list[tuple[float, ...] | None]  # off-topic or unanswerable
+    fitted: bool = True  # the small knowledge bases are only measured
+
+
+def _small_bases(p: Any) -> Labeled:
+    """SMALL_SAMPLES knowledge bases of SMALL_DOCUMENTS documents of corpus `p`, drawn
+    (seeded) among the documents its questions are about: each asked the questions about its
+    documents and OFF_TOPIC_PER_SAMPLE of the corpus's off-topic questions."""
+    from knowledge.logic import search_index
+
+    documents = defaultdict(list)
+    for chunk in p.chunks:
+        documents[chunk.document_id].append(chunk)
+    candidates = sorted({q.file for q in p.set.questions if q.file in documents})
+    rng = random.Random(SMALL_SEED)
+    answerable: list[tuple[float, ...] | None] = []
+    other: list[tuple[float, ...] | None] = []
+    for sample in range(SMALL_SAMPLES):
+        chosen = set(rng.sample(candidates, min(SMALL_DOCUMENTS, len(candidates))))
+        chunks = [c for d in sorted(chosen) for c in documents[d]]
+        index = search_index.load_index(search_index.build_index(chunks).files())
+        answerable += _signals(index, [q.question for q in p.set.questions if q.file in chosen])
+        start = sample * OFF_TOPIC_PER_SAMPLE
+        other += _signals(index, p.off_topic[start : start + OFF_TOPIC_PER_SAMPLE])
+    name = f"{p.name} ({SMALL_DOCUMENTS} docs)"
+    return Labeled(name, p.set.corpus.tuning, answerable, other, fitted=False)
 
 
 def _signals(index: Any, questions: Sequence[str]) -> list[tuple[float, ...] | None]:
@@ -58,7 +92,8 @@ def collect() -> list[Labeled]:
     from knowledge.logic import search_index
 
     sets = []
-    for name, p in suite.prepare_all().items():
+    prepared = suite.prepare_all()
+    for name, p in prepared.items():
         index = search_index.load_index(search_index.build_index(p.chunks).files())
         sets.append(
             Labeled(
@@ -79,7 +114,7 @@ def collect() -> list[Labeled]:
             _signals(index, unanswerable),
         )
     )
-    return sets
+    return sets + [_small_bases(p) for p in prepared.values()]
 
 
 def _matrix(rows: Sequence[tuple[float, ...] | None], width: int) -> np.ndarray:
@@ -120,7 +155,7 @@ def run(print_fn: PrintFn = print) -> dict[str, Any]:
 
     width = len(judge.SIGNALS)
     sets = collect()
-    fitted = [s for s in sets if s.tuning]
+    fitted = [s for s in sets if s.tuning and s.fitted]
     x = np.vstack([_matrix(s.answerable + s.other, width) for s in fitted])
     y = np.concatenate([np.r_[np.ones(len(s.answerable)), np.zeros(len(s.other))] for s in fitted])
     means, scales, weights, bias = fit(x, y)
@@ -143,7 +178,7 @@ def run(print_fn: PrintFn = print) -> dict[str, Any]:
         " questions judged unanswerable (each rule alone, without the 0.4 coverage floor)"
     )
     print_fn(
-        f"   {'corpus':18} {'set':8} {'grounding < 0.45':>22} {'judge (shipped)':>22}"
+        f"   {'corpus':27} {'set':8} {'grounding < 0.45':>22} {'judge (shipped)':>22}"
         f" {'judge (refit now)':>22}"
     )
     figures: dict[str, Any] = {}
@@ -160,7 +195,7 @@ def run(print_fn: PrintFn = print) -> dict[str, Any]:
                 f" / {100 * np.mean(score_o < cut):3.0f}%"
             )
         role = "tuning" if s.tuning else "held-out"
-        print_fn(f"   {s.name:18} {role:8} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22}")
+        print_fn(f"   {s.name:27} {role:8} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22}")
         figures[s.name] = cells
     print_fn("\n   refit constants (conversations/logic/_answer_judge.py):")
     print_fn(f"   MEANS = {tuple(round(float(v), 6) for v in means)}")
