@@ -24,12 +24,12 @@ docs do say how to get a Git repository).
 
 `document` is the one signal that reads the passages together, and the fit saw only whole
 corpora, so the same command also measures knowledge bases of 8 documents (six samples per
-corpus, never fitted). There the judge is about as good as the old rule (better on python and git, within a few
-points elsewhere): AUC 0.90-0.97,
-answerable / off-topic abstention postgresql 10 / 81% (old rule 13 / 86), git 26 / 86
-(29 / 83), sqlite 6 / 81 (4 / 83), debian-handbook 14 / 100 (13 / 97), debian-reference
-9 / 89 (9 / 86), python 8 / 89 (17 / 92). tests/unit/conversations_answering/test_judge.py
-asks a six-document shop both kinds of question.
+corpus, never fitted). There the judge is about as good as the old rule (better on python and
+git, within a few points elsewhere): AUC 0.90-0.97, answerable / off-topic abstention
+postgresql 10 / 81% (old rule 13 / 86), git 26 / 86 (29 / 83), sqlite 6 / 81 (4 / 83),
+debian-handbook 14 / 100 (13 / 97), debian-reference 9 / 89 (9 / 86), python 8 / 89 (17 / 92).
+tests/unit/conversations_answering/test_judge.py asks a six-document shop both kinds of
+question.
 """
 
 from __future__ import annotations
