@@ -70,12 +70,13 @@ __all__ = [
 # Coverage is lexical: with dense retrieval on it under-rates paraphrases, so the rule errs
 # towards abstaining, never towards inventing.
 WEAK_COVERAGE = 0.4
-# ... or the answerability judge (`_answer_judge`: a logistic model over grounding = (coverage
-# + proximity) / 2, how many passages ground the question, whether they agree on a document,
-# whether a passage's headings name its words) says the passages are not *about* it. Measured
-# by `python -m bench.conversations.judge` on six Debian documentation corpora (generated
-# questions, off-topic ones from other domains) and the team's hand-written PostgreSQL
-# questions; see the module for the figures and how the threshold was chosen.
+# ... or the answerability judge (`_answer_judge`: a logistic model over the best passage's
+# grounding = (coverage + proximity) / 2 and coverage, the question's length, whether a
+# passage's headings name its words and whether the hits agree on one document) says the
+# passages are not *about* it. Measured by `python -m bench --only judge` on six Debian
+# documentation corpora (generated questions, off-topic ones from other domains), small
+# knowledge bases drawn from them and the team's hand-written PostgreSQL questions; see the
+# module for the figures and how the threshold was chosen.
 WEAK_ANSWERABILITY = _answer_judge.THRESHOLD
 MAX_PASSAGES = 8  # the search asks for 5; more only dilutes the prompt
 NO_MODEL = "none"
