@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.conversations.evaluate import K
+from bench.conversations.evaluate import ask
 from bench.retrieval import corpus
 from bench.retrieval import evaluate as retrieval_bench
 
@@ -77,14 +77,13 @@ def _small_bases(p: Any) -> Labeled:
 
 
 def _signals(index: Any, questions: Sequence[str]) -> list[tuple[float, ...] | None]:
+    """The judge's inputs for each question, asked as the conversations bench asks it."""
     from conversations.logic import _answer_judge, answering
 
-    out = []
-    for question in questions:
-        query = answering.retrieval_query(question, [])
-        passages = answering.passages_from_hits(index.search(query, k=K))
-        out.append(_answer_judge.signals(query, passages))
-    return out
+    return [
+        _answer_judge.signals(answering.retrieval_query(q, []), ask(index, q).passages)
+        for q in questions
+    ]
 
 
 def collect() -> list[Labeled]:
@@ -154,6 +153,7 @@ def run(print_fn: PrintFn = print) -> dict[str, Any]:
     from conversations.logic import _answer_judge as judge
 
     width = len(judge.SIGNALS)
+    grounding = judge.SIGNALS.index("grounding")
     sets = collect()
     fitted = [s for s in sets if s.tuning and s.fitted]
     x = np.vstack([_matrix(s.answerable + s.other, width) for s in fitted])
@@ -186,7 +186,7 @@ def run(print_fn: PrintFn = print) -> dict[str, Any]:
         a, o = _matrix(s.answerable, width), _matrix(s.other, width)
         cells = []
         for score_a, score_o, cut in (
-            (a[:, 0], o[:, 0], GROUNDING_RULE),
+            (a[:, grounding], o[:, grounding], GROUNDING_RULE),
             (shipped(a), shipped(o), judge.THRESHOLD),
             (refit(a), refit(o), threshold),
         ):
