@@ -216,6 +216,7 @@ def answer(
     provider: Provider,
     *,
     weak_threshold: float = WEAK_COVERAGE,
+    answerability_threshold: float = WEAK_ANSWERABILITY,
 ) -> Answer:
     """The agent's answer to `question` from `passages` (best first), with citations.
 
@@ -231,7 +232,12 @@ def answer(
     Raises ProviderUnavailable when the provider cannot answer now."""
     passages = list(passages)[:MAX_PASSAGES]
     search_query = retrieval_query(question, history)
-    if is_weak(search_query, passages, threshold=weak_threshold):
+    if is_weak(
+        search_query,
+        passages,
+        threshold=weak_threshold,
+        answerability_threshold=answerability_threshold,
+    ):
         return _abstain()
     request = _answer_prompt.build_request(
         question, passages, history, persona, search_query=search_query
