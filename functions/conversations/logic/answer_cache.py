@@ -4,9 +4,11 @@ own); with the optional shared cache (SHARED_CACHE_ENDPOINT, memcached) the L2 i
 instead and the item is neither read nor written (see ``make bench --only cache``).
 
 An entry is keyed by the agent, the knowledge index version, the agent's version (its model,
-instructions and temperature shape the answer) and the normalized question. A re-indexed
-knowledge base or an edited agent therefore has new keys: a stale answer is never served, and
-old entries simply expire. An entry also records the search query it was answered from; a
+instructions and temperature shape the answer), the code that answers (`code_fingerprint`:
+the answer path and knowledge's search) and the normalized question. A re-indexed knowledge
+base, an edited agent or a deploy that changes how questions are answered (a refitted
+answerability judge) therefore has new keys: a stale answer is never served, and old entries
+simply expire. An entry also records the search query it was answered from; a
 follow-up whose history folds a different topic into the search does not reuse it.
 """
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import cache
+from pathlib import Path
 
 from agenthub.cache import TTLCache
 from agenthub.environment import ttl_cache
@@ -46,10 +50,40 @@ def normalize(text: str) -> str:
     return _TRAILING.sub("", _SPACE.sub(" ", folded).strip())
 
 
+FUNCTIONS = Path(__file__).resolve().parents[2]
+# What turns a question into an answer: the answer path (judge, extractive answerer, prompt,
+# citations, providers) and knowledge's search. Ingestion lives in knowledge/logic too; a
+# deploy that only changes it also renews the keys, which costs at most an hour of misses.
+ANSWER_CODE = (
+    "conversations/logic/answering.py",
+    "conversations/logic/_answer_*.py",
+    "conversations/logic/providers.py",
+    "knowledge/logic/*.py",
+)
+
+
+def fingerprint(root: Path) -> str:
+    """A digest of the ANSWER_CODE source files under `root` (path and content)."""
+    h = hashlib.sha256()
+    for path in sorted({p for pattern in ANSWER_CODE for p in root.glob(pattern)}):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@cache
+def code_fingerprint() -> str:
+    """This deployment's answer code, read once per environment (about 1 ms)."""
+    return fingerprint(FUNCTIONS)
+
+
 def digest(index_version: int, agent_version: int, question: str, page: str = "") -> str:
     """``page``: the visitor's page context as the answer sees it ("" when it cannot change
     the answer: the extractive answerer does not read it)."""
-    material = f"v1|index={index_version}|agent={agent_version}|{normalize(question)}"
+    material = (
+        f"v1|code={code_fingerprint()}|index={index_version}|agent={agent_version}"
+        f"|{normalize(question)}"
+    )
     if page:
         material += f"|page={page}"
     return hashlib.sha256(material.encode()).hexdigest()[:40]
