@@ -11,10 +11,11 @@ each question searched as the service searches it (retrieval_query, k=5). The th
 the probability under which 5% of the fit's answerable questions fall.
 
 Then, per corpus, tuning and held-out (debian-handbook, debian-reference, python; never
-seen by the fit), and per corpus again as small knowledge bases (six samples of 8 of its
-documents, never fitted): ROC AUC (answerable ranked above off-topic), and the share of answerable
-and off-topic questions under the threshold, for the fitted judge beside the grounding rule
-it replaces (best grounding < 0.45). Prints the constants to paste into the module.
+seen by the fit), and per corpus again as smaller knowledge bases (six samples of 8 and of
+32 of its documents, never fitted): ROC AUC (answerable ranked above off-topic), and the
+share of answerable and off-topic questions under the threshold, for the fitted judge beside
+the grounding rule it replaces (best grounding < 0.45). Prints the constants to paste into
+the module.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from bench.retrieval import evaluate as retrieval_bench
 L2 = 1.0  # ridge penalty on the standardized weights (the bias is not penalized)
 ANSWERABLE_MISS = 5.0  # % of the fit's answerable questions allowed under the threshold
 GROUNDING_RULE = 0.45  # the rule the judge replaced: abstain when best grounding < 0.45
-# Small knowledge bases, measured only (the fit sees whole corpora): a tenant with a handful
-# of documents, where few passages match a question at all.
-SMALL_DOCUMENTS = 8
+# Smaller knowledge bases, measured only (the fit sees whole corpora): a tenant with a handful
+# of documents, where few passages match a question at all, and one with a few dozen.
+SMALL_DOCUMENTS = (8, 32)
 SMALL_SAMPLES = 6
 SMALL_SEED = 7
 OFF_TOPIC_PER_SAMPLE = 6
@@ -52,27 +53,30 @@ class Labeled:
     fitted: bool = True  # the small knowledge bases are only measured
 
 
-def _small_bases(p: Any) -> Labeled:
-    """SMALL_SAMPLES knowledge bases of SMALL_DOCUMENTS documents of corpus `p`, drawn
-    (seeded) among the documents its questions are about: each asked the questions about its
-    documents and OFF_TOPIC_PER_SAMPLE of the corpus's off-topic questions."""
+def _small_bases(p: Any, size: int) -> Labeled | None:
+    """SMALL_SAMPLES knowledge bases of `size` documents of corpus `p`, drawn (seeded) among
+    the documents its questions are about: each asked the questions about its documents and
+    OFF_TOPIC_PER_SAMPLE of the corpus's off-topic questions. None when the corpus has no
+    more than `size` such documents (the whole corpus is measured already)."""
     from knowledge.logic import search_index
 
     documents = defaultdict(list)
     for chunk in p.chunks:
         documents[chunk.document_id].append(chunk)
     candidates = sorted({q.file for q in p.set.questions if q.file in documents})
+    if len(candidates) <= size:
+        return None
     rng = random.Random(SMALL_SEED)
     answerable: list[tuple[float, ...] | None] = []
     other: list[tuple[float, ...] | None] = []
     for sample in range(SMALL_SAMPLES):
-        chosen = set(rng.sample(candidates, min(SMALL_DOCUMENTS, len(candidates))))
+        chosen = set(rng.sample(candidates, size))
         chunks = [c for d in sorted(chosen) for c in documents[d]]
         index = search_index.load_index(search_index.build_index(chunks).files())
         answerable += _signals(index, [q.question for q in p.set.questions if q.file in chosen])
         start = sample * OFF_TOPIC_PER_SAMPLE
         other += _signals(index, p.off_topic[start : start + OFF_TOPIC_PER_SAMPLE])
-    name = f"{p.name} ({SMALL_DOCUMENTS} docs)"
+    name = f"{p.name} ({size} docs)"
     return Labeled(name, p.set.corpus.tuning, answerable, other, fitted=False)
 
 
@@ -113,7 +117,8 @@ def collect() -> list[Labeled]:
             _signals(index, unanswerable),
         )
     )
-    return sets + [_small_bases(p) for p in prepared.values()]
+    smaller = (_small_bases(p, size) for size in SMALL_DOCUMENTS for p in prepared.values())
+    return sets + [s for s in smaller if s is not None]
 
 
 def _matrix(rows: Sequence[tuple[float, ...] | None], width: int) -> np.ndarray:
