@@ -175,8 +175,9 @@ def _p(values: list[float], q: float) -> float:
 
 def corpora_table(print_fn: PrintFn = print) -> dict[str, float]:
     """Per corpus (bench/retrieval/suite.py): abstention on its generated questions (goal
-    <= 10%) and on off-topic questions from other domains (goal >= 90%), and the share of
-    answers whose cited passages hold the section's text."""
+    <= 10%), on off-topic questions from the other corpora's domains and on questions of
+    unrelated documentation (personal finance, image editing, electronics design; goal >= 90%
+    for both), and the share of answers whose cited passages hold the section's text."""
     from bench.retrieval import suite
     from conversations.logic import answering
     from knowledge.logic import search_index
@@ -184,16 +185,18 @@ def corpora_table(print_fn: PrintFn = print) -> dict[str, float]:
     print_fn("\n== Answers on every corpus: generated questions and off-topic ones ==")
     print_fn(
         f"   {'corpus':17} {'set':8} {'abst. answerable':>17} {'abst. off-topic':>16}"
-        f" {'cited holds':>12} {'any of 5 holds':>15} {'cited':>6}"
+        f" {'abst. unrelated':>16} {'cited holds':>12} {'any of 5 holds':>15} {'cited':>6}"
     )
     out: dict[str, float] = {}
     for name, p in suite.prepare_all().items():
         index = search_index.load_index(search_index.build_index(p.chunks).files())
         answerable = [ask(index, q.question) for q in p.set.questions]
         off = [ask(index, text) for text in p.off_topic]
-        n_a, n_o = len(answerable), len(off)
+        unrelated = [ask(index, text) for text in p.unrelated]
+        n_a, n_o, n_u = len(answerable), len(off), len(unrelated)
         abst_a = sum(o.answer.abstained for o in answerable)
         abst_o = sum(o.answer.abstained for o in off)
+        abst_u = sum(o.answer.abstained for o in unrelated)
 
         def holds(passages: Sequence[Any], q: Any) -> bool:
             return suite.judge(q, [(x.document_id, x.text) for x in passages]) is not None
@@ -204,12 +207,12 @@ def corpora_table(print_fn: PrintFn = print) -> dict[str, float]:
         ceiling = sum(
             holds(o.passages, q) for o, q in zip(answerable, p.set.questions, strict=True)
         )
-        answered = [o for o in answerable + off if not o.answer.abstained]
+        answered = [o for o in answerable + off + unrelated if not o.answer.abstained]
         with_citations = sum(1 for o in answered if o.answer.citations)
         role = "tuning" if p.set.corpus.tuning else "held-out"
         print_fn(
             f"   {name:17} {role:8} {_pct(abst_a, n_a):>17} {_pct(abst_o, n_o):>16}"
-            f" {100 * cited / n_a:11.1f}% {100 * ceiling / n_a:14.1f}%"
+            f" {_pct(abst_u, n_u):>16} {100 * cited / n_a:11.1f}% {100 * ceiling / n_a:14.1f}%"
             f" {100 * with_citations / max(1, len(answered)):5.0f}%"
         )
         sweep = []
@@ -226,10 +229,18 @@ def corpora_table(print_fn: PrintFn = print) -> dict[str, float]:
                 weak(o, q.question) for o, q in zip(answerable, p.set.questions, strict=True)
             )
             weak_o = sum(weak(o, text) for o, text in zip(off, p.off_topic, strict=True))
-            sweep.append(f"{threshold:g}: {100 * weak_a / n_a:.0f}%/{100 * weak_o / n_o:.0f}%")
-        print_fn(f"   {'':26} weak rule at answerability {', '.join(sweep)} (answerable/off-topic)")
+            weak_u = sum(weak(o, text) for o, text in zip(unrelated, p.unrelated, strict=True))
+            sweep.append(
+                f"{threshold:g}: {100 * weak_a / n_a:.0f}%/{100 * weak_o / n_o:.0f}%"
+                f"/{100 * weak_u / max(1, n_u):.0f}%"
+            )
+        print_fn(
+            f"   {'':26} weak rule at answerability {', '.join(sweep)}"
+            " (answerable/off-topic/unrelated)"
+        )
         out[f"abstained_answerable_{name}"] = 100 * abst_a / n_a
         out[f"abstained_off_topic_{name}"] = 100 * abst_o / n_o
+        out[f"abstained_unrelated_{name}"] = 100 * abst_u / max(1, n_u)
     return out
 
 

@@ -11,7 +11,8 @@ each question searched as the service searches it (retrieval_query, k=5). The th
 the probability under which 5% of the fit's answerable questions fall.
 
 Then, per corpus, tuning and held-out (debian-handbook, debian-reference, python; never
-seen by the fit), and per corpus again as smaller knowledge bases (six samples of 8 and of
+seen by the fit), per corpus against questions of unrelated documentation (corpus.UNRELATED,
+never fitted), and per corpus again as smaller knowledge bases (six samples of 8 and of
 32 of its documents, never fitted): ROC AUC (answerable ranked above off-topic), and the
 share of answerable and off-topic questions under the threshold, for the fitted judge beside
 the grounding rule it replaces (best grounding < 0.45). Prints the constants to paste into
@@ -50,7 +51,7 @@ class Labeled:
     tuning: bool
     answerable: list[tuple[float, ...] | None]
     other: list[tuple[float, ...] | None]  # off-topic or unanswerable
-    fitted: bool = True  # the small knowledge bases are only measured
+    fitted: bool = True  # the smaller bases and the unrelated questions are only measured
 
 
 def _small_bases(p: Any, size: int) -> Labeled | None:
@@ -96,14 +97,18 @@ def collect() -> list[Labeled]:
 
     sets = []
     prepared = suite.prepare_all()
+    unrelated = []
     for name, p in prepared.items():
         index = search_index.load_index(search_index.build_index(p.chunks).files())
-        sets.append(
+        answerable = _signals(index, [q.question for q in p.set.questions])
+        sets.append(Labeled(name, p.set.corpus.tuning, answerable, _signals(index, p.off_topic)))
+        unrelated.append(
             Labeled(
-                name,
+                f"{name} (unrelated)",
                 p.set.corpus.tuning,
-                _signals(index, [q.question for q in p.set.questions]),
-                _signals(index, p.off_topic),
+                answerable,
+                _signals(index, p.unrelated),
+                fitted=False,
             )
         )
     questions, unanswerable = retrieval_bench.load_questions()
@@ -118,7 +123,7 @@ def collect() -> list[Labeled]:
         )
     )
     smaller = (_small_bases(p, size) for size in SMALL_DOCUMENTS for p in prepared.values())
-    return sets + [s for s in smaller if s is not None]
+    return sets + unrelated + [s for s in smaller if s is not None]
 
 
 def _matrix(rows: Sequence[tuple[float, ...] | None], width: int) -> np.ndarray:
@@ -183,7 +188,7 @@ def run(print_fn: PrintFn = print) -> dict[str, Any]:
         " questions judged unanswerable (each rule alone, without the 0.4 coverage floor)"
     )
     print_fn(
-        f"   {'corpus':27} {'set':8} {'grounding < 0.45':>22} {'judge (shipped)':>22}"
+        f"   {'corpus':28} {'set':8} {'grounding < 0.45':>22} {'judge (shipped)':>22}"
         f" {'judge (refit now)':>22}"
     )
     figures: dict[str, Any] = {}
@@ -200,7 +205,7 @@ def run(print_fn: PrintFn = print) -> dict[str, Any]:
                 f" / {100 * np.mean(score_o < cut):3.0f}%"
             )
         role = "tuning" if s.tuning else "held-out"
-        print_fn(f"   {s.name:27} {role:8} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22}")
+        print_fn(f"   {s.name:28} {role:8} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22}")
         figures[s.name] = cells
     print_fn("\n   refit constants (conversations/logic/_answer_judge.py):")
     print_fn(f"   MEANS = {tuple(round(float(v), 6) for v in means)}")

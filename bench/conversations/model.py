@@ -6,8 +6,9 @@ The lexical judge (`_answer_judge`, `python -m bench --only judge`) decides befo
 is called; with a Bedrock model the model then decides again (rule 4 of the prompt: reply
 NO_ANSWER when the documents do not contain the answer). `make bench` measures only the
 first, offline. This command measures both, on the same sets as `--only conversations`
-(every corpus's generated questions and off-topic ones, and the team's hand-written
-PostgreSQL questions), each question searched and answered as the service does it:
+(every corpus's generated questions, off-topic ones from the other corpora's domains and
+from unrelated documentation, and the team's hand-written PostgreSQL questions), each
+question searched and answered as the service does it:
 
 - judge alone: what the service abstains on without calling a model;
 - model after the coverage floor only: the model judges every question with a passage that
@@ -15,8 +16,8 @@ PostgreSQL questions), each question searched and answered as the service does i
 - judge, then model: what the service does with this model (both must say "answerable").
 
 The model is called once per question that passes the coverage floor, and both operating
-points are read from those calls. Prints, per set, abstention on answerable and off-topic
-questions, the share of answered answerable questions whose cited passages hold the
+points are read from those calls. Prints, per set, abstention on each kind of question, the
+share of answered answerable questions whose cited passages hold the
 section's text, calls, tokens and (for models in bench/prices.toml) the model's cost.
 Not part of `make bench`: it needs AWS credentials with access to the model (no network
 there), and costs money (about 1,000 calls for the whole run; `--per-set` caps it).
@@ -38,10 +39,14 @@ PrintFn = Callable[..., None]
 Holds = Callable[[Outcome], bool]
 
 
+KINDS = ("answerable", "off-topic", "unrelated")
+
+
 @dataclass(frozen=True)
 class Case:
     question: str
-    holds: Holds | None  # answerable: do the cited passages hold its answer? None: off-topic
+    holds: Holds | None  # answerable: do the cited passages hold its answer? None: not
+    kind: str = "answerable"  # one of KINDS
 
 
 @dataclass
@@ -49,7 +54,7 @@ class Verdict:
     judge_weak: bool  # the service abstains without calling a model
     floor_weak: bool  # no passage covers enough of the question: never sent to a model
     outcome: Outcome | None  # the model's answer, when the coverage floor let it through
-    answerable: bool
+    kind: str
     holds: bool = False  # answerable, answered by the model, cited passages hold the answer
 
     def abstains(self, *, judged: bool) -> bool:
@@ -82,14 +87,14 @@ def judge_case(index: Any, case: Case, provider: Any, model_id: str) -> Verdict:
         judge_weak=answering.is_weak(query, passages),
         floor_weak=floor_weak,
         outcome=None,
-        answerable=case.holds is not None,
+        kind=case.kind,
     )
     if not floor_weak:
         result = answering.answer(
             case.question, passages, [], persona(model_id), provider, answerability_threshold=0.0
         )
         verdict.outcome = Outcome(passages, result, 0.0, 0.0)
-        if case.holds is not None and not result.abstained:
+        if case.kind == "answerable" and case.holds is not None and not result.abstained:
             verdict.holds = case.holds(verdict.outcome)
     return verdict
 
@@ -99,15 +104,16 @@ def _pct(part: int, whole: int) -> str:
 
 
 def summarize(verdicts: Sequence[Verdict], *, judged: bool) -> dict[str, int]:
-    answerable = [v for v in verdicts if v.answerable]
-    off_topic = [v for v in verdicts if not v.answerable]
-    answered = [v for v in answerable if not v.abstains(judged=judged)]
+    """Per kind: how many and how many abstain; answered answerable ones and how many of them
+    cite a passage holding the answer; the model calls the operating point makes."""
+    answered = [v for v in verdicts if v.kind == "answerable" and not v.abstains(judged=judged)]
     calls = [v for v in verdicts if v.outcome is not None and not (judged and v.judge_weak)]
     return {
-        "answerable": len(answerable),
-        "off_topic": len(off_topic),
-        "abstained_answerable": sum(v.abstains(judged=judged) for v in answerable),
-        "abstained_off_topic": sum(v.abstains(judged=judged) for v in off_topic),
+        **{kind: sum(v.kind == kind for v in verdicts) for kind in KINDS},
+        **{
+            f"abstained {kind}": sum(v.abstains(judged=judged) for v in verdicts if v.kind == kind)
+            for kind in KINDS
+        },
         "answered": len(answered),
         "holds": sum(v.holds for v in answered),
         "calls": len(calls),
@@ -116,22 +122,23 @@ def summarize(verdicts: Sequence[Verdict], *, judged: bool) -> dict[str, int]:
     }
 
 
+def _rates(counts: dict[str, int]) -> str:
+    return " / ".join(_pct(counts[f"abstained {kind}"], counts[kind]) for kind in KINDS)
+
+
 def report(name: str, verdicts: Sequence[Verdict], print_fn: PrintFn = print) -> None:
     judge_only = {
-        "abstained_answerable": sum(v.judge_weak for v in verdicts if v.answerable),
-        "abstained_off_topic": sum(v.judge_weak for v in verdicts if not v.answerable),
+        **{kind: sum(v.kind == kind for v in verdicts) for kind in KINDS},
+        **{
+            f"abstained {kind}": sum(v.judge_weak for v in verdicts if v.kind == kind)
+            for kind in KINDS
+        },
     }
-    n_a = sum(v.answerable for v in verdicts)
-    n_o = len(verdicts) - n_a
-    print_fn(
-        f"   {name:28} {'judge alone':22} {_pct(judge_only['abstained_answerable'], n_a)}"
-        f" / {_pct(judge_only['abstained_off_topic'], n_o)}"
-    )
+    print_fn(f"   {name:28} {'judge alone':22} {_rates(judge_only)}")
     for label, judged in (("model after the floor", False), ("judge, then model", True)):
         s = summarize(verdicts, judged=judged)
         print_fn(
-            f"   {'':28} {label:22} {_pct(s['abstained_answerable'], n_a)}"
-            f" / {_pct(s['abstained_off_topic'], n_o)};"
+            f"   {'':28} {label:22} {_rates(s)};"
             f" cited holds {_pct(s['holds'], s['answered'])} of answered;"
             f" {s['calls']} calls, {s['tokens_in']:,} tokens in, {s['tokens_out']:,} out"
         )
@@ -173,7 +180,8 @@ def cases() -> list[tuple[str, Any, list[Case]]]:
                 name,
                 index,
                 [Case(q.question, corpus_holds(q)) for q in p.set.questions]
-                + [Case(text, None) for text in p.off_topic],
+                + [Case(text, None, "off-topic") for text in p.off_topic]
+                + [Case(text, None, "unrelated") for text in p.unrelated],
             )
         )
     questions, unanswerable = retrieval_bench.load_questions()
@@ -184,18 +192,17 @@ def cases() -> list[tuple[str, Any, list[Case]]]:
             "postgresql (team)",
             index,
             [Case(q.question, team_holds(q)) for q in questions]
-            + [Case(text, None) for text in unanswerable],
+            + [Case(text, None, "off-topic") for text in unanswerable],
         )
     )
     return out
 
 
 def limited(items: list[Case], per_set: int | None) -> list[Case]:
-    """At most `per_set` answerable and `per_set` off-topic cases, in their order."""
+    """At most `per_set` cases of each kind, in their order."""
     if per_set is None:
         return items
-    answerable = [c for c in items if c.holds is not None][:per_set]
-    return answerable + [c for c in items if c.holds is None][:per_set]
+    return [c for kind in KINDS for c in [c for c in items if c.kind == kind][:per_set]]
 
 
 def run(
@@ -210,7 +217,10 @@ def run(
 
     provider = provider or answering.provider_for(model_id)
     print_fn(f"\n== Abstention with {model_id} as the second judge ==")
-    print_fn("   abstention on answerable / off-topic questions (goal <= 10% / >= 90%)")
+    print_fn(
+        "   abstention on answerable / off-topic / unrelated questions"
+        " (goal <= 10% / >= 90% / >= 90%)"
+    )
     out: dict[str, list[Verdict]] = {}
     for name, index, items in sets if sets is not None else cases():
         out[name] = [judge_case(index, c, provider, model_id) for c in limited(items, per_set)]
@@ -223,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model_id", help="a Bedrock model id, e.g. amazon.nova-lite-v1:0")
     parser.add_argument("--region", help="the Bedrock region (default: the AWS profile's)")
-    parser.add_argument("--per-set", type=int, help="at most N answerable and N off-topic")
+    parser.add_argument("--per-set", type=int, help="at most N questions of each kind")
     args = parser.parse_args(argv)
     import boto3
 

@@ -123,6 +123,45 @@ PYTHON_HTML = Corpus(
     "Python 3.11 docs (HTML)",
 )
 
+# Documentation of domains none of CORPORA is about, never indexed: only a source of
+# off-topic questions, the issue's "real questions taken from unrelated documentation" (a
+# shop's visitors do not ask about databases either).
+UNRELATED: dict[str, Corpus] = {
+    c.name: c
+    for c in (
+        Corpus(
+            "gnucash",
+            "gnucash-docs",
+            "usr/share/doc/gnucash-docs/gnucash-guide-en",
+            "*.html",
+            "html",
+            "personal finance",
+            False,
+            "GnuCash tutorial and concepts guide (HTML)",
+        ),
+        Corpus(
+            "gimp",
+            "gimp-help-en",
+            "usr/share/gimp/2.0/help/en",
+            "*.html",
+            "html",
+            "image editing",
+            False,
+            "GIMP user manual (HTML)",
+        ),
+        Corpus(
+            "kicad",
+            "kicad-doc-en",
+            "usr/share/doc/kicad/help/en",
+            "*.html",
+            "html",
+            "electronics design",
+            False,
+            "KiCad manuals (HTML)",
+        ),
+    )
+}
+
 
 def _ar_members(data: bytes) -> dict[str, bytes]:
     """The members of a Unix `ar` archive (a .deb is one)."""

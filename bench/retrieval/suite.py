@@ -21,7 +21,8 @@ class Prepared:
     set: generated.CorpusSet
     chunks: list[Any]
     ingest_seconds: float  # parse + chunk, CPU
-    off_topic: list[str] = field(default_factory=list)
+    off_topic: list[str] = field(default_factory=list)  # other domains' corpora
+    unrelated: list[str] = field(default_factory=list)  # corpus.UNRELATED (never indexed)
 
     @property
     def name(self) -> str:
@@ -44,11 +45,13 @@ def ingest(prepared_set: generated.CorpusSet) -> tuple[list[Any], float]:
 @cache
 def prepare_all() -> dict[str, Prepared]:
     sets = {name: generated.build(c, c.files()) for name, c in corpus.CORPORA.items()}
+    unrelated = [generated.build(c, c.files()) for c in corpus.UNRELATED.values()]
     out: dict[str, Prepared] = {}
     for name, s in sets.items():
         chunks, seconds = ingest(s)
         out[name] = Prepared(s, chunks, seconds)
         out[name].off_topic = generated.off_topic(s, [o for o in sets.values() if o is not s])
+        out[name].unrelated = generated.off_topic(s, unrelated)
     return out
 
 

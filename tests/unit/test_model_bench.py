@@ -64,7 +64,7 @@ def test_the_model_judges_past_the_floor_and_both_operating_points_come_from_its
         bench_model.Case("Do you ship abroad?", cites_shipping),
         bench_model.Case("What does delivery cost?", cites_shipping),  # the judge says weak
         bench_model.Case("Can I return items after 30 days?", cites_shipping),
-        bench_model.Case("How do I configure a PostgreSQL replica?", None),  # under the floor
+        bench_model.Case("How do I configure a PostgreSQL replica?", None, "off-topic"),
     ]
     lines: list[str] = []
 
@@ -79,20 +79,27 @@ def test_the_model_judges_past_the_floor_and_both_operating_points_come_from_its
     floor_only = bench_model.summarize(verdicts, judged=False)
     shipped = bench_model.summarize(verdicts, judged=True)
     # The model's NO_ANSWER abstains at both points; the judge's verdict only when judged
-    assert (floor_only["abstained_answerable"], shipped["abstained_answerable"]) == (1, 2)
-    assert floor_only["abstained_off_topic"] == shipped["abstained_off_topic"] == 1
+    assert (floor_only["abstained answerable"], shipped["abstained answerable"]) == (1, 2)
+    assert floor_only["abstained off-topic"] == shipped["abstained off-topic"] == 1
+    assert (shipped["answerable"], shipped["off-topic"], shipped["unrelated"]) == (3, 1, 0)
     assert (floor_only["answered"], floor_only["holds"]) == (2, 2)
     assert (shipped["answered"], shipped["holds"]) == (1, 1)
     # The service would not have called the model for the question the judge turned away
     assert (floor_only["calls"], shipped["calls"]) == (3, 2)
     assert (shipped["tokens_in"], shipped["tokens_out"]) == (600, 40)
-    assert any("judge, then model" in line and " 67% / 100%" in line for line in lines)
+    assert any("judge, then model" in line and " 67% / 100% /  n/a" in line for line in lines)
     assert "per 1,000 messages" in lines[-1]
 
 
-def test_a_capped_run_keeps_the_first_answerable_and_off_topic_cases():
-    items = [bench_model.Case(f"a{i}", cites_shipping) for i in range(3)] + [
-        bench_model.Case(f"o{i}", None) for i in range(3)
+def test_a_capped_run_keeps_the_first_cases_of_each_kind():
+    items = [
+        *(bench_model.Case(f"u{i}", None, "unrelated") for i in range(3)),
+        *(bench_model.Case(f"a{i}", cites_shipping) for i in range(3)),
+        *(bench_model.Case(f"o{i}", None, "off-topic") for i in range(3)),
     ]
-    assert [c.question for c in bench_model.limited(items, 2)] == ["a0", "a1", "o0", "o1"]
+    assert [c.question for c in bench_model.limited(items, 2)] == [
+        *("a0", "a1"),
+        *("o0", "o1"),
+        *("u0", "u1"),
+    ]
     assert bench_model.limited(items, None) == items
