@@ -24,8 +24,12 @@ inside a unit is collapsed; apart from that, the ": " after a label and the mark
 character comes from a passage. A document's text is never interpreted: "ignore previous
 instructions" in a passage is a sentence like any other.
 
-The constants are not tuned to one corpus: on bench/conversations, rank decay 0-0.25,
-context weight 0.5-0.8 and follower share 0.6-0.8 all land within 2 questions of 66.
+The constants are not tuned to one corpus: on the team's 66 PostgreSQL questions, rank decay
+0-0.25, context weight 0.5-0.8 and follower share 0.5-0.8 all land within 2 questions. On the
+six generated corpora (`python -m bench --only conversations`), follower share 0.5 rather than
+0.6 lets a third unit join a little more often (answers 2-8% longer) and raises the share
+whose cited passages hold the answer on five of them: postgresql 31 -> 32%, git 25 -> 28,
+sqlite 31 -> 36, debian-handbook 34 -> 35, debian-reference 45 -> 44, python 30 -> 33.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from conversations.logic._answer_types import Passage
 
 MAX_UNITS = 3
 MAX_ANSWER_CHARS = 700  # after the first unit: a second or third joins only within this
-FOLLOWER_SHARE = 0.6
+FOLLOWER_SHARE = 0.5
 MIN_RELEVANCE = 0.15  # below this the passages do not answer: the provider says so
 CONTEXT_WEIGHT = 0.5
 HISTORY_TERM_WEIGHT = 0.5
