@@ -37,15 +37,13 @@ from bench.conversations.evaluate import K, Outcome, quoted_passages
 PRICES = Path(__file__).resolve().parents[1] / "prices.toml"
 PrintFn = Callable[..., None]
 Holds = Callable[[Outcome], bool]
-
-
 KINDS = ("answerable", "off-topic", "unrelated")
 
 
 @dataclass(frozen=True)
 class Case:
     question: str
-    holds: Holds | None  # answerable: do the cited passages hold its answer? None: not
+    holds: Holds | None  # do the cited passages hold its answer? (None unless answerable)
     kind: str = "answerable"  # one of KINDS
 
 
